@@ -1,0 +1,9 @@
+"""Music ETL: the Million Song Dataset joined to today's Spotify catalog.
+
+``luigi --module pipeline RunAll`` imports this package, which registers the tasks.
+"""
+
+from pipeline import config  # noqa: F401  (sets the environment defaults luigi.cfg refers to)
+from pipeline.tasks import ExtractAll, ExtractPartition, RunAll
+
+__all__ = ["ExtractAll", "ExtractPartition", "RunAll"]

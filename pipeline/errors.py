@@ -1,0 +1,58 @@
+"""Errors that name what is wrong and how to fix it.
+
+Terminal errors will fail again on retry (bad input, bad configuration); transient ones may
+pass on a later attempt. Luigi retries neither by itself, so the split tells the operator
+(and later the retry policy) which failures are worth another run.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base of the errors this project raises on purpose."""
+
+
+class TerminalError(PipelineError):
+    """Retrying without changing input or configuration will fail the same way."""
+
+
+class TransientError(PipelineError):
+    """May pass on a later attempt (a network blip, a busy service)."""
+
+
+class InvalidPartitionError(TerminalError, ValueError):
+    def __init__(self, value):
+        self.value = value
+        super().__init__(
+            f"Invalid MSD partition `{value!r}`: expected two upper-case letters joined by '/', "
+            f"such as `A/B` (the tracks under <msd root>/A/B/). Fix the --partition argument."
+        )
+
+
+class MissingPartitionError(TerminalError, FileNotFoundError):
+    def __init__(self, partition: str, path: str, root: str):
+        self.partition, self.path, self.root = partition, path, root
+        super().__init__(
+            f"MSD partition `{partition}` has no folder at `{path}`. Check `[msd] root` "
+            f"(now `{root}`, environment MUSIC_ETL_MSD_ROOT) or pick a partition that exists there."
+        )
+
+
+class InvalidMSDFileError(TerminalError):
+    """A file that is not a valid MSD track; extraction quarantines it (or fails, if so configured)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
+class QuarantineError(TerminalError):
+    def __init__(self, partition: str, quarantined: list[dict]):
+        self.partition, self.quarantined = partition, quarantined
+        listing = "; ".join(f"{q['path']}: {q['reason']}" for q in quarantined[:5])
+        more = f" (and {len(quarantined) - 5} more)" if len(quarantined) > 5 else ""
+        super().__init__(
+            f"Partition `{partition}`: {len(quarantined)} invalid MSD file(s) and "
+            f"`[extract] fail_on_quarantine` is true: {listing}{more}. Replace or remove these files, "
+            f"or set fail_on_quarantine = false to quarantine them and go on."
+        )

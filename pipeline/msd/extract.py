@@ -1,0 +1,165 @@
+"""Extract one MSD letter partition into staged, gzipped JSON Lines.
+
+Outputs under ``<staging root>/msd/A/B/`` (the layout is in README.md):
+
+* ``songs.jsonl.gz``: one object per track, every reader field plus ``msd_partition``;
+* ``artists.jsonl.gz``: one object per artist_id met in the partition (artist scalar fields);
+* ``artist_terms.jsonl.gz``, ``artist_mbtags.jsonl.gz``, ``similar_artists.jsonl.gz``: the
+  artist-level arrays flattened to rows, ready for the warehouse's tables;
+* ``_manifest.json``, written last by the caller: counts, quarantined files, warnings,
+  schema and reader versions. Its presence is what "this partition is extracted" means.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pipeline.errors import InvalidMSDFileError, MissingPartitionError, QuarantineError
+from pipeline.msd.reader import READER_VERSION, read_msd_file
+from pipeline.partitions import resolve_msd_root, validate_partition
+
+# Bump when a staged file gains, loses or changes a field: downstream stages key on it.
+SCHEMA_VERSION = 1
+
+ARTIST_FIELDS = (
+    "artist_id", "artist_name", "artist_mbid", "artist_familiarity", "artist_hotttnesss",
+    "artist_latitude", "artist_longitude", "artist_location", "artist_7digitalid", "artist_playmeid",
+)
+ARTIST_ARRAYS = ("artist_terms", "artist_terms_freq", "artist_terms_weight", "similar_artists",
+                 "artist_mbtags", "artist_mbtags_count")
+
+OUTPUT_FILES = ("songs", "artists", "artist_terms", "artist_mbtags", "similar_artists")
+MAX_LISTED_WARNINGS = 200
+
+
+def output_name(kind: str) -> str:
+    return f"{kind}.jsonl.gz"
+
+
+def partition_folder(msd_root: str, partition: str) -> str:
+    return os.path.join(resolve_msd_root(msd_root), *partition.split("/"))
+
+
+def list_partition_files(msd_root: str, partition: str) -> list[str]:
+    """``<root>/A/B/*/*.h5``, sorted, so outputs are in a stable order."""
+    validate_partition(partition)
+    folder = partition_folder(msd_root, partition)
+    if not os.path.isdir(folder):
+        raise MissingPartitionError(partition, folder, msd_root)
+    files = []
+    with os.scandir(folder) as leaves:
+        for leaf in leaves:
+            if not leaf.is_dir():
+                continue
+            with os.scandir(leaf.path) as entries:
+                files.extend(e.path for e in entries if e.name.endswith(".h5") and e.is_file())
+    return sorted(files)
+
+
+class _ArtistCollector:
+    """First occurrence of each artist wins; later tracks that disagree are reported, not merged."""
+
+    def __init__(self):
+        self.artists: dict[str, dict] = {}
+        self.conflicts: list[dict] = []
+
+    def add(self, record: dict) -> None:
+        artist_id = record["artist_id"]
+        if artist_id is None:
+            return
+        seen = self.artists.get(artist_id)
+        if seen is None:
+            self.artists[artist_id] = {k: record[k] for k in ARTIST_FIELDS + ARTIST_ARRAYS}
+            self.artists[artist_id]["_first_track"] = record["track_id"]
+            return
+        differing = [k for k in ARTIST_FIELDS + ARTIST_ARRAYS if seen[k] != record[k]]
+        if differing:
+            self.conflicts.append({"artist_id": artist_id, "track_id": record["track_id"],
+                                   "kept_from_track": seen["_first_track"], "fields": differing})
+
+    def write(self, writers: dict) -> None:
+        for artist_id in sorted(self.artists):
+            a = self.artists[artist_id]
+            writers["artists"].write({k: a[k] for k in ARTIST_FIELDS})
+            terms = zip(a["artist_terms"] or [], a["artist_terms_freq"] or [], a["artist_terms_weight"] or [], strict=True)
+            for term, freq, weight in terms:
+                writers["artist_terms"].write({"artist_id": artist_id, "term": term, "freq": freq, "weight": weight})
+            for tag, count in zip(a["artist_mbtags"] or [], a["artist_mbtags_count"] or [], strict=True):
+                writers["artist_mbtags"].write({"artist_id": artist_id, "mbtag": tag, "count": count})
+            for rank, similar_id in enumerate(a["similar_artists"] or [], start=1):
+                writers["similar_artists"].write({"artist_id": artist_id, "similar_artist_id": similar_id, "rank": rank})
+
+
+def extract_partition(
+    msd_root: str,
+    partition: str,
+    open_writer: Callable[[str], object],
+    fail_on_quarantine: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Read every track of ``partition`` and write the staged files; return the manifest to write.
+
+    ``open_writer(file_name)`` returns an object with ``write(record)``, ``commit()`` and
+    ``abort()`` (``staging.JsonLinesWriter``). If anything fails, every writer is aborted, so
+    no staged file of this run appears.
+    """
+    started = datetime.now(UTC)
+    files = list_partition_files(msd_root, partition)
+    base = resolve_msd_root(msd_root)
+    writers = {}
+    try:
+        for kind in OUTPUT_FILES:
+            writers[kind] = open_writer(output_name(kind))
+        quarantined, warnings, n_warnings = [], [], 0
+        artists = _ArtistCollector()
+        for i, path in enumerate(files, start=1):
+            rel = os.path.relpath(path, base)
+            try:
+                result = read_msd_file(path, expect_single_track=True)
+            except InvalidMSDFileError as exc:
+                quarantined.append({"path": rel, "reason": exc.reason})
+                continue
+            record = result.records[0]
+            record["msd_partition"] = partition
+            writers["songs"].write(record)
+            artists.add(record)
+            n_warnings += len(result.warnings)
+            for w in result.warnings[: max(0, MAX_LISTED_WARNINGS - len(warnings))]:
+                warnings.append({**w, "path": rel})
+            if progress and (i % 100 == 0 or i == len(files)):
+                progress(i, len(files))
+        if quarantined and fail_on_quarantine:
+            raise QuarantineError(partition, quarantined)
+        artists.write(writers)
+        for writer in writers.values():
+            writer.commit()
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+
+    finished = datetime.now(UTC)
+    return {
+        "stage": "msd_extract",
+        "partition": partition,
+        "schema_version": SCHEMA_VERSION,
+        "reader_version": READER_VERSION,
+        "extract_id": f"msd:{partition}:s{SCHEMA_VERSION}:{finished.strftime('%Y%m%dT%H%M%S.%fZ')}",
+        "msd_folder": os.path.abspath(partition_folder(msd_root, partition)),
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "counts": {
+            "files": len(files),
+            "tracks": writers["songs"].rows,
+            "quarantined": len(quarantined),
+            "artists": writers["artists"].rows,
+            "artist_conflicts": len(artists.conflicts),
+            "decode_warnings": n_warnings,
+        },
+        "files": {kind: {"path": output_name(kind), "rows": writers[kind].rows} for kind in OUTPUT_FILES},
+        "quarantined": quarantined,
+        "warnings": warnings,
+        "artist_conflicts": artists.conflicts[:MAX_LISTED_WARNINGS],
+    }

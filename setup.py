@@ -1,0 +1,41 @@
+"""Music ETL: the Million Song Dataset joined to today's Spotify catalog, as a Luigi pipeline."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="music-etl",
+    version="0.1.0",
+    description="Luigi pipeline that joins the Million Song Dataset to the Spotify catalog",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["pipeline", "pipeline.*"]),
+    python_requires=">=3.11,<3.14",
+    install_requires=[
+        # Luigi 3.8.1 is the version whose behaviour docs/luigi.md was verified against.
+        "luigi==3.8.1",
+        "h5py>=3.11,<4",
+        "numpy>=1.26,<3",
+        "boto3>=1.34,<2",
+        "spotipy>=2.25,<3",
+        "requests>=2.31,<3",
+        "psycopg2-binary>=2.9,<3",
+        "pandas>=2.2,<4",
+        "duckdb>=1.1,<3",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8,<10",
+            # server mode gives tests a real HTTP S3 endpoint on 127.0.0.1
+            "moto[server,s3]>=5.0,<6",
+            # PyTables is the library that wrote the real MSD files: tests use it to prove
+            # the generator's files read back the way the originals do.
+            "tables>=3.9,<4",
+            "ruff>=0.6",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "music-etl-sample=pipeline.msd.sample:main",
+        ],
+    },
+)
