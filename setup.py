@@ -21,6 +21,8 @@ setup(
         "psycopg2-binary>=2.9,<3",
         "pandas>=2.2,<4",
         "duckdb>=1.1,<3",
+        # JSON Lines encoding on the extraction hot path (see pipeline/staging.py)
+        "orjson>=3.9,<4",
     ],
     extras_require={
         "dev": [

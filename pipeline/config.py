@@ -50,4 +50,4 @@ class extract(luigi.Config):  # noqa: N801
         parsing=luigi.BoolParameter.EXPLICIT_PARSING,
         description="true: an invalid MSD file fails its partition; false: it is listed in the manifest and skipped",
     )
-    gzip_level = luigi.IntParameter(default=5, description="gzip level of the staged JSON Lines (1 fast … 9 small)")
+    gzip_level = luigi.IntParameter(default=1, description="gzip level of the staged JSON Lines (1 fast … 9 small)")

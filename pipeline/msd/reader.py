@@ -83,17 +83,31 @@ class _Decoder:
         self.path = path
         self.warnings: list[dict] = []
 
-    def text(self, raw: bytes, field_name: str, track_id: str | None):
+    def decode(self, raw: bytes, field_name: str, track_id: str | None) -> str:
         try:
-            value = raw.decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            value = raw.decode("utf-8", errors="replace")
             self.warnings.append({
                 "path": self.path, "track_id": track_id, "field": field_name,
                 "problem": f"invalid UTF-8 at byte {exc.start}; replaced with U+FFFD",
             })
-        value = value.rstrip()
-        return value or None
+            return raw.decode("utf-8", errors="replace")
+
+    def text(self, raw: bytes, field_name: str, track_id: str | None) -> str | None:
+        """A scalar string: trailing whitespace stripped, empty meaning unknown (null)."""
+        return self.decode(raw, field_name, track_id).rstrip() or None
+
+    def text_list(self, raws: list[bytes], field_name: str, track_id: str | None) -> list[str]:
+        """Array entries: one strict decode of the lot; entry by entry only if that fails."""
+        if not raws:
+            return []
+        try:
+            decoded = b"\x00".join(raws).decode("utf-8").split("\x00")
+            if len(decoded) == len(raws):  # an entry with an inner NUL would shift the split
+                return decoded
+        except UnicodeDecodeError:
+            pass
+        return [self.decode(v, field_name, track_id) for v in raws]
 
 
 def _convert_row(values: tuple, columns, decoder: _Decoder, track_id: str | None, out: dict) -> None:
@@ -292,12 +306,11 @@ def _check_track_location(path: str, track_id: str | None) -> None:
 
 def _slices(idx: np.ndarray, total: int) -> list[tuple[int, int]]:
     """Song i's slice is [idx[i], idx[i+1]) and the last runs to the end (the MSD getters' rule)."""
-    ends = list(idx[1:]) + [total]
-    out = []
-    for start, end in zip(idx, ends, strict=True):
+    starts = idx.tolist()
+    out = list(zip(starts, starts[1:] + [total]))
+    for start, end in out:
         if not 0 <= start <= end <= total:
             raise ValueError(f"idx {start}..{end} outside an array of {total}")
-        out.append((int(start), int(end)))
     return out
 
 
@@ -316,17 +329,14 @@ def _attach_arrays(fid, path: str, tables: dict, records: list[dict], decoder: _
 
     for name in schema.VALUE_ARRAYS:
         spec = schema.ARRAY_BY_NAME[name]
-        values = value_arrays[name]
+        values = value_arrays[name].tolist()
         # The upstream getters read idx_artist_mbtags from the metadata table, where it does
         # not exist; the index lives in the table of the array's own group.
         bounds = _slices(tables[spec.group][spec.idx_field], len(values))
         is_text = spec.dtype.kind == "S"
         for record, (start, end) in zip(records, bounds, strict=True):
             chunk = values[start:end]
-            if is_text:
-                record[name] = [decoder.text(v, name, record["track_id"]) or "" for v in chunk.tolist()]
-            else:
-                record[name] = chunk.tolist()
+            record[name] = decoder.text_list(chunk, name, record["track_id"]) if is_text else chunk
 
     for count_name, array_name in schema.COUNTED_ARRAYS.items():
         spec = schema.ARRAY_BY_NAME[array_name]
@@ -334,4 +344,3 @@ def _attach_arrays(fid, path: str, tables: dict, records: list[dict], decoder: _
         bounds = _slices(tables[spec.group][spec.idx_field], total)
         for record, (start, end) in zip(records, bounds, strict=True):
             record[count_name] = end - start
-

@@ -1,0 +1,120 @@
+"""Hermetic test fixtures: isolated Luigi config, environment, storage, and a real S3 endpoint.
+
+Luigi keeps its configuration and task instances in process-wide singletons; every test gets
+a fresh parser that reads only the test's own cfg, and a clean task instance cache.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import boto3
+import luigi
+import luigi.configuration
+import pytest
+from luigi.configuration.cfg_parser import LuigiConfigParser
+
+from pipeline import staging
+from pipeline.msd.sample import generate_sample
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch):
+    """Restore os.environ after each test; no AWS profile or real credentials leak in."""
+    saved = dict(os.environ)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+class LuigiConfig:
+    """Writes the test's own luigi cfg and makes it the only one Luigi reads."""
+
+    def __init__(self, path, monkeypatch):
+        self.path = str(path)
+        self._monkeypatch = monkeypatch
+        self.sections: dict[str, dict[str, str]] = {}
+
+    def set(self, section: str, **values) -> LuigiConfig:
+        self.sections.setdefault(section, {}).update({k: str(v) for k, v in values.items()})
+        return self.apply()
+
+    def apply(self) -> LuigiConfig:
+        with open(self.path, "w") as fh:
+            for section, values in self.sections.items():
+                fh.write(f"[{section}]\n")
+                for key, value in values.items():
+                    fh.write(f"{key} = {value}\n")
+        self._monkeypatch.setattr(LuigiConfigParser, "_config_paths", [self.path])
+        self._monkeypatch.setattr(LuigiConfigParser, "_instance", None)
+        luigi.task_register.Register.clear_instance_cache()
+        staging._clients.clear()
+        return self
+
+
+@pytest.fixture
+def luigi_config(tmp_path, monkeypatch):
+    cfg = LuigiConfig(tmp_path / "test-luigi.cfg", monkeypatch)
+    cfg.set("core", log_level="WARNING", no_configure_logging="true")
+    yield cfg
+    luigi.task_register.Register.clear_instance_cache()
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory):
+    """A generated MSD sample shared by read-only tests: 90 tracks in three partitions."""
+    root = tmp_path_factory.mktemp("msd") / "sample"
+    generate_sample(str(root), songs=90, seed=5, partitions=["A/A", "A/B", "B/A"])
+    return str(root)
+
+
+@pytest.fixture
+def local_pipeline(luigi_config, sample_root, tmp_path):
+    """Config for a run on the sample with local staging; returns the staging folder."""
+    staging_root = tmp_path / "staging"
+    luigi_config.set("msd", root=sample_root)
+    luigi_config.set("staging", root=staging_root)
+    return str(staging_root)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto in server mode: a real HTTP S3 endpoint on 127.0.0.1, on a free port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint, luigi_config, request):
+    """A fresh bucket on the moto server, and [s3] pointing at it."""
+    name = "music-etl-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    luigi_config.set("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=name)
+    yield name, client
+
+
+def run_luigi(tasks, **kwargs):
+    """luigi.build in-process, returning the detailed result."""
+    kwargs.setdefault("local_scheduler", True)
+    kwargs.setdefault("workers", 1)
+    kwargs.setdefault("log_level", "WARNING")
+    return luigi.build(tasks, detailed_summary=True, **kwargs)
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip()
