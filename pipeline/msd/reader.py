@@ -307,7 +307,7 @@ def _check_track_location(path: str, track_id: str | None) -> None:
 def _slices(idx: np.ndarray, total: int) -> list[tuple[int, int]]:
     """Song i's slice is [idx[i], idx[i+1]) and the last runs to the end (the MSD getters' rule)."""
     starts = idx.tolist()
-    out = list(zip(starts, starts[1:] + [total]))
+    out = list(zip(starts, starts[1:] + [total], strict=True))
     for start, end in out:
         if not 0 <= start <= end <= total:
             raise ValueError(f"idx {start}..{end} outside an array of {total}")
