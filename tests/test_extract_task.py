@@ -1,0 +1,203 @@
+"""ExtractPartition on local staging: outputs, idempotence, quarantine, crashes and bad input."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import luigi
+import pytest
+
+from pipeline import staging
+from pipeline.errors import InvalidPartitionError, MissingPartitionError, TerminalError
+from pipeline.msd import extract as extract_module
+from pipeline.msd.extract import SCHEMA_VERSION
+from pipeline.partitions import discover_partitions
+from pipeline.tasks import ExtractPartition, RunAll
+from tests.conftest import PROJECT_ROOT, run_luigi
+
+
+def read_lines(path):
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def partition_files(root, partition):
+    return sorted(glob.glob(os.path.join(root, *partition.split("/"), "*", "*.h5")))
+
+
+def test_extract_stages_songs_artists_and_a_manifest(local_pipeline, sample_root):
+    result = run_luigi([ExtractPartition(partition="A/A")])
+    assert result.status == luigi.LuigiStatusCode.SUCCESS
+    out = os.path.join(local_pipeline, "msd", "A", "A")
+    manifest = json.load(open(os.path.join(out, "_manifest.json")))
+    songs = read_lines(os.path.join(out, "songs.jsonl.gz"))
+    h5_files = partition_files(sample_root, "A/A")
+    assert len(songs) == len(h5_files) == manifest["counts"]["tracks"] == manifest["counts"]["files"]
+    assert {s["track_id"] + ".h5" for s in songs} == {os.path.basename(f) for f in h5_files}
+    assert all(s["msd_partition"] == "A/A" for s in songs)
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["quarantined"] == []
+
+    artists = read_lines(os.path.join(out, "artists.jsonl.gz"))
+    assert len(artists) == len({s["artist_id"] for s in songs}) == manifest["counts"]["artists"]
+    assert len({a["artist_id"] for a in artists}) == len(artists)
+    first_song = {}
+    for s in songs:
+        first_song.setdefault(s["artist_id"], s)
+    terms = read_lines(os.path.join(out, "artist_terms.jsonl.gz"))
+    assert len(terms) == sum(len(s["artist_terms"]) for s in first_song.values())
+    similar = read_lines(os.path.join(out, "similar_artists.jsonl.gz"))
+    assert len(similar) == 100 * len(artists)
+    assert [r["rank"] for r in similar[:3]] == [1, 2, 3]
+    mbtags = read_lines(os.path.join(out, "artist_mbtags.jsonl.gz"))
+    assert len(mbtags) == sum(len(s["artist_mbtags"]) for s in first_song.values())
+    for kind, info in manifest["files"].items():
+        assert len(read_lines(os.path.join(out, info["path"]))) == info["rows"], kind
+
+
+def test_a_finished_partition_is_not_redone(local_pipeline):
+    assert run_luigi([ExtractPartition(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
+    manifest_path = os.path.join(local_pipeline, "msd", "A", "B", "_manifest.json")
+    before = open(manifest_path, "rb").read()
+    luigi.task_register.Register.clear_instance_cache()
+    result = run_luigi([ExtractPartition(partition="A/B")])
+    assert result.status == luigi.LuigiStatusCode.SUCCESS
+    assert "complete" in result.summary_text.lower()
+    assert open(manifest_path, "rb").read() == before  # extract_id holds a timestamp: a rerun would change it
+
+
+@pytest.fixture
+def damaged_partition(tmp_path, sample_root, luigi_config):
+    """A copy of partition A/B with an empty, a truncated and a misnamed file added."""
+    root = tmp_path / "msd"
+    shutil.copytree(os.path.join(sample_root, "A", "B"), root / "A" / "B")
+    good = partition_files(str(root), "A/B")
+    leaf = os.path.dirname(good[0])
+    open(os.path.join(leaf, "TRAB" + os.path.basename(leaf) + "AA128F0000001.h5"), "wb").close()
+    data = open(good[0], "rb").read()
+    with open(os.path.join(leaf, "TRAB" + os.path.basename(leaf) + "AB128F0000002.h5"), "wb") as fh:
+        fh.write(data[:5000])
+    shutil.copy(good[1], os.path.join(leaf, "TRAB" + os.path.basename(leaf) + "AC128F0000003.h5"))
+    luigi_config.set("msd", root=root)
+    luigi_config.set("staging", root=tmp_path / "staging")
+    return str(root), len(good), str(tmp_path / "staging")
+
+
+def test_invalid_files_are_quarantined_and_the_partition_still_succeeds(damaged_partition):
+    root, n_good, staging_root = damaged_partition
+    assert run_luigi([ExtractPartition(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
+    manifest = json.load(open(os.path.join(staging_root, "msd", "A", "B", "_manifest.json")))
+    assert manifest["counts"]["files"] == n_good + 3
+    assert manifest["counts"]["tracks"] == n_good
+    reasons = {os.path.basename(q["path"])[-11:]: q["reason"] for q in manifest["quarantined"]}
+    assert len(reasons) == 3
+    assert "empty file" in reasons["F0000001.h5"]
+    assert "truncated" in reasons["F0000002.h5"] or "corrupt" in reasons["F0000002.h5"]
+    assert "does not match its track_id" in reasons["F0000003.h5"]
+    assert all(q["path"].startswith("A/B/") for q in manifest["quarantined"])
+
+
+def test_fatal_quarantine_fails_the_partition_and_stages_nothing(damaged_partition, luigi_config):
+    root, _, staging_root = damaged_partition
+    luigi_config.set("extract", fail_on_quarantine="true")
+    result = run_luigi([ExtractPartition(partition="A/B")])
+    assert result.status == luigi.LuigiStatusCode.FAILED
+    assert not os.path.exists(os.path.join(staging_root, "msd", "A", "B", "_manifest.json"))
+    assert glob.glob(os.path.join(staging_root, "msd", "A", "B", "*")) == []
+
+
+def test_a_crash_mid_partition_leaves_no_manifest_and_no_partial_files(local_pipeline, monkeypatch):
+    real_read = extract_module.read_msd_file
+    calls = {"n": 0}
+
+    def failing_read(path, expect_single_track=False):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise MemoryError("simulated crash while reading")
+        return real_read(path, expect_single_track)
+
+    monkeypatch.setattr(extract_module, "read_msd_file", failing_read)
+    result = run_luigi([ExtractPartition(partition="B/A")])
+    assert result.status == luigi.LuigiStatusCode.FAILED
+    out = os.path.join(local_pipeline, "msd", "B", "A")
+    assert not os.path.exists(os.path.join(out, "_manifest.json"))
+    assert glob.glob(os.path.join(out, "*")) == []  # not even temporary files
+
+    monkeypatch.setattr(extract_module, "read_msd_file", real_read)
+    luigi.task_register.Register.clear_instance_cache()
+    assert run_luigi([ExtractPartition(partition="B/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert os.path.exists(os.path.join(out, "_manifest.json"))
+
+
+def test_partition_parameter_is_validated():
+    for bad in ("a/b", "AB", "A/BC", "A/", "../A", ""):
+        with pytest.raises(InvalidPartitionError, match="expected two upper-case letters"):
+            ExtractPartition(partition=bad)
+
+
+def test_a_missing_partition_folder_is_an_error_naming_the_path(local_pipeline, sample_root):
+    task = ExtractPartition(partition="Q/Q")
+    with pytest.raises(MissingPartitionError) as info:
+        task.run()
+    assert os.path.join(sample_root, "Q", "Q") in str(info.value) and "[msd] root" in str(info.value)
+    assert run_luigi([task]).status == luigi.LuigiStatusCode.FAILED
+
+
+def test_an_empty_partition_gives_an_empty_valid_output(luigi_config, tmp_path):
+    (tmp_path / "msd" / "C" / "C").mkdir(parents=True)
+    luigi_config.set("msd", root=tmp_path / "msd")
+    luigi_config.set("staging", root=tmp_path / "staging")
+    assert run_luigi([ExtractPartition(partition="C/C")]).status == luigi.LuigiStatusCode.SUCCESS
+    out = tmp_path / "staging" / "msd" / "C" / "C"
+    manifest = json.load(open(out / "_manifest.json"))
+    assert manifest["counts"] == {"files": 0, "tracks": 0, "quarantined": 0, "artists": 0,
+                                  "artist_conflicts": 0, "decode_warnings": 0}
+    for name in ("songs", "artists", "artist_terms", "artist_mbtags", "similar_artists"):
+        assert read_lines(out / f"{name}.jsonl.gz") == []
+
+
+def test_original_subset_layout_with_data_folder_is_understood(luigi_config, tmp_path, sample_root):
+    subset = tmp_path / "MillionSongSubset"
+    shutil.copytree(os.path.join(sample_root, "B"), subset / "data" / "B")
+    (subset / "AdditionalFiles").mkdir()
+    assert discover_partitions(str(subset)) == ["B/A"]
+    luigi_config.set("msd", root=subset)
+    luigi_config.set("staging", root=tmp_path / "staging")
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    assert os.path.exists(tmp_path / "staging" / "msd" / "B" / "A" / staging.MANIFEST)
+
+
+def test_discovery_lists_letter_partitions_only(sample_root):
+    assert os.path.isdir(os.path.join(sample_root, "AdditionalFiles"))
+    assert discover_partitions(sample_root) == ["A/A", "A/B", "B/A"]
+
+
+def test_runall_selects_partitions_by_list_or_letter(local_pipeline, luigi_config, tmp_path):
+    assert [t.partition for t in RunAll(letters="B").requires()] == ["B/A"]
+    assert [t.partition for t in RunAll(partitions="A/B, B/A").requires()] == ["A/B", "B/A"]
+    assert [t.partition for t in RunAll().requires()] == ["A/A", "A/B", "B/A"]
+    with pytest.raises(InvalidPartitionError):
+        RunAll(partitions="A/B,b/a").requires()
+    luigi_config.set("msd", root=tmp_path / "nowhere")
+    with pytest.raises(TerminalError, match="No MSD partitions found"):
+        RunAll().requires()
+
+
+def test_command_line_exits_non_zero_when_a_partition_fails(tmp_path, sample_root):
+    """The shipped luigi.cfg's [retcode] and the environment overrides, through the real CLI."""
+    env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=str(tmp_path / "staging"))
+    env.pop("LUIGI_CONFIG_PATH", None)
+    luigi_bin = os.path.join(os.path.dirname(sys.executable), "luigi")
+    ok = subprocess.run([luigi_bin, "--module", "pipeline", "RunAll", "--letters", "B", "--local-scheduler"],
+                        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert os.path.exists(tmp_path / "staging" / "msd" / "B" / "A" / staging.MANIFEST)
+    failed = subprocess.run([luigi_bin, "--module", "pipeline", "ExtractPartition", "--partition", "Q/Q",
+                             "--local-scheduler"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 30, failed.stderr[-2000:]
+    assert os.path.join(sample_root, "Q", "Q") in failed.stderr
