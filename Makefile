@@ -1,0 +1,54 @@
+# Music ETL. `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+# Demo sample: a few thousand MSD-format tracks in five partitions.
+DATA ?= data
+SAMPLE_SONGS ?= 2000
+SAMPLE_SEED ?= 7
+SAMPLE_PARTITIONS ?= A/A,A/B,A/C,B/A,B/B
+WORKERS ?= 2
+
+.PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data
+
+setup-env: $(INSTALLED)
+
+# Reinstalls when setup.py changes; the stamp keeps repeated `make test` fast.
+$(INSTALLED): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: setup-env
+	$(BIN)/python -m pytest
+
+lint: setup-env
+	$(BIN)/ruff check pipeline tests bench
+
+sample: setup-env
+	$(BIN)/python -m pipeline.msd.sample --out $(DATA)/msd --songs $(SAMPLE_SONGS) --seed $(SAMPLE_SEED) \
+		--partitions $(SAMPLE_PARTITIONS)
+
+# The demo runs on the embedded default: the sample under data/msd, staging under data/staging.
+demo: sample
+	MUSIC_ETL_MSD_ROOT=$(DATA)/msd MUSIC_ETL_STAGING_ROOT=$(DATA)/staging \
+		$(BIN)/luigi --module pipeline RunAll --local-scheduler --workers $(WORKERS)
+	MUSIC_ETL_MSD_ROOT=$(DATA)/msd MUSIC_ETL_STAGING_ROOT=$(DATA)/staging $(BIN)/python -m pipeline.status
+
+# Extraction of every partition under [msd] root (luigi.cfg / MUSIC_ETL_MSD_ROOT).
+extract-msd-data: setup-env
+	$(BIN)/luigi --module pipeline ExtractAll --local-scheduler --workers $(WORKERS)
+	$(BIN)/python -m pipeline.status
+
+status: setup-env
+	$(BIN)/python -m pipeline.status
+
+bench: setup-env
+	$(BIN)/python bench/extract.py
+
+clean-data:
+	rm -rf $(DATA)/staging
