@@ -7,6 +7,7 @@ is opened in bytes mode (``luigi.format.Nop``); callers add gzip or JSON on top.
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
 import os
@@ -59,6 +60,20 @@ def root() -> str:
 def partition_prefix(stage: str, partition: str) -> str:
     """``<staging root>/<stage>/A/B``: the folder of one stage's outputs for one partition."""
     return f"{root()}/{stage}/{partition}"
+
+
+def remove_stale_temporaries(prefix: str) -> list[str]:
+    """Delete what a killed writer left in a local partition folder (Luigi's ``*-luigi-tmp-*``).
+
+    A process killed mid-write never renames its temporary file, so it never looks complete,
+    but it would stay forever. S3 needs nothing: an upload that did not finish leaves no object.
+    """
+    if is_s3(prefix) or not os.path.isdir(prefix):
+        return []
+    stale = sorted(glob.glob(os.path.join(glob.escape(prefix), "*-luigi-tmp-*")))
+    for path in stale:
+        os.remove(path)
+    return stale
 
 
 def target(path: str):

@@ -134,6 +134,18 @@ def test_a_crash_mid_partition_leaves_no_manifest_and_no_partial_files(local_pip
     assert os.path.exists(os.path.join(out, "_manifest.json"))
 
 
+def test_leftovers_of_a_killed_run_are_removed_on_the_next_run(local_pipeline):
+    out = os.path.join(local_pipeline, "msd", "A", "A")
+    os.makedirs(out)
+    leftover = os.path.join(out, "songs.jsonl.gz-luigi-tmp-000000042")
+    with open(leftover, "wb") as fh:
+        fh.write(b"half a gzip stream")  # what kill -9 during a write leaves
+    assert not ExtractPartition(partition="A/A").complete()
+    assert run_luigi([ExtractPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert not os.path.exists(leftover)
+    assert sorted(os.listdir(out)) == sorted(["_manifest.json"] + [f"{k}.jsonl.gz" for k in extract_module.OUTPUT_FILES])
+
+
 def test_partition_parameter_is_validated():
     for bad in ("a/b", "AB", "A/BC", "A/", "../A", ""):
         with pytest.raises(InvalidPartitionError, match="expected two upper-case letters"):

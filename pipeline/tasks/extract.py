@@ -34,6 +34,8 @@ class ExtractPartition(luigi.Task):
             return
         settings = config.extract()
         prefix = staging.partition_prefix(self.stage, self.partition)
+        for path in staging.remove_stale_temporaries(prefix):
+            logger.warning("removed %s, left by an interrupted run", path)
         manifest = extract_partition(
             msd_root=config.msd().root,
             partition=self.partition,
