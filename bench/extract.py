@@ -48,11 +48,12 @@ def h5py_floor(files: list[str]) -> float:
     import h5py
 
     from pipeline.msd import schema
+    from pipeline.msd.reader import _file_access_plist
     needed = [t.path for t in schema.TABLES] + [schema.ARRAY_BY_NAME[n].path for n in schema.VALUE_ARRAYS]
     counted = [schema.ARRAY_BY_NAME[n].path for n in schema.COUNTED_ARRAYS.values()]
     cpu = time.process_time()
     for path in files:
-        fid = h5py.h5f.open(path.encode(), h5py.h5f.ACC_RDONLY)
+        fid = h5py.h5f.open(path.encode(), h5py.h5f.ACC_RDONLY, fapl=_file_access_plist())  # the reader's settings
         for name in needed:
             dsid = h5py.h5d.open(fid, name.encode())
             if dsid.shape[0]:

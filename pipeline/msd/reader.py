@@ -137,29 +137,19 @@ def _open_dataset(fid, path: str):
         raise InvalidMSDFileError(fid.name.decode(errors="replace"), f"missing dataset /{path}; not an MSD song file") from None
 
 
-_KNOWN_MSD_PLISTS: dict[str, list] = {}
-
-
-def _has_msd_filters(dsid, where: str) -> bool:
+def _has_msd_filters(dsid) -> bool:
     """Chunked, with shuffle then deflate and nothing else: the only layout the fast path undoes."""
     plist = dsid.get_create_plist()
-    known = _KNOWN_MSD_PLISTS.setdefault(where, [])
-    if any(plist == good for good in known):  # H5Pequal: same chunking, filters and fill
-        return True
-    ok = plist.get_layout() == h5py.h5d.CHUNKED and [
-        plist.get_filter(i)[0] for i in range(plist.get_nfilters())
-    ] == [_SHUFFLE, _DEFLATE]
-    if ok and len(known) < 4:
-        known.append(plist.copy())
-    return ok
+    return (plist.get_layout() == h5py.h5d.CHUNKED and plist.get_nfilters() == 2
+            and plist.get_filter(0)[0] == _SHUFFLE and plist.get_filter(1)[0] == _DEFLATE)
 
 
-def _read_dataset(dsid, dtype: np.dtype, where: str) -> np.ndarray:
+def _read_dataset(dsid, dtype: np.dtype) -> np.ndarray:
     """All rows of a 1-D dataset as ``dtype``."""
     n = dsid.shape[0]
     if n == 0:
         return np.zeros(0, dtype)
-    if not _has_msd_filters(dsid, where):
+    if not _has_msd_filters(dsid):
         out = np.empty(dsid.shape, dtype)
         dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
         return out
@@ -213,16 +203,16 @@ def _check_dtype(dsid, expected: np.dtype, path: str, where: str) -> None:
 
 def _open_file(path: str):
     try:
-        size = os.path.getsize(path)
-    except OSError as exc:
-        raise InvalidMSDFileError(path, f"cannot stat file: {exc.strerror}") from None
-    if size == 0:
-        raise InvalidMSDFileError(path, "empty file (0 bytes); re-copy it from the MSD source")
-    try:
         return h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, fapl=_file_access_plist())
     except OSError as exc:
         message = str(exc)
-        if "signature" in message:
+        try:
+            size = os.path.getsize(path)
+        except OSError as stat_error:
+            raise InvalidMSDFileError(path, f"cannot read file: {stat_error.strerror}") from None
+        if size == 0:
+            reason = "empty file (0 bytes); re-copy it from the MSD source"
+        elif "signature" in message:
             reason = "not an HDF5 file (no HDF5 signature)"
         elif "truncated" in message or "eof" in message.lower():
             reason = "truncated HDF5 file; re-copy it from the MSD source"
@@ -255,7 +245,7 @@ def _read_open_file(fid, path: str, expect_single_track: bool) -> ReadResult:
     for spec in schema.TABLES:
         dsid = _open_dataset(fid, spec.path)
         _check_dtype(dsid, spec.dtype, path, spec.path)
-        tables[spec.group] = _read_dataset(dsid, spec.dtype, spec.path)
+        tables[spec.group] = _read_dataset(dsid, spec.dtype)
     n = len(tables["analysis"])
     if len(tables["metadata"]) != n or len(tables["musicbrainz"]) != n:
         raise InvalidMSDFileError(path, "the three songs tables have different row counts")
@@ -314,13 +304,16 @@ def _slices(idx: np.ndarray, total: int) -> list[tuple[int, int]]:
     return out
 
 
+_TEXT_ARRAYS = frozenset(n for n in schema.VALUE_ARRAYS if schema.ARRAY_BY_NAME[n].dtype.kind == "S")
+
+
 def _attach_arrays(fid, path: str, tables: dict, records: list[dict], decoder: _Decoder) -> None:
     value_arrays = {}
     for name in schema.VALUE_ARRAYS:
         spec = schema.ARRAY_BY_NAME[name]
         dsid = _open_dataset(fid, spec.path)
         _check_dtype(dsid, spec.dtype, path, spec.path)
-        value_arrays[name] = _read_dataset(dsid, spec.dtype, spec.path)
+        value_arrays[name] = _read_dataset(dsid, spec.dtype)
     # Parallel arrays must agree, or the terms would be paired with the wrong numbers.
     for a, b in (("artist_terms", "artist_terms_freq"), ("artist_terms", "artist_terms_weight"),
                  ("artist_mbtags", "artist_mbtags_count")):
@@ -333,10 +326,9 @@ def _attach_arrays(fid, path: str, tables: dict, records: list[dict], decoder: _
         # The upstream getters read idx_artist_mbtags from the metadata table, where it does
         # not exist; the index lives in the table of the array's own group.
         bounds = _slices(tables[spec.group][spec.idx_field], len(values))
-        is_text = spec.dtype.kind == "S"
         for record, (start, end) in zip(records, bounds, strict=True):
             chunk = values[start:end]
-            record[name] = decoder.text_list(chunk, name, record["track_id"]) if is_text else chunk
+            record[name] = decoder.text_list(chunk, name, record["track_id"]) if name in _TEXT_ARRAYS else chunk
 
     for count_name, array_name in schema.COUNTED_ARRAYS.items():
         spec = schema.ARRAY_BY_NAME[array_name]
