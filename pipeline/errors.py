@@ -1,8 +1,7 @@
 """Errors that name what is wrong and how to fix it.
 
-Terminal errors will fail again on retry (bad input, bad configuration); transient ones may
-pass on a later attempt. Luigi retries neither by itself, so the split tells the operator
-(and later the retry policy) which failures are worth another run.
+Terminal errors will fail again on retry (bad input, bad configuration): rerunning without
+changing the input or the configuration is pointless, and the message says what to change.
 """
 
 from __future__ import annotations
@@ -14,10 +13,6 @@ class PipelineError(Exception):
 
 class TerminalError(PipelineError):
     """Retrying without changing input or configuration will fail the same way."""
-
-
-class TransientError(PipelineError):
-    """May pass on a later attempt (a network blip, a busy service)."""
 
 
 class InvalidPartitionError(TerminalError, ValueError):
