@@ -33,6 +33,8 @@ setup(
             # the generator's files read back the way the originals do.
             "tables>=3.9,<4",
             "ruff>=0.6",
+            # reads Spotify's OpenAPI file to check the sandbox's response shapes
+            "pyyaml>=6",
         ],
     },
     entry_points={

@@ -1,0 +1,190 @@
+"""The Spotify sandbox: catalog, JSON shapes (against Spotify's OpenAPI) and failure modes, over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from pipeline.spotify.catalog import build_catalog, load_identities
+from pipeline.spotify.sandbox import DEV, EXTENDED, SandboxServer, SandboxState
+from tests.conftest import PROJECT_ROOT
+
+OPENAPI = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "reference", "spotify-openapi.yml")
+# Present only when the request names a market (the pipeline never does).
+MARKET_ONLY = {"is_playable", "linked_from", "restrictions"}
+# Gone for Development-Mode apps since 2026-03-09.
+DEV_REMOVED = {"popularity", "available_markets", "followers", "genres", "linked_from"}
+
+
+@pytest.fixture(scope="module")
+def identities(sample_root):
+    return load_identities(sample_root)
+
+
+@pytest.fixture(scope="module")
+def catalog(identities):
+    return build_catalog(identities, seed=3)
+
+
+@pytest.fixture
+def sandbox(catalog):
+    servers = []
+
+    def start(**options):
+        server = SandboxServer(SandboxState(catalog, **options)).start()
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def token(server, client_id="sandbox-client", secret="sandbox-secret"):
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return requests.post(f"{server.url}/api/token", data={"grant_type": "client_credentials"},
+                         headers={"Authorization": f"Basic {basic}"}, timeout=5)
+
+
+def get(server, path, tok=None, **params):
+    tok = tok or token(server).json()["access_token"]
+    return requests.get(f"{server.url}{path}", params=params, headers={"Authorization": f"Bearer {tok}"}, timeout=5)
+
+
+def a_present_song(catalog, identities):
+    return next(i for i in identities if catalog.ground_truth[i["track_id"]] and " feat. " not in i["canonical_artist_name"])
+
+
+def test_catalog_holds_most_songs_with_variants_decoys_and_absences(catalog, identities):
+    truth = catalog.ground_truth
+    assert set(truth) == {i["track_id"] for i in identities}
+    absent = [t for t, s in truth.items() if s is None]
+    assert 0.02 <= len(absent) / len(truth) <= 0.25
+    assert len(catalog.tracks) > len({s for s in truth.values() if s})  # decoys exist
+    names = [t.name for t in catalog.tracks.values()]
+    assert any("Karaoke" in n or n.endswith(" - Live") or n.endswith(" - Remix") for n in names)
+    assert any("Remastered" in n for n in names)
+    # MSD's `_` is a comma again on Spotify
+    by_id = {i["track_id"]: i for i in identities}
+    assert any("," in catalog.tracks[s].name for t, s in truth.items() if s and "_" in by_id[t]["title"])
+    # the same (artist, title) on several MSD tracks is one Spotify recording
+    songs = {}
+    for ident in identities:
+        songs.setdefault((ident["canonical_artist_name"].lower(), ident["canonical_title"].lower()), set()).add(truth[ident["track_id"]])
+    assert all(len(ids) == 1 for ids in songs.values())
+    assert build_catalog(identities, seed=3).ground_truth == truth
+
+
+def test_token_and_auth_errors(sandbox):
+    server = sandbox()
+    assert token(server, secret="wrong").json()["error"] == "invalid_client"
+    good = token(server).json()
+    assert good["token_type"] == "Bearer" and good["expires_in"] == 3600
+    assert get(server, "/v1/search", tok="not-a-token", q="x", type="track").status_code == 401
+    server.state.expire_tokens()
+    expired = get(server, "/v1/search", tok=good["access_token"], q="x", type="track")
+    assert expired.status_code == 401 and expired.json() == {"error": {"status": 401, "message": "The access token expired"}}
+
+
+@pytest.mark.skipif(not os.path.exists(OPENAPI), reason=f"Spotify's OpenAPI file is not at {OPENAPI}")
+@pytest.mark.parametrize("mode", [EXTENDED, DEV])
+def test_shapes_follow_spotifys_openapi(sandbox, catalog, identities, mode):
+    import yaml
+
+    schemas = yaml.safe_load(open(OPENAPI, encoding="utf-8"))["components"]["schemas"]
+    track_props = set(schemas["TrackObject"]["properties"])
+    artist_props = set(schemas["ArtistObject"]["properties"])
+    album_required = set(schemas["AlbumBase"]["required"])
+    server = sandbox(mode=mode)
+    song = a_present_song(catalog, identities)
+    page = get(server, "/v1/search", q=f"track:'{song['canonical_title']}'", type="track", limit=5).json()["tracks"]
+    assert set(schemas["PagingObject"]["required"]) == set(page)
+    track = page["items"][0]
+    expected = track_props - MARKET_ONLY - (DEV_REMOVED if mode == DEV else set())
+    assert set(track) == expected
+    assert album_required - (DEV_REMOVED if mode == DEV else set()) <= set(track["album"])
+    assert set(track["artists"][0]) == set(schemas["SimplifiedArtistObject"]["properties"])
+    artist = get(server, f"/v1/artists/{track['artists'][0]['id']}").json()
+    assert set(artist) == artist_props - (DEV_REMOVED if mode == DEV else set())
+    if mode == EXTENDED:
+        features = get(server, f"/v1/audio-features/{track['id']}").json()
+        assert set(features) == set(schemas["AudioFeaturesObject"]["properties"])
+
+
+def test_search_filters_and_the_double_quote_pitfall(sandbox, catalog, identities):
+    server = sandbox()
+    song = a_present_song(catalog, identities)
+    want = catalog.ground_truth[song["track_id"]]
+    spotify_name = catalog.tracks[want].name
+    artist = catalog.artists[catalog.tracks[want].artist_ids[0]].name
+    found = get(server, "/v1/search", q=f"track:'{spotify_name}' artist:'{artist}'", type="track", limit=10).json()
+    assert want in [t["id"] for t in found["tracks"]["items"]]
+    quoted = get(server, "/v1/search", q=f'track:"{spotify_name}"', type="track").json()
+    assert quoted["tracks"]["total"] == 0 and quoted["tracks"]["items"] == []
+    nothing = get(server, "/v1/search", q="track:'zzqx nonexistent'", type="track").json()["tracks"]
+    assert nothing["total"] == 0 and nothing["next"] is None
+
+
+def test_development_mode_refuses_what_2026_refuses(sandbox, catalog):
+    server = sandbox(mode=DEV)
+    some_id = next(iter(catalog.tracks))
+    assert get(server, "/v1/tracks", ids=some_id).json() == {"error": {"status": 403, "message": "Forbidden"}}
+    assert get(server, "/v1/artists", ids=catalog.tracks[some_id].artist_ids[0]).status_code == 403
+    assert get(server, "/v1/audio-features", ids=some_id).json() == {"error": {"status": 403}}
+    assert get(server, f"/v1/audio-features/{some_id}").status_code == 403
+    assert get(server, f"/v1/tracks/{some_id}").status_code == 200
+    bad = get(server, "/v1/search", q="love", type="track", limit=11)
+    assert bad.status_code == 400 and bad.json()["error"]["message"] == "Invalid limit"
+
+
+def test_extended_mode_batches_with_nulls_and_limits(sandbox, catalog):
+    server = sandbox(mode=EXTENDED)
+    ids = list(catalog.tracks)[:3]
+    body = get(server, "/v1/tracks", ids=",".join(ids + ["0" * 22])).json()
+    assert [t and t["id"] for t in body["tracks"]] == ids + [None]
+    assert get(server, "/v1/audio-features", ids=",".join(ids)).json()["audio_features"][0]["id"] == ids[0]
+    assert get(server, "/v1/tracks", ids=",".join(list(catalog.tracks)[:51])).status_code == 400
+
+
+def test_rate_limit_quota_and_server_errors(sandbox):
+    server = sandbox(rate_limit=3, rate_window_s=30)
+    tok = token(server).json()["access_token"]
+    codes = [get(server, "/v1/search", tok=tok, q="love", type="track").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = get(server, "/v1/search", tok=tok, q="love", type="track")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 30 and "reason" not in limited.json()["error"]
+
+    server = sandbox(daily_quota=2)
+    tok = token(server).json()["access_token"]
+    assert [get(server, "/v1/search", tok=tok, q="x", type="track").status_code for _ in range(2)] == [200, 200]
+    exhausted = get(server, "/v1/search", tok=tok, q="x", type="track")
+    assert exhausted.status_code == 429 and int(exhausted.headers["retry-after"]) > 3600
+    assert exhausted.json() == {"error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}}
+
+    server = sandbox(fail_rate=1.0)
+    assert get(server, "/v1/search", q="x", type="track").status_code in (500, 502, 503)
+    assert requests.get(f"{server.url}/sandbox/stats", timeout=5).json()["requests"]["search"] == 1
+
+
+def test_command_line_serves_a_generated_sample(sample_root, tmp_path):
+    truth = tmp_path / "truth.json"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.spotify.sandbox", "--msd", sample_root, "--port", "0",
+                             "--mode", "development", "--ground-truth", str(truth)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    try:
+        base = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stdout.readline()).group(1)
+        stats = requests.get(f"{base}/sandbox/stats", timeout=5).json()
+        assert stats["mode"] == DEV and truth.exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_missing_identities_say_how_to_make_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m pipeline.msd.sample"):
+        load_identities(str(tmp_path))
