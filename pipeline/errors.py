@@ -2,6 +2,8 @@
 
 Terminal errors will fail again on retry (bad input, bad configuration): rerunning without
 changing the input or the configuration is pointless, and the message says what to change.
+Transient ones may pass later (a quota that refills, a service that recovers): the run stops,
+keeps what it finished, and a rerun resumes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ class PipelineError(Exception):
 
 class TerminalError(PipelineError):
     """Retrying without changing input or configuration will fail the same way."""
+
+
+class TransientError(PipelineError):
+    """May pass on a later attempt: stop now, resume later."""
 
 
 class InvalidPartitionError(TerminalError, ValueError):

@@ -1,0 +1,132 @@
+"""A Spotify Web API client that never sleeps for hours: spotipy behind our own retry policy.
+
+spotipy's default session retries 429s by sleeping for whatever Retry-After says, which on a
+Development-Mode quota is 13+ hours, silently (shared/reference/spotify-web-api.md §0.4).
+This client hands spotipy a ``requests.Session`` whose urllib3 ``Retry`` covers only
+connection errors and 5xx, with backoff, and decides about 429 and 401 itself:
+
+* 429 with a Retry-After up to ``max_retry_after`` seconds (default 60): wait it out, retry;
+* 429 with a longer one (the daily quota): raise ``QuotaExhaustedError`` at once, naming the
+  time the quota may allow requests again;
+* 401: drop the cached token, fetch a new one, retry once.
+
+Credentials come from ``SPOTIPY_CLIENT_ID`` / ``SPOTIPY_CLIENT_SECRET`` and are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import requests
+import spotipy
+from requests.adapters import HTTPAdapter
+from spotipy.cache_handler import MemoryCacheHandler
+from urllib3.util.retry import Retry
+
+from pipeline.errors import TerminalError, TransientError
+
+logger = logging.getLogger(__name__)
+
+SPOTIFY_API_URL = "https://api.spotify.com/v1/"
+SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
+
+
+class QuotaExhaustedError(TransientError):
+    def __init__(self, retry_after_s: float, endpoint: str, now: datetime | None = None):
+        self.retry_after_s = retry_after_s
+        self.resume_at = (now or datetime.now(UTC)) + timedelta(seconds=retry_after_s)
+        super().__init__(
+            f"Spotify quota exhausted on `{endpoint}`: Retry-After {retry_after_s:.0f} s. Stopping instead of "
+            f"sleeping; rerun after {self.resume_at.strftime('%Y-%m-%d %H:%M UTC')} and finished work is kept."
+        )
+
+
+class MissingCredentialsError(TerminalError):
+    def __init__(self, missing: list[str]):
+        super().__init__(
+            f"Spotify credentials missing: set {', '.join(missing)} in the environment "
+            f"(the app's Client ID and Client Secret from developer.spotify.com)."
+        )
+
+
+def retrying_session(total: int = 4, backoff_factor: float = 0.5) -> requests.Session:
+    """Connection errors and 5xx retried with backoff; 429 left to the caller, Retry-After ignored."""
+    retry = Retry(
+        total=total, connect=total, read=total, status=total,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "POST"}),
+        backoff_factor=backoff_factor,
+        respect_retry_after_header=False,
+        # Return the last 5xx instead of raising RetryError, which spotipy would report as a 429.
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class SpotifyClient:
+    """spotipy with client credentials, an in-memory token cache and the policy above."""
+
+    def __init__(self, api_url: str = SPOTIFY_API_URL, token_url: str = SPOTIFY_TOKEN_URL,
+                 client_id: str | None = None, client_secret: str | None = None, timeout_s: float = 10.0,
+                 max_retry_after_s: float = 60.0, backoff_factor: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep):
+        client_id = client_id or os.environ.get("SPOTIPY_CLIENT_ID")
+        client_secret = client_secret or os.environ.get("SPOTIPY_CLIENT_SECRET")
+        missing = [name for name, value in (("SPOTIPY_CLIENT_ID", client_id), ("SPOTIPY_CLIENT_SECRET", client_secret))
+                   if not value]
+        if missing:
+            raise MissingCredentialsError(missing)
+        session = retrying_session(backoff_factor=backoff_factor)
+        self.cache = MemoryCacheHandler()
+        self.auth = spotipy.SpotifyClientCredentials(client_id=client_id, client_secret=client_secret,
+                                                     cache_handler=self.cache, requests_session=session,
+                                                     requests_timeout=timeout_s)
+        self.auth.OAUTH_TOKEN_URL = token_url  # spotipy reads it from the instance
+        self.sp = spotipy.Spotify(auth_manager=self.auth, requests_session=session, requests_timeout=timeout_s,
+                                  retries=0, status_retries=0)
+        self.sp.prefix = api_url if api_url.endswith("/") else api_url + "/"
+        self.max_retry_after_s = max_retry_after_s
+        self._sleep = sleep
+
+    def __repr__(self) -> str:  # no credentials in reprs, logs or tracebacks
+        return f"SpotifyClient(api_url={self.sp.prefix!r})"
+
+    def call(self, endpoint: str, fn: Callable, *args, **kwargs):
+        """Run one spotipy call under the 429/401 policy; ``endpoint`` names it in errors and logs."""
+        refreshed = False
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except spotipy.SpotifyException as exc:
+                if exc.http_status == 401 and not refreshed:
+                    refreshed = True
+                    self.cache.token_info = None  # the next call fetches a fresh token
+                    continue
+                if exc.http_status == 429:
+                    wait = _retry_after(exc)
+                    if wait > self.max_retry_after_s:
+                        raise QuotaExhaustedError(wait, endpoint) from None
+                    logger.info("Spotify rate limit on %s: waiting %.0f s (Retry-After)", endpoint, wait)
+                    self._sleep(wait)
+                    continue
+                raise
+
+    def search_tracks(self, q: str, limit: int = 10):
+        return self.call("search", self.sp.search, q=q, type="track", limit=limit)
+
+
+def _retry_after(exc: spotipy.SpotifyException) -> float:
+    # A 429 can arrive without the header (observed); then a short pause is the safe guess.
+    value = (exc.headers or {}).get("Retry-After") or (exc.headers or {}).get("retry-after")
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 1.0

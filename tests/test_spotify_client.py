@@ -1,0 +1,113 @@
+"""The client's retry policy against the sandbox over real HTTP: waits when short, stops when long."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+import spotipy
+
+from pipeline.spotify.catalog import build_catalog, load_identities
+from pipeline.spotify.client import MissingCredentialsError, QuotaExhaustedError, SpotifyClient
+from pipeline.spotify.sandbox import SandboxServer, SandboxState
+
+
+@pytest.fixture(scope="module")
+def catalog(sample_root):
+    return build_catalog(load_identities(sample_root), seed=3)
+
+
+@pytest.fixture
+def sandbox(catalog):
+    servers = []
+
+    def start(**options):
+        server = SandboxServer(SandboxState(catalog, **options)).start()
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def client_for(server, **kwargs):
+    kwargs.setdefault("backoff_factor", 0.01)
+    return SpotifyClient(api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token",
+                         client_id="sandbox-client", client_secret="sandbox-secret", **kwargs)
+
+
+def stats(server):
+    return server.state.stats()
+
+
+def test_search_works_and_the_token_is_fetched_once(sandbox):
+    server = sandbox()
+    client = client_for(server)
+    for _ in range(3):
+        assert "items" in client.search_tracks("love")["tracks"]
+    assert stats(server)["requests"] == {"token": 1, "search": 3}
+
+
+def test_a_short_retry_after_is_waited_out(sandbox):
+    server = sandbox(rate_limit=2, rate_window_s=1)
+    waits = []
+    client = client_for(server, sleep=lambda s: (waits.append(s), time.sleep(s)))
+    for _ in range(3):
+        client.search_tracks("love")
+    assert waits and all(0 < w <= 1 for w in waits)
+
+
+def test_a_quota_length_retry_after_stops_at_once_with_the_resume_time(sandbox):
+    server = sandbox(daily_quota=1)
+    slept = []
+    client = client_for(server, sleep=slept.append)
+    client.search_tracks("love")
+    started = time.monotonic()
+    with pytest.raises(QuotaExhaustedError) as info:
+        client.search_tracks("love")
+    assert time.monotonic() - started < 2 and slept == []
+    assert info.value.retry_after_s == 52531
+    assert "rerun after" in str(info.value) and "search" in str(info.value)
+    assert stats(server)["responses"]["429"] == 1  # asked once, not retried
+
+
+def test_server_errors_are_retried_with_backoff(sandbox):
+    server = sandbox(fail_rate=0.5, seed=4)
+    client = client_for(server)
+    for _ in range(10):
+        client.search_tracks("love")
+    s = stats(server)
+    assert s["requests"]["search"] > 10 and sum(int(v) for k, v in s["responses"].items() if k.startswith("5")) > 0
+
+
+def test_persistent_server_errors_surface_as_5xx_not_as_429(sandbox):
+    server = sandbox(fail_rate=1.0)
+    client = client_for(server)
+    with pytest.raises(spotipy.SpotifyException) as info:
+        client.search_tracks("love")
+    assert info.value.http_status in (500, 502, 503)
+
+
+def test_an_expired_token_is_refreshed_once(sandbox):
+    server = sandbox()
+    client = client_for(server)
+    client.search_tracks("love")
+    server.state.expire_tokens()
+    client.search_tracks("love")
+    assert stats(server)["requests"]["token"] == 2
+
+
+def test_credentials_come_from_the_environment_and_never_reach_logs(sandbox, monkeypatch, caplog):
+    monkeypatch.delenv("SPOTIPY_CLIENT_ID", raising=False)
+    monkeypatch.delenv("SPOTIPY_CLIENT_SECRET", raising=False)
+    with pytest.raises(MissingCredentialsError, match="SPOTIPY_CLIENT_ID, SPOTIPY_CLIENT_SECRET"):
+        SpotifyClient()
+    server = sandbox(rate_limit=1, rate_window_s=1)
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    with caplog.at_level(logging.INFO):
+        client = SpotifyClient(api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token", backoff_factor=0.01)
+        client.search_tracks("love")
+        client.search_tracks("love")
+    assert "sandbox-secret" not in caplog.text and "sandbox-secret" not in repr(client)
