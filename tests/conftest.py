@@ -108,6 +108,30 @@ def s3_bucket(moto_endpoint, luigi_config, request):
     yield name, client
 
 
+@pytest.fixture(scope="session")
+def catalog(sample_root):
+    """The Spotify sandbox's catalog for the shared sample."""
+    from pipeline.spotify.catalog import build_catalog, load_identities
+
+    return build_catalog(load_identities(sample_root), seed=3)
+
+
+@pytest.fixture
+def sandbox(catalog):
+    """Starts Spotify sandboxes on free loopback ports (``sandbox(mode=..., rate_limit=...)``); stops them after."""
+    from pipeline.spotify.sandbox import SandboxServer, SandboxState
+
+    servers = []
+
+    def start(**options):
+        server = SandboxServer(SandboxState(catalog, **options)).start()
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.stop()
+
+
 def run_luigi(tasks, **kwargs):
     """luigi.build in-process, returning the detailed result."""
     kwargs.setdefault("local_scheduler", True)

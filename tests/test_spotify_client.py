@@ -8,27 +8,7 @@ import time
 import pytest
 import spotipy
 
-from pipeline.spotify.catalog import build_catalog, load_identities
 from pipeline.spotify.client import MissingCredentialsError, QuotaExhaustedError, SpotifyClient
-from pipeline.spotify.sandbox import SandboxServer, SandboxState
-
-
-@pytest.fixture(scope="module")
-def catalog(sample_root):
-    return build_catalog(load_identities(sample_root), seed=3)
-
-
-@pytest.fixture
-def sandbox(catalog):
-    servers = []
-
-    def start(**options):
-        server = SandboxServer(SandboxState(catalog, **options)).start()
-        servers.append(server)
-        return server
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def client_for(server, **kwargs):

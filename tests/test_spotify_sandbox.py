@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from pipeline.spotify.catalog import build_catalog, load_identities
-from pipeline.spotify.sandbox import DEV, EXTENDED, SandboxServer, SandboxState
+from pipeline.spotify.sandbox import DEV, EXTENDED
 from tests.conftest import PROJECT_ROOT
 
 OPENAPI = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "reference", "spotify-openapi.yml")
@@ -25,24 +25,6 @@ DEV_REMOVED = {"popularity", "available_markets", "followers", "genres", "linked
 @pytest.fixture(scope="module")
 def identities(sample_root):
     return load_identities(sample_root)
-
-
-@pytest.fixture(scope="module")
-def catalog(identities):
-    return build_catalog(identities, seed=3)
-
-
-@pytest.fixture
-def sandbox(catalog):
-    servers = []
-
-    def start(**options):
-        server = SandboxServer(SandboxState(catalog, **options)).start()
-        servers.append(server)
-        return server
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def token(server, client_id="sandbox-client", secret="sandbox-secret"):
