@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 
@@ -86,8 +87,13 @@ def test_credentials_come_from_the_environment_and_never_reach_logs(sandbox, mon
     server = sandbox(rate_limit=1, rate_window_s=1)
     monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
     monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):  # spotipy logs request headers at DEBUG
         client = SpotifyClient(api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token", backoff_factor=0.01)
         client.search_tracks("love")
         client.search_tracks("love")
-    assert "sandbox-secret" not in caplog.text and "sandbox-secret" not in repr(client)
+    basic = base64.b64encode(b"sandbox-client:sandbox-secret").decode()
+    bearer = client.cache.token_info["access_token"]
+    assert "Authorization" in caplog.text  # the lines are there, their secrets are not
+    for secret in ("sandbox-secret", basic, bearer):
+        assert secret not in caplog.text
+    assert "sandbox-secret" not in repr(client)

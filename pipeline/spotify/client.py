@@ -10,13 +10,15 @@ connection errors and 5xx, with backoff, and decides about 429 and 401 itself:
   time the quota may allow requests again;
 * 401: drop the cached token, fetch a new one, retry once.
 
-Credentials come from ``SPOTIPY_CLIENT_ID`` / ``SPOTIPY_CLIENT_SECRET`` and are never logged.
+Credentials come from ``SPOTIPY_CLIENT_ID`` / ``SPOTIPY_CLIENT_SECRET`` and are never logged:
+spotipy's own DEBUG lines carry the Authorization headers, so its loggers get a redacting filter.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -51,6 +53,26 @@ class MissingCredentialsError(TerminalError):
             f"Spotify credentials missing: set {', '.join(missing)} in the environment "
             f"(the app's Client ID and Client Secret from developer.spotify.com)."
         )
+
+
+class RedactCredentials(logging.Filter):
+    """spotipy logs request headers at DEBUG, Basic auth (the client secret) and Bearer tokens
+    included; this rewrites those records before any handler sees them."""
+
+    _PATTERN = re.compile(r"((?:Basic|Bearer)\s+)[A-Za-z0-9+/=._~-]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self._PATTERN.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_REDACTOR = RedactCredentials()
+for _name in ("spotipy.client", "spotipy.oauth2"):
+    if _REDACTOR not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(_REDACTOR)
 
 
 def retrying_session(total: int = 4, backoff_factor: float = 0.5) -> requests.Session:
