@@ -7,7 +7,6 @@ a fresh parser that reads only the test's own cfg, and a clean task instance cac
 from __future__ import annotations
 
 import os
-import textwrap
 
 import boto3
 import luigi
@@ -138,7 +137,3 @@ def run_luigi(tasks, **kwargs):
     kwargs.setdefault("workers", 1)
     kwargs.setdefault("log_level", "WARNING")
     return luigi.build(tasks, detailed_summary=True, **kwargs)
-
-
-def dedent(text: str) -> str:
-    return textwrap.dedent(text).lstrip()

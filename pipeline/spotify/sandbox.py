@@ -27,12 +27,11 @@ import secrets
 import sys
 import threading
 import time
-import unicodedata
 from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from pipeline.spotify.catalog import Catalog, CatalogTrack, build_catalog, load_identities
+from pipeline.spotify.catalog import Catalog, CatalogTrack, build_catalog, load_identities, strip_accents
 
 DEV, EXTENDED = "development", "extended"
 BATCH_LIMITS = {"tracks": 50, "artists": 50, "audio-features": 100}
@@ -42,8 +41,7 @@ _TOKEN = re.compile(r"[\w'\u2019]+")
 
 def _norm_tokens(text: str) -> set[str]:
     # Case and accents fold, as Spotify's search does; apostrophes do not (' and ’ differ).
-    folded = "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
-    return set(_TOKEN.findall(folded))
+    return set(_TOKEN.findall(strip_accents(text.casefold())))
 
 
 class SandboxState:
@@ -68,7 +66,7 @@ class SandboxState:
         self.quota_used = 0
         self.requests: Counter[str] = Counter()
         self.responses: Counter[str] = Counter()
-        self._index = {t.id: (_norm_tokens(t.name), [_norm_tokens(catalog.artists[a].name) for a in t.artist_ids],
+        self.search_index = {t.id: (_norm_tokens(t.name), [_norm_tokens(catalog.artists[a].name) for a in t.artist_ids],
                               _norm_tokens(t.album_name)) for t in catalog.tracks.values()}
 
     def expire_tokens(self) -> None:
@@ -232,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
         free = _norm_tokens(_FIELD.sub(" ", q))
         out = []
         for track in self.state.catalog.tracks.values():
-            name, artists, album = self.state._index[track.id]
+            name, artists, album = self.state.search_index[track.id]
             everything = name.union(album, *artists)
             if not free <= everything:
                 continue
