@@ -115,11 +115,10 @@ def extract_partition(
         quarantined, warnings, n_warnings = [], [], 0
         artists = _ArtistCollector()
         for i, path in enumerate(files, start=1):
-            rel = os.path.relpath(path, base)
             try:
                 result = read_msd_file(path, expect_single_track=True)
             except InvalidMSDFileError as exc:
-                quarantined.append({"path": rel, "reason": exc.reason})
+                quarantined.append({"path": os.path.relpath(path, base), "reason": exc.reason})
                 continue
             record = result.records[0]
             record["msd_partition"] = partition
@@ -127,7 +126,7 @@ def extract_partition(
             artists.add(record)
             n_warnings += len(result.warnings)
             for w in result.warnings[: max(0, MAX_LISTED_WARNINGS - len(warnings))]:
-                warnings.append({**w, "path": rel})
+                warnings.append({**w, "path": os.path.relpath(path, base)})
             if progress and (i % 100 == 0 or i == len(files)):
                 progress(i, len(files))
         if quarantined and fail_on_quarantine:
