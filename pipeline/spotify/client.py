@@ -38,9 +38,9 @@ SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
 
 
 class QuotaExhaustedError(TransientError):
-    def __init__(self, retry_after_s: float, endpoint: str, now: datetime | None = None):
+    def __init__(self, retry_after_s: float, endpoint: str):
         self.retry_after_s = retry_after_s
-        self.resume_at = (now or datetime.now(UTC)) + timedelta(seconds=retry_after_s)
+        self.resume_at = datetime.now(UTC) + timedelta(seconds=retry_after_s)
         super().__init__(
             f"Spotify quota exhausted on `{endpoint}`: Retry-After {retry_after_s:.0f} s. Stopping instead of "
             f"sleeping; rerun after {self.resume_at.strftime('%Y-%m-%d %H:%M UTC')} and finished work is kept."
