@@ -24,6 +24,8 @@ _GENRES = ["rock", "pop", "indie", "soul", "jazz", "hip hop", "electronica", "fo
 _FEAT = re.compile(r"\s+feat\.\s+", re.IGNORECASE)
 
 ABSENT_SHARE = 0.10
+# MSD tracks of one song closer than this in length are one recording on Spotify.
+SAME_RECORDING_S = 10.0
 
 
 def strip_accents(text: str) -> str:
@@ -134,23 +136,28 @@ def build_catalog(identities: list[dict], seed: int = 0) -> Catalog:
     """A catalog for these identities (``sample_identities.jsonl`` records)."""
     b = _Builder(seed)
     truth: dict[str, str | None] = {}
-    seen_songs: dict[tuple[str, str], str] = {}
+    seen_songs: dict[tuple[str, str], list[tuple[float, str | None]]] = {}
     for ident in sorted(identities, key=lambda r: r["track_id"]):
         song_key = (ident["canonical_artist_name"].casefold(), ident["canonical_title"].casefold())
-        if song_key in seen_songs:
+        same = [spotify_id for duration, spotify_id in seen_songs.get(song_key, [])
+                if abs(duration - ident["duration"]) <= SAME_RECORDING_S]
+        if same:
             # The MSD holds the same song on several tracks (releases); Spotify's one recording serves them.
-            truth[ident["track_id"]] = seen_songs[song_key]
+            truth[ident["track_id"]] = same[0]
             continue
+        # Same artist and title but another length: another recording (an extended or live take).
+        versions = seen_songs.setdefault(song_key, [])
         if b.rnd.random() < ABSENT_SHARE:
             truth[ident["track_id"]] = None
-            seen_songs[song_key] = None
+            versions.append((ident["duration"], None))
             continue
         artists = b.credits(ident["canonical_artist_name"])
         # canonical_title has no "(Album Version)": that suffix is MSD's, kept in version_suffix.
         name = b.title_variant(ident["canonical_title"])
         duration = ident["duration"] + b.rnd.uniform(-3, 3)
         real = b.add_track(name, artists, ident["canonical_release"], ident["year"], duration)
-        truth[ident["track_id"]] = seen_songs[song_key] = real.id
+        truth[ident["track_id"]] = real.id
+        versions.append((ident["duration"], real.id))
         r = b.rnd.random()
         base = ident["canonical_title"]
         if r < 0.25:

@@ -65,6 +65,8 @@ class SandboxState:
         self.recent: deque[float] = deque()
         self.quota_used = 0
         self.requests: Counter[str] = Counter()
+        # (endpoint, path with query) of every API request, in arrival order: lets tests prove a request was not repeated
+        self.log: list[tuple[str, str]] = []
         self.responses: Counter[str] = Counter()
         self.search_index = {t.id: (_norm_tokens(t.name), [_norm_tokens(catalog.artists[a].name) for a in t.artist_ids],
                               _norm_tokens(t.album_name)) for t in catalog.tracks.values()}
@@ -146,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, _error(404, "Service not found"))
         endpoint, handler = route
         self._count(endpoint)
+        with self.state.lock:
+            self.state.log.append((endpoint, self.path))
         if self.state.latency_s:
             time.sleep(self.state.latency_s)
         refusal = self._gatekeeper()
