@@ -69,10 +69,23 @@ class RedactCredentials(logging.Filter):
         return True
 
 
-_REDACTOR = RedactCredentials()
+class DemoteHttpErrors(logging.Filter):
+    """spotipy logs every non-2xx answer at ERROR, expected ones included (403 while discovering
+    what a Development-Mode app may see, 404 for a stale id). The caller decides what an answer
+    means and logs that, so spotipy's line is demoted to DEBUG, where handlers at INFO skip it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith("HTTP Error"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+_REDACTOR, _DEMOTER = RedactCredentials(), DemoteHttpErrors()
 for _name in ("spotipy.client", "spotipy.oauth2"):
-    if _REDACTOR not in logging.getLogger(_name).filters:
-        logging.getLogger(_name).addFilter(_REDACTOR)
+    for _filter in (_REDACTOR, _DEMOTER):
+        if _filter not in logging.getLogger(_name).filters:
+            logging.getLogger(_name).addFilter(_filter)
 
 
 def retrying_session(total: int = 4, backoff_factor: float = 0.5) -> requests.Session:
