@@ -23,6 +23,9 @@ setup(
         "duckdb>=1.1,<3",
         # JSON Lines encoding on the extraction hot path (see pipeline/staging.py)
         "orjson>=3.9,<4",
+        # matching: fuzzy title/artist similarity and ASCII folding of names
+        "rapidfuzz>=3.6,<4",
+        "Unidecode>=1.3,<2",
     ],
     extras_require={
         "dev": [
