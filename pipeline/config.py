@@ -19,6 +19,10 @@ ENVIRONMENT_DEFAULTS = {
     # Blank means AWS's own endpoint; set it for moto, MinIO or another S3-compatible store.
     "MUSIC_ETL_S3_ENDPOINT_URL": "",
     "MUSIC_ETL_S3_REGION": "us-east-1",
+    # Spotify's own; the sandbox (python -m pipeline.spotify.sandbox) or any Web API stand-in can replace them.
+    "MUSIC_ETL_SPOTIFY_API_URL": "https://api.spotify.com/v1/",
+    "MUSIC_ETL_SPOTIFY_TOKEN_URL": "https://accounts.spotify.com/api/token",
+    "MUSIC_ETL_SPOTIFY_CROSSWALK": "",
 }
 
 
@@ -51,3 +55,27 @@ class extract(luigi.Config):  # noqa: N801
         description="true: an invalid MSD file fails its partition; false: it is listed in the manifest and skipped",
     )
     gzip_level = luigi.IntParameter(default=1, description="gzip level of the staged JSON Lines (1 fast … 9 small)")
+
+
+class spotify(luigi.Config):  # noqa: N801
+    """Where the Web API is and how enrichment may use it. Credentials are not here: they come from
+    SPOTIPY_CLIENT_ID / SPOTIPY_CLIENT_SECRET in the environment only."""
+
+    api_url = luigi.Parameter(default=ENVIRONMENT_DEFAULTS["MUSIC_ETL_SPOTIFY_API_URL"], description="Web API base URL")
+    token_url = luigi.Parameter(default=ENVIRONMENT_DEFAULTS["MUSIC_ETL_SPOTIFY_TOKEN_URL"],
+                                description="client-credentials token endpoint")
+    max_retry_after = luigi.FloatParameter(
+        default=60.0, description="longest Retry-After (s) waited out; a longer 429 (daily quota) stops the task")
+    timeout = luigi.FloatParameter(default=10.0, description="seconds before one HTTP request is abandoned")
+    retry_backoff = luigi.FloatParameter(
+        default=0.5, description="backoff factor (s) for 5xx and connection retries: waits of 0.5, 1, 2, 4 s")
+    search_limit = luigi.IntParameter(default=10, description="results per search (Development Mode allows at most 10)")
+    match_threshold = luigi.FloatParameter(default=0.80, description="lowest score (0..1) a candidate needs to match")
+    crosswalk = luigi.Parameter(
+        default="", description="MSD id → Spotify id file (CSV or Echo Nest JSON); blank: search every song")
+    fetch_artists = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+                                        description="look up matched tracks' artists (genres, popularity, followers)")
+    fetch_audio_features = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+                                               description="fetch audio features where the app may")
+    journal_segment_size = luigi.IntParameter(
+        default=50, description="S3 staging: answers per journal upload (a kill -9 may lose up to this many)")

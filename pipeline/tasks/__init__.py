@@ -1,6 +1,7 @@
 """The Luigi task graph."""
 
+from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
-from pipeline.tasks.run_all import ExtractAll, RunAll
+from pipeline.tasks.run_all import EnrichAll, ExtractAll, RunAll
 
-__all__ = ["ExtractAll", "ExtractPartition", "RunAll"]
+__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "RunAll"]

@@ -7,6 +7,7 @@ import luigi
 from pipeline import config
 from pipeline.errors import TerminalError
 from pipeline.partitions import discover_partitions, validate_partition
+from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 
 
@@ -37,6 +38,13 @@ class ExtractAll(PartitionSelection, luigi.WrapperTask):
 
     def requires(self):
         return [ExtractPartition(partition=p) for p in self.selected_partitions()]
+
+
+class EnrichAll(PartitionSelection, luigi.WrapperTask):
+    """Spotify enrichment (and the extraction it needs) of every selected partition."""
+
+    def requires(self):
+        return [EnrichPartition(partition=p) for p in self.selected_partitions()]
 
 
 class RunAll(PartitionSelection, luigi.WrapperTask):

@@ -1,0 +1,122 @@
+"""MSD → Spotify crosswalk: songs with a known Spotify id skip search and are verified by id.
+
+``[spotify] crosswalk`` points at one of:
+
+* a CSV (comma or tab separated, header optional) of two columns: an MSD song id (``SO…``)
+  or track id (``TR…``), and a Spotify track id, ``spotify:track:<id>`` URI or
+  ``open.spotify.com/track/<id>`` URL; several rows per song are allowed;
+* an Echo Nest ``song/profile`` JSON file, or a folder of them (the AcousticBrainz "Million
+  Song Dataset Echo Nest mapping archive", one file per song), read from
+  ``response.songs[].tracks[]`` entries whose ``catalog`` is ``spotify`` or ``spotify-WW``.
+
+The archive holds a million small files; convert it once with
+``python -m pipeline.spotify.crosswalk ARCHIVE_DIR --out crosswalk.csv`` and point the config
+at the CSV, which every partition then reads in about a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import os
+import re
+import sys
+
+import orjson
+
+from pipeline.errors import TerminalError
+
+_SPOTIFY_ID = re.compile(r"(?:spotify(?:-WW)?:track:|open\.spotify\.com/track/)?([0-9A-Za-z]{22})(?:\?.*)?$")
+_MSD_ID = re.compile(r"^(SO|TR)[A-Z0-9]{16}$")
+
+
+class CrosswalkError(TerminalError):
+    pass
+
+
+def spotify_track_id(value: str) -> str | None:
+    match = _SPOTIFY_ID.search(value.strip())
+    return match.group(1) if match else None
+
+
+def _from_csv(path: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        sample = fh.read(4096)
+        fh.seek(0)
+        dialect = "excel-tab" if "\t" in sample.splitlines()[0] else "excel"
+        for number, row in enumerate(csv.reader(fh, dialect), start=1):
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            if len(row) < 2:
+                raise CrosswalkError(f"crosswalk {path}, line {number}: expected two columns (MSD id, Spotify id), got {row!r}")
+            key, value = row[0].strip(), row[1].strip()
+            if number == 1 and not _MSD_ID.match(key):
+                continue  # header
+            spotify_id = spotify_track_id(value)
+            if not _MSD_ID.match(key) or spotify_id is None:
+                raise CrosswalkError(
+                    f"crosswalk {path}, line {number}: `{key}`, `{value}` is not an MSD song/track id "
+                    f"(SO…/TR…, 18 characters) and a Spotify track id; fix or remove the line")
+            ids = out.setdefault(key, [])
+            if spotify_id not in ids:
+                ids.append(spotify_id)
+    return out
+
+
+def _from_echo_nest_json(path: str, out: dict[str, list[str]]) -> None:
+    try:
+        with open(path, "rb") as fh:
+            doc = orjson.loads(fh.read())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise CrosswalkError(f"crosswalk file {path} is not readable JSON ({exc}); remove it or fix it") from None
+    for song in (doc.get("response") or {}).get("songs") or []:
+        song_id = song.get("id")
+        for track in song.get("tracks") or []:
+            if str(track.get("catalog", "")).startswith("spotify") and song_id:
+                spotify_id = spotify_track_id(str(track.get("foreign_id", "")))
+                if spotify_id:
+                    ids = out.setdefault(song_id, [])
+                    if spotify_id not in ids:
+                        ids.append(spotify_id)
+
+
+@functools.lru_cache(maxsize=2)
+def load_crosswalk(path: str) -> dict[str, list[str]]:
+    """MSD song or track id → Spotify track ids, in the order the source lists them."""
+    if not os.path.exists(path):
+        raise CrosswalkError(f"[spotify] crosswalk `{path}` does not exist; point it at a CSV or Echo Nest JSON, or leave it blank")
+    if os.path.isdir(path):
+        out: dict[str, list[str]] = {}
+        for folder, _, files in sorted(os.walk(path)):
+            for name in sorted(files):
+                if name.endswith(".json"):
+                    _from_echo_nest_json(os.path.join(folder, name), out)
+        return out
+    if path.endswith(".json"):
+        out = {}
+        _from_echo_nest_json(path, out)
+        return out
+    return _from_csv(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.spotify.crosswalk",
+                                     description="Convert an Echo Nest JSON archive (or any accepted crosswalk) to the two-column CSV.")
+    parser.add_argument("source")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    mapping = load_crosswalk(args.source)
+    with open(args.out, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["msd_id", "spotify_track_id"])
+        for key in sorted(mapping):
+            for spotify_id in mapping[key]:
+                writer.writerow([key, spotify_id])
+    print(f"{len(mapping)} songs → {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
