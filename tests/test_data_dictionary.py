@@ -14,7 +14,8 @@ import re
 import luigi
 
 from pipeline.msd.extract import OUTPUT_FILES, output_name
-from pipeline.tasks import ExtractPartition
+from pipeline.spotify.enrich import OUTPUT_FILES as ENRICH_OUTPUT_FILES
+from pipeline.tasks import EnrichPartition, ExtractPartition
 from tests.conftest import PROJECT_ROOT, run_luigi
 
 
@@ -44,3 +45,20 @@ def test_every_staged_msd_field_is_documented_and_nothing_else(local_pipeline):
         assert documented.get(f"msd/{output_name(kind)}") == staged, kind
     manifest = json.load(open(os.path.join(folder, "_manifest.json")))
     assert set(manifest) == documented["msd/_manifest.json"]
+
+
+def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipeline, luigi_config, sandbox, monkeypatch):
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="extended")  # every field visible, so every column has values to check
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    documented = documented_fields()
+    folder = os.path.join(local_pipeline, "spotify", "A", "A")
+    for name in ENRICH_OUTPUT_FILES:
+        with gzip.open(os.path.join(folder, name), "rt", encoding="utf-8") as fh:
+            staged = set().union(*(json.loads(line).keys() for line in fh))
+        assert staged, name
+        assert documented.get(f"spotify/{name}") == staged, name
+    manifest = json.load(open(os.path.join(folder, "_manifest.json")))
+    assert set(manifest) == documented["spotify/_manifest.json"]

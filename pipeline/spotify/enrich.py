@@ -353,7 +353,7 @@ def _enrich(partition, songs, gateway, threshold, crosswalk, fetch_artists, fetc
     }
     statuses = Counter(r["status"] for r in rows.values())
     manifest = {
-        "partition": partition, "stage": "spotify", "schema_version": SCHEMA_VERSION,
+        "partition": partition, "stage": "spotify_enrich", "schema_version": SCHEMA_VERSION,
         "matcher_version": matching.MATCHER_VERSION,
         "songs": total, "statuses": {s: statuses.get(s, 0) for s in matching.STATUSES},
         "match_rate": round(statuses.get(MATCHED, 0) / total, 4) if total else None,
