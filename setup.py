@@ -38,6 +38,8 @@ setup(
             "ruff>=0.6",
             # reads Spotify's OpenAPI file to check the sandbox's response shapes
             "pyyaml>=6",
+            # parses the generated Redshift SQL, which no local server can run
+            "sqlglot>=25",
         ],
     },
     entry_points={

@@ -4,6 +4,6 @@
 """
 
 from pipeline import config  # noqa: F401  (sets the environment defaults luigi.cfg refers to)
-from pipeline.tasks import EnrichAll, EnrichPartition, ExtractAll, ExtractPartition, RunAll
+from pipeline.tasks import EnrichAll, EnrichPartition, ExtractAll, ExtractPartition, LoadPartition, RunAll
 
-__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "RunAll"]
+__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "LoadPartition", "RunAll"]

@@ -23,6 +23,9 @@ ENVIRONMENT_DEFAULTS = {
     "MUSIC_ETL_SPOTIFY_API_URL": "https://api.spotify.com/v1/",
     "MUSIC_ETL_SPOTIFY_TOKEN_URL": "https://accounts.spotify.com/api/token",
     "MUSIC_ETL_SPOTIFY_CROSSWALK": "",
+    # The embedded default: a DuckDB file under the working folder.
+    "MUSIC_ETL_WAREHOUSE_URL": "duckdb:///data/warehouse.duckdb",
+    "MUSIC_ETL_REDSHIFT_IAM_ROLE": "",
 }
 
 
@@ -79,3 +82,15 @@ class spotify(luigi.Config):  # noqa: N801
                                                description="fetch audio features where the app may")
     journal_segment_size = luigi.IntParameter(
         default=50, description="S3 staging: answers per journal upload (a kill -9 may lose up to this many)")
+
+
+class warehouse(luigi.Config):  # noqa: N801
+    url = luigi.Parameter(
+        default=ENVIRONMENT_DEFAULTS["MUSIC_ETL_WAREHOUSE_URL"],
+        description="duckdb:///path.duckdb, postgresql://user@host:5432/db or redshift://user@cluster:5439/db; "
+                    "passwords from PGPASSWORD or ~/.pgpass, never in this URL")
+
+
+class redshift(luigi.Config):  # noqa: N801
+    iam_role = luigi.Parameter(default="", description="ARN of the IAM role Redshift assumes for COPY from the staging bucket")
+    region = luigi.Parameter(default="", description="staging bucket region, when it differs from the cluster's")

@@ -62,3 +62,33 @@ def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipelin
         assert documented.get(f"spotify/{name}") == staged, name
     manifest = json.load(open(os.path.join(folder, "_manifest.json")))
     assert set(manifest) == documented["spotify/_manifest.json"]
+
+
+def test_every_warehouse_table_view_and_column_is_documented_and_nothing_else(tmp_path):
+    """The DDL applied for real (DuckDB), then its catalog compared with the dictionary."""
+    import duckdb
+
+    from pipeline.warehouse import schema
+
+    con = duckdb.connect(str(tmp_path / "dictionary.duckdb"))
+    for statement in schema.statements("duckdb"):
+        con.execute(statement)
+    actual: dict[str, set[str]] = {}
+    for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
+        actual.setdefault(f"warehouse.{table}", set()).add(column)
+    con.close()
+    documented = {name: fields for name, fields in documented_fields().items() if name.startswith("warehouse.")}
+    assert set(actual) == set(documented)
+    for name, columns in actual.items():
+        assert documented[name] == columns, name
+    # The PostgreSQL and Redshift renderings declare the same tables and columns (one source).
+    import sqlglot
+    from sqlglot import exp
+
+    for dialect, read in (("postgresql", "postgres"), ("redshift", "redshift")):
+        declared = {}
+        for statement in schema.statements(dialect):
+            tree = sqlglot.parse_one(statement, read=read)
+            if isinstance(tree, exp.Create) and tree.kind == "TABLE":
+                declared[f"warehouse.{tree.this.this.name}"] = {c.name for c in tree.this.expressions}
+        assert declared == {k: v for k, v in actual.items() if k != "warehouse.enriched_songs"}, dialect

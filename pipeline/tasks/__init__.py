@@ -2,6 +2,7 @@
 
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
+from pipeline.tasks.load import LoadPartition
 from pipeline.tasks.run_all import EnrichAll, ExtractAll, RunAll
 
-__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "RunAll"]
+__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "LoadPartition", "RunAll"]

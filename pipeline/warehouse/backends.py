@@ -1,0 +1,317 @@
+"""Warehouse backends selected by ``[warehouse] url``: DuckDB (embedded default), PostgreSQL, Redshift.
+
+Each backend does three things its own way: connect, open one transaction, and fill a
+temporary ``stage_<table>`` from a staged gzipped JSON Lines file. Everything else (deletes,
+inserts, merges, checks, markers) is the same SQL for all three (pipeline/warehouse/load.py).
+
+* ``duckdb:///data/warehouse.duckdb``: ``read_json`` reads the staged file directly (S3 staging
+  is downloaded to a temporary file first: the httpfs extension would need the internet).
+  DuckDB allows one writing process per file: LoadPartition declares the ``duckdb_warehouse``
+  Luigi resource (luigi.cfg ``[resources]``) so several workers take turns.
+* ``postgresql://user@host:5432/db``: ``COPY … FROM STDIN`` in PostgreSQL's text format, never
+  row-by-row INSERT; a transaction-scoped advisory lock serialises concurrent loads so two
+  workers never merge the same dimension key at once. Password: ``PGPASSWORD`` or ``~/.pgpass``.
+* ``redshift://user@cluster:5439/db``: ``COPY … FROM 's3://…' IAM_ROLE … FORMAT AS JSON 'auto'
+  GZIP`` from the staging bucket (staging must be on S3); ``LOCK`` on the tables instead of the
+  advisory lock; no TRUNCATE (it would commit the transaction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+from pipeline import staging
+from pipeline.errors import TerminalError
+from pipeline.warehouse import schema
+from pipeline.warehouse.schema import DUCKDB, POSTGRESQL, REDSHIFT, Column, Table
+
+logger = logging.getLogger(__name__)
+
+# Any constant works: every Music ETL load takes the same lock, so loads run one at a time.
+ADVISORY_LOCK_KEY = 0x4D5345544C  # "MSETL"
+
+
+class WarehouseConfigError(TerminalError):
+    pass
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def literal(value: str) -> str:
+    """A SQL string literal for the pipeline's own values (partition names, load ids)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class Backend:
+    dialect: str
+
+    def __init__(self, url: str):
+        self.url = url
+        self.statements: list[str] = []  # every statement run, for dry runs and tests
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact(self.url)!r})"
+
+    # --- connection and transaction --------------------------------------------------------
+
+    def execute(self, sql: str) -> None:
+        self.statements.append(sql)
+        self._execute(sql)
+
+    def scalar(self, sql: str):
+        rows = self.query(sql)
+        return rows[0][0] if rows else None
+
+    def query(self, sql: str) -> list[tuple]:
+        raise NotImplementedError
+
+    def _execute(self, sql: str) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    def close(self) -> None:
+        pass
+
+    def ensure_schema(self) -> None:
+        with self.transaction():
+            for statement in schema.statements(self.dialect):
+                self.execute(statement)
+
+    def lock_for_load(self) -> None:
+        """Serialise loads that share dimension keys (no-op where the backend has one writer)."""
+
+    # --- staging ---------------------------------------------------------------------------
+
+    def stage_columns(self, table: Table) -> list[Column]:
+        return [c for c in table.columns() if c.name != "load_id"]
+
+    def create_stage_sql(self, table: Table) -> str:
+        columns = ", ".join(f"{c.name} {schema.column_type(c, self.dialect)}" for c in self.stage_columns(table))
+        return f"CREATE TEMP TABLE stage_{table.name} ({columns})"
+
+    def fill_stage(self, table: Table, path: str) -> None:
+        raise NotImplementedError
+
+
+class DuckDBBackend(Backend):
+    dialect = DUCKDB
+
+    def __init__(self, url: str, lock_wait_s: float = 120.0):
+        super().__init__(url)
+        rest = url.removeprefix("duckdb://")
+        # duckdb:///data/w.duckdb is relative to the working folder, duckdb:////srv/w.duckdb absolute
+        self.path = rest[1:] if rest.startswith("/") else rest
+        if not self.path:
+            raise WarehouseConfigError(f"[warehouse] url `{url}` names no file; use duckdb:///data/warehouse.duckdb")
+        self._con = None
+        self._lock_wait_s = lock_wait_s
+
+    @property
+    def con(self):
+        if self._con is None:
+            import duckdb
+
+            if os.path.dirname(self.path):
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            # One process may hold the file; another worker's load may have it for a moment.
+            deadline = time.monotonic() + self._lock_wait_s
+            while True:
+                try:
+                    self._con = duckdb.connect(self.path)
+                    break
+                except duckdb.IOException as exc:
+                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        return self._con
+
+    def _execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> list[tuple]:
+        self.statements.append(sql)
+        return self.con.execute(sql).fetchall()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def fill_stage(self, table: Table, path: str) -> None:
+        with _local_copy(path) as local:
+            columns = "{" + ", ".join(f"'{c.name}': '{schema.column_type(c, DUCKDB)}'" for c in self.stage_columns(table)) + "}"
+            names = ", ".join(c.name for c in self.stage_columns(table))
+            self.execute(f"INSERT INTO stage_{table.name} ({names}) SELECT {names} FROM read_json({literal(local)}, "
+                         f"format = 'newline_delimited', compression = 'gzip', columns = {columns})")
+
+
+class PostgresBackend(Backend):
+    dialect = POSTGRESQL
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self._con = None
+
+    def dsn(self) -> str:
+        return self.url
+
+    @property
+    def con(self):
+        if self._con is None:
+            import psycopg2
+
+            try:
+                self._con = psycopg2.connect(self.dsn(), connect_timeout=10)
+            except psycopg2.OperationalError as exc:
+                raise WarehouseConfigError(
+                    f"cannot connect to the warehouse at {redact(self.url)}: {str(exc).strip()}. "
+                    f"Check [warehouse] url (MUSIC_ETL_WAREHOUSE_URL) and that the server is up; "
+                    f"the password comes from PGPASSWORD or ~/.pgpass") from None
+        return self._con
+
+    def _execute(self, sql: str) -> None:
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+
+    def query(self, sql: str) -> list[tuple]:
+        self.statements.append(sql)
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        con = self.con
+        try:
+            yield
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def lock_for_load(self) -> None:
+        self.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
+
+    def create_stage_sql(self, table: Table) -> str:
+        return super().create_stage_sql(table) + " ON COMMIT DROP"
+
+    def fill_stage(self, table: Table, path: str) -> None:
+        columns = self.stage_columns(table)
+        buffer = io.BytesIO()
+        for row in staging.read_jsonl_gz(staging.target(path)):
+            buffer.write(b"\t".join(_copy_text(row.get(c.name), c) for c in columns) + b"\n")
+        buffer.seek(0)
+        sql = f"COPY stage_{table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
+        self.statements.append(sql)
+        with self.con.cursor() as cur:
+            cur.copy_expert(sql, buffer)
+
+
+class RedshiftBackend(PostgresBackend):
+    dialect = REDSHIFT
+
+    def __init__(self, url: str, iam_role: str = "", region: str = ""):
+        super().__init__(url)
+        self.iam_role, self.region = iam_role, region
+
+    def dsn(self) -> str:
+        parts = urlsplit(self.url)
+        return urlunsplit(parts._replace(scheme="postgresql", netloc=parts.netloc if parts.port else parts.netloc + ":5439"))
+
+    def lock_for_load(self) -> None:
+        # Redshift has no advisory locks; LOCK makes concurrent loads wait instead of failing
+        # with a serializable-isolation violation at commit.
+        self.execute("LOCK " + ", ".join([t.name for t in schema.TABLES] + [schema.MARKER_TABLE]))
+
+    def create_stage_sql(self, table: Table) -> str:
+        return Backend.create_stage_sql(self, table)
+
+    def copy_sql(self, table: Table, path: str) -> str:
+        if not staging.is_s3(path):
+            raise WarehouseConfigError(
+                f"Redshift loads with COPY from S3, but `{path}` is local: set [staging] root to s3://bucket/prefix")
+        if not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+", self.iam_role or ""):
+            raise WarehouseConfigError(
+                f"[redshift] iam_role `{self.iam_role}` is not an IAM role ARN (arn:aws:iam::<account>:role/<name>); "
+                f"set it (MUSIC_ETL_REDSHIFT_IAM_ROLE) to the role Redshift assumes to read the staging bucket")
+        region = f" REGION {literal(self.region)}" if self.region else ""
+        names = ", ".join(c.name for c in self.stage_columns(table))
+        return (f"COPY stage_{table.name} ({names}) FROM {literal(path)} IAM_ROLE {literal(self.iam_role)} "
+                f"FORMAT AS JSON 'auto' GZIP TIMEFORMAT 'auto' ACCEPTINVCHARS{region}")
+
+    def fill_stage(self, table: Table, path: str) -> None:
+        self.execute(self.copy_sql(table, path))
+
+
+def _copy_text(value, column: Column) -> bytes:
+    """One field in PostgreSQL's COPY text format: \\N for null, backslash escapes."""
+    if value is None:
+        return b"\\N"
+    if column.is_json:
+        text = orjson.dumps(value).decode()
+    elif isinstance(value, bool):
+        text = "t" if value else "f"
+    else:
+        text = str(value)
+    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")).encode()
+
+
+@contextlib.contextmanager
+def _local_copy(path: str) -> Iterator[str]:
+    if not staging.is_s3(path):
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(suffix=".jsonl.gz") as tmp:
+        tmp.write(staging.s3_client().get_as_bytes(path))
+        tmp.flush()
+        yield tmp.name
+
+
+def backend_for(url: str, iam_role: str = "", region: str = "") -> Backend:
+    scheme = urlsplit(url).scheme
+    if scheme == "duckdb":
+        return DuckDBBackend(url)
+    if scheme in ("postgresql", "postgres"):
+        return PostgresBackend(url)
+    if scheme == "redshift":
+        return RedshiftBackend(url, iam_role=iam_role, region=region)
+    raise WarehouseConfigError(
+        f"[warehouse] url `{redact(url)}`: unknown scheme `{scheme}`; use duckdb:///path.duckdb, "
+        f"postgresql://user@host:5432/db or redshift://user@cluster:5439/db")
+

@@ -1,0 +1,152 @@
+"""One partition's load: staged files → analytics tables, in one transaction, checked before commit.
+
+The same SQL for every backend (only staging differs, pipeline/warehouse/backends.py):
+
+1. lock (PostgreSQL advisory lock, Redshift LOCK; DuckDB has one writer);
+2. fill ``stage_<table>`` from each staged file and compare its row count with the manifest's;
+3. tables owned by the partition (``songs``, ``spotify_matches``): delete the partition's rows;
+   shared dimensions: delete the rows whose keys this load brings (a merge by key, so an
+   artist met in many partitions is one row);
+4. insert from the stage tables, every row stamped with the load id;
+5. data-quality checks (row counts, null keys, duplicate keys, matches pointing at loaded
+   Spotify tracks): any failure raises and the transaction rolls back;
+6. replace the partition's marker row, commit.
+
+The load id is a function of the staged inputs (the extraction id, the enrichment run, the
+schema version), so reloading the same staging gives identical tables, and new staging gives
+a new id that the marker does not know yet: the partition loads again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+
+from pipeline import staging
+from pipeline.errors import PipelineError
+from pipeline.warehouse.backends import Backend, literal
+from pipeline.warehouse.schema import MARKER_TABLE, TABLES, WAREHOUSE_SCHEMA_VERSION, Table
+
+STEP = "load"
+
+
+class DataQualityError(PipelineError):
+    def __init__(self, partition: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"partition {partition}: load refused by data-quality checks, nothing was changed: "
+                         + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class PartitionLoad:
+    partition: str
+    msd_manifest: dict
+    spotify_manifest: dict
+
+    @property
+    def load_id(self) -> str:
+        basis = "|".join([self.partition, str(self.msd_manifest.get("extract_id")), str(self.spotify_manifest.get("run_id")),
+                          str(self.spotify_manifest.get("completed_at")), f"w{WAREHOUSE_SCHEMA_VERSION}"])
+        return f"{self.partition.replace('/', '')}-{hashlib.sha1(basis.encode()).hexdigest()[:16]}"
+
+    @property
+    def update_id(self) -> str:
+        return f"LoadPartition({self.partition})@{self.load_id}"
+
+    def path(self, table: Table) -> str:
+        return f"{staging.partition_prefix(table.stage, self.partition)}/{table.file}"
+
+    def expected_rows(self, table: Table) -> int:
+        if table.stage == "msd":
+            files = {f["path"]: f["rows"] for f in self.msd_manifest["files"].values()}
+            return files[table.file]
+        return self.spotify_manifest["rows"][table.file]
+
+
+def read_manifests(partition: str) -> PartitionLoad:
+    msd = staging.read_json(staging.target(f"{staging.partition_prefix('msd', partition)}/{staging.MANIFEST}"))
+    spotify = staging.read_json(staging.target(f"{staging.partition_prefix('spotify', partition)}/{staging.MANIFEST}"))
+    return PartitionLoad(partition, msd, spotify)
+
+
+def is_loaded(backend: Backend, update_id: str) -> bool:
+    rows = backend.query(f"SELECT 1 FROM {MARKER_TABLE} WHERE update_id = {literal(update_id)}")
+    return bool(rows)
+
+
+def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
+    """Load one partition in one transaction; returns rows loaded per table."""
+    partition, load_id = load.partition, load.load_id
+    counts: dict[str, int] = {}
+    with backend.transaction():
+        backend.lock_for_load()
+        problems = []
+        for table in TABLES:
+            backend.execute(f"DROP TABLE IF EXISTS stage_{table.name}")
+            backend.execute(backend.create_stage_sql(table))
+            backend.fill_stage(table, load.path(table))
+            staged = backend.scalar(f"SELECT count(*) FROM stage_{table.name}")
+            if staged != load.expected_rows(table):
+                problems.append(f"{table.name}: {load.expected_rows(table)} rows in {load.path(table)}'s manifest, "
+                                f"{staged} read from the file")
+            counts[table.name] = staged
+        _raise_if(partition, problems)
+
+        for table in TABLES:
+            names = ", ".join(c.name for c in table.columns() if c.name != "load_id")
+            if table.owned:
+                backend.execute(f"DELETE FROM {table.name} WHERE msd_partition = {literal(partition)}")
+            else:
+                source = f"stage_{table.replace_from or table.name}"
+                backend.execute(f"DELETE FROM {table.name} WHERE {table.replace_by} IN "
+                                f"(SELECT {table.replace_by} FROM {source})")
+            backend.execute(f"INSERT INTO {table.name} ({names}, load_id) SELECT {names}, {literal(load_id)} "
+                            f"FROM stage_{table.name}")
+
+        _raise_if(partition, check(backend, load, counts))
+        backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE msd_partition = {literal(partition)} AND step = {literal(STEP)}")
+        backend.execute(
+            f"INSERT INTO {MARKER_TABLE} (update_id, msd_partition, step, load_id, warehouse_schema_version, extract_id, "
+            f"enrich_run_id, row_counts, loaded_at) VALUES ({literal(load.update_id)}, {literal(partition)}, "
+            f"{literal(STEP)}, {literal(load_id)}, {WAREHOUSE_SCHEMA_VERSION}, "
+            f"{literal(load.msd_manifest.get('extract_id'))}, {literal(load.spotify_manifest.get('run_id'))}, "
+            f"{literal(orjson.dumps(counts).decode())}, CURRENT_TIMESTAMP)")
+        for table in TABLES:
+            backend.execute(f"DROP TABLE IF EXISTS stage_{table.name}")
+    return counts
+
+
+def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list[str]:
+    """Post-load checks inside the load's transaction; each problem names the table and the numbers."""
+    problems = []
+    partition, load_id = load.partition, load.load_id
+    for table in TABLES:
+        where = f"load_id = {literal(load_id)}"
+        loaded = backend.scalar(f"SELECT count(*) FROM {table.name} WHERE {where}")
+        if loaded != staged[table.name]:
+            problems.append(f"{table.name}: {staged[table.name]} rows staged, {loaded} loaded")
+        null_keys = backend.scalar(f"SELECT count(*) FROM {table.name} WHERE {where} AND ("
+                                   + " OR ".join(f"{k} IS NULL" for k in table.key) + ")")
+        if null_keys:
+            problems.append(f"{table.name}: {null_keys} rows with a null key ({', '.join(table.key)})")
+        keys = ", ".join(table.key)
+        on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
+        duplicates = backend.scalar(
+            f"SELECT count(*) FROM (SELECT {', '.join('t.' + k for k in table.key)} FROM {table.name} t "
+            f"JOIN (SELECT DISTINCT {keys} FROM stage_{table.name}) s ON {on} "
+            f"GROUP BY {', '.join('t.' + k for k in table.key)} HAVING count(*) > 1) d")
+        if duplicates:
+            problems.append(f"{table.name}: {duplicates} duplicated keys ({keys})")
+    dangling = backend.scalar(
+        f"SELECT count(*) FROM spotify_matches m LEFT JOIN spotify_tracks t ON t.spotify_track_id = m.spotify_track_id "
+        f"WHERE m.msd_partition = {literal(partition)} AND m.spotify_track_id IS NOT NULL AND t.spotify_track_id IS NULL")
+    if dangling:
+        problems.append(f"spotify_matches: {dangling} matches point at no loaded spotify_tracks row")
+    return problems
+
+
+def _raise_if(partition: str, problems: list[str]) -> None:
+    if problems:
+        raise DataQualityError(partition, problems)

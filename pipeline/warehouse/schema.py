@@ -1,0 +1,114 @@
+"""The warehouse schema: ``sql/schema.sql`` rendered per dialect, and what each table loads from.
+
+``sql/schema.sql`` is the one source of the DDL; this module renders its few dialect markers
+and reads the column lists back from it, so the loaders never carry a second copy.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+
+SQL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "sql")
+SCHEMA_FILE = os.path.join(SQL_DIR, "schema.sql")
+# Bump when a table or column changes: loads are versioned by it (marker ids, load ids).
+WAREHOUSE_SCHEMA_VERSION = 1
+
+DUCKDB, POSTGRESQL, REDSHIFT = "duckdb", "postgresql", "redshift"
+DIALECTS = (DUCKDB, POSTGRESQL, REDSHIFT)
+JSON_TYPE = {DUCKDB: "JSON", POSTGRESQL: "JSONB", REDSHIFT: "SUPER"}
+
+_ONLY = re.compile(r"\{\{([a-z,]+):\s*(.*?)\}\}", re.DOTALL)
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\)", re.DOTALL)
+_COLUMN = re.compile(r"^\s*(\w+) (.+?)(?: NOT NULL)?,?$")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # as written in schema.sql, {{JSON}} included
+    not_null: bool
+
+    @property
+    def is_json(self) -> bool:
+        return self.type == "{{JSON}}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Where a table's rows come from and how a partition's load writes them."""
+
+    name: str
+    stage: str  # staging stage folder: msd | spotify
+    file: str  # staged file in <staging>/<stage>/A/B/
+    key: tuple[str, ...]  # unique in the table (checked after every load)
+    # owned: rows belong to one partition (msd_partition) and a reload replaces them;
+    # merged: shared dimension, rows replaced by `replace_by` key values present in the load.
+    owned: bool = False
+    replace_by: str | None = None
+    # the stage table whose `replace_by` values say which rows this load replaces (default: its own)
+    replace_from: str | None = None
+
+    def columns(self) -> list[Column]:
+        return table_columns()[self.name]
+
+
+TABLES = (
+    Table("songs", "msd", "songs.jsonl.gz", key=("track_id",), owned=True),
+    Table("artists", "msd", "artists.jsonl.gz", key=("artist_id",), replace_by="artist_id"),
+    # An artist's terms, tags and similar artists are replaced as a whole, for every artist the partition met.
+    Table("artist_terms", "msd", "artist_terms.jsonl.gz", key=("artist_id", "term"), replace_by="artist_id",
+          replace_from="artists"),
+    Table("artist_mbtags", "msd", "artist_mbtags.jsonl.gz", key=("artist_id", "mbtag"), replace_by="artist_id",
+          replace_from="artists"),
+    Table("similar_artists", "msd", "similar_artists.jsonl.gz", key=("artist_id", "similar_artist_id"),
+          replace_by="artist_id", replace_from="artists"),
+    Table("spotify_matches", "spotify", "matches.jsonl.gz", key=("track_id",), owned=True),
+    Table("spotify_tracks", "spotify", "tracks.jsonl.gz", key=("spotify_track_id",), replace_by="spotify_track_id"),
+    Table("spotify_artists", "spotify", "artists.jsonl.gz", key=("spotify_artist_id",), replace_by="spotify_artist_id"),
+    Table("spotify_audio_features", "spotify", "audio_features.jsonl.gz", key=("spotify_track_id",),
+          replace_by="spotify_track_id"),
+)
+TABLE_BY_NAME = {t.name: t for t in TABLES}
+MARKER_TABLE = "etl_load_markers"
+VIEW = "enriched_songs"
+
+
+@functools.cache
+def source() -> str:
+    with open(SCHEMA_FILE, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def render(dialect: str) -> str:
+    """schema.sql for one dialect: markers for other dialects removed, ``{{JSON}}`` typed."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect `{dialect}`; expected one of {', '.join(DIALECTS)}")
+    text = _ONLY.sub(lambda m: m.group(2) if dialect in m.group(1).split(",") else "", source())
+    return text.replace("{{JSON}}", JSON_TYPE[dialect])
+
+
+def statements(dialect: str) -> list[str]:
+    """The rendered schema as single statements, comments and blanks dropped."""
+    body = "\n".join(line for line in render(dialect).splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+@functools.cache
+def table_columns() -> dict[str, list[Column]]:
+    tables = {}
+    for name, body in _CREATE.findall(source()):
+        columns = []
+        for line in body.strip().splitlines():
+            match = _COLUMN.match(line)
+            if not match:
+                raise ValueError(f"sql/schema.sql, table {name}: cannot read column line `{line.strip()}`")
+            columns.append(Column(match.group(1), match.group(2), line.rstrip(",").endswith("NOT NULL")))
+        tables[name] = columns
+    return tables
+
+
+def column_type(column: Column, dialect: str) -> str:
+    return JSON_TYPE[dialect] if column.is_json else column.type

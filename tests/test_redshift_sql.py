@@ -1,0 +1,100 @@
+"""The Redshift path, which no local server can run: every statement it would send, parsed with
+sqlglot's Redshift dialect, and the COPY options checked."""
+
+from __future__ import annotations
+
+import re
+
+import luigi
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from pipeline.tasks import EnrichPartition
+from pipeline.warehouse import schema
+from pipeline.warehouse.backends import RedshiftBackend, WarehouseConfigError, backend_for
+from pipeline.warehouse.load import load_partition, read_manifests
+from tests.conftest import run_luigi
+
+ROLE = "arn:aws:iam::123456789012:role/music-etl-redshift-copy"
+
+
+class RecordingRedshift(RedshiftBackend):
+    """Sends nothing: records each statement and answers the counts a healthy load would see."""
+
+    def __init__(self, *args, expected: dict[str, int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected = expected
+
+    def _execute(self, sql):
+        pass
+
+    def query(self, sql):
+        self.statements.append(sql)
+        staged = re.fullmatch(r"SELECT count\(\*\) FROM stage_(\w+)", sql)
+        loaded = re.match(r"SELECT count\(\*\) FROM (\w+) WHERE load_id = '[^']+'$", sql)
+        table = (staged or loaded).group(1) if staged or loaded else None
+        return [(self.expected[table] if table else 0,)]
+
+    def transaction(self):
+        import contextlib
+        return contextlib.nullcontext()
+
+
+def parse(sql: str):
+    return sqlglot.parse_one(sql, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
+
+
+def test_the_redshift_ddl_parses_with_distribution_and_sort_keys():
+    statements = schema.statements("redshift")
+    tables = {}
+    for sql in statements:
+        tree = parse(sql)
+        if isinstance(tree, exp.Create) and tree.kind == "TABLE":
+            tables[tree.this.this.name] = sql
+    assert set(tables) == {t.name for t in schema.TABLES} | {schema.MARKER_TABLE}
+    assert "DISTKEY (track_id)" in tables["songs"] and "SORTKEY (msd_partition, track_id)" in tables["songs"]
+    assert "DISTSTYLE ALL" in tables["artists"] and "SUPER" in tables["spotify_artists"]
+    assert not any("JSONB" in s or "{{" in s for s in statements)
+    # The other dialects do not get Redshift's clauses.
+    assert not any("DISTKEY" in s for s in schema.statements("postgresql") + schema.statements("duckdb"))
+
+
+def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipeline, luigi_config, sandbox, monkeypatch,
+                                                                     s3_bucket):
+    bucket, _ = s3_bucket
+    luigi_config.set("staging", root=f"s3://{bucket}/staging")
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="development")
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    load = read_manifests("A/A")
+    backend = RecordingRedshift("redshift://etl@cluster.example:5439/music", iam_role=ROLE, region="us-east-1",
+                                expected={t.name: load.expected_rows(t) for t in schema.TABLES})
+    load_partition(backend, load)
+    copies = [s for s in backend.statements if s.startswith("COPY")]
+    assert len(copies) == len(schema.TABLES)
+    for sql in backend.statements:
+        tree = parse(sql)
+        assert not isinstance(tree, exp.Command) or sql.startswith("LOCK "), sql  # parsed, not passed through
+        assert "TRUNCATE" not in sql.upper()  # TRUNCATE commits in Redshift: never inside the load
+    for sql in copies:
+        assert isinstance(parse(sql), exp.Copy)
+        assert re.search(rf"FROM 's3://{bucket}/staging/(msd|spotify)/A/A/\w+\.jsonl\.gz'", sql)
+        assert f"IAM_ROLE '{ROLE}'" in sql and "FORMAT AS JSON 'auto'" in sql and " GZIP" in sql
+        for forbidden in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "CREDENTIALS"):
+            assert forbidden not in sql.upper()
+        assert "testing" not in sql  # the AWS keys of this test's environment
+    assert backend.statements[0].startswith("LOCK songs, artists")
+    assert any(s.startswith("INSERT INTO etl_load_markers") for s in backend.statements)
+
+
+def test_redshift_refuses_local_staging_and_a_missing_role(local_pipeline):
+    backend = backend_for("redshift://etl@cluster:5439/music", iam_role="")
+    table = schema.TABLES[0]
+    with pytest.raises(WarehouseConfigError, match="is local: set \\[staging\\] root to s3://"):
+        backend.copy_sql(table, "data/staging/msd/A/A/songs.jsonl.gz")
+    with pytest.raises(WarehouseConfigError, match="iam_role `` is not an IAM role ARN"):
+        backend.copy_sql(table, "s3://bucket/staging/msd/A/A/songs.jsonl.gz")
+    assert backend.dsn() == "postgresql://etl@cluster:5439/music"

@@ -1,0 +1,244 @@
+"""LoadPartition into DuckDB and into a real PostgreSQL: loads, idempotence, crashes, reloads, checks."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import uuid
+
+import luigi
+import pytest
+
+from pipeline import staging
+from pipeline.tasks import EnrichPartition, LoadPartition
+from pipeline.tasks.load import warehouse_backend
+from pipeline.warehouse.backends import PostgresBackend
+from pipeline.warehouse.load import DataQualityError, load_partition, read_manifests
+from pipeline.warehouse.schema import MARKER_TABLE, TABLES
+from tests.conftest import run_luigi
+
+PARTITIONS = ("A/A", "A/B", "B/A")
+PG_DSN = os.environ.get("PIPELINE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> str | None:
+    """None if PostgreSQL answers at PG_DSN (creating its database if needed), else why not."""
+    import psycopg2
+    from psycopg2 import sql
+
+    try:
+        psycopg2.connect(PG_DSN, connect_timeout=3).close()
+        return None
+    except psycopg2.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            return str(exc).strip()
+    admin = PG_DSN.rsplit("/", 1)[0] + "/postgres"
+    try:
+        con = psycopg2.connect(admin, connect_timeout=3)
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DSN.rsplit("/", 1)[1].split("?")[0])))
+        con.close()
+        return None
+    except psycopg2.Error as exc:
+        return str(exc).strip()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse_url(request, tmp_path, luigi_config):
+    """A fresh warehouse: a DuckDB file, or a schema of its own in the test PostgreSQL database."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path}/warehouse.duckdb"
+        luigi_config.set("warehouse", url=url)
+        yield url
+        return
+    problem = _postgres_reachable()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL is not reachable at {PG_DSN}: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_DSN} ({problem}); set PIPELINE_TEST_PG_DSN or start it")
+    import psycopg2
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    con = psycopg2.connect(PG_DSN)
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {name}")
+    separator = "&" if "?" in PG_DSN else "?"
+    url = f"{PG_DSN}{separator}options=-csearch_path%3D{name}"
+    luigi_config.set("warehouse", url=url.replace("%", "%%"))  # luigi.cfg interpolates %
+    yield url
+    with con.cursor() as cur:
+        cur.execute(f"DROP SCHEMA {name} CASCADE")
+    con.close()
+
+
+@pytest.fixture
+def staged(local_pipeline, luigi_config, sandbox, monkeypatch):
+    """Every sample partition extracted and enriched (extended mode) on local staging."""
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="extended")
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    assert run_luigi([EnrichPartition(partition=p) for p in PARTITIONS]).status == luigi.LuigiStatusCode.SUCCESS
+    return local_pipeline
+
+
+def snapshot(backend) -> dict[str, list[tuple]]:
+    """Every analytics table's rows, sorted, and the markers without their timestamps."""
+    out = {}
+    for table in TABLES:
+        names = ", ".join(c.name for c in table.columns())
+        out[table.name] = sorted(map(repr, backend.query(f"SELECT {names} FROM {table.name}")))
+    out[MARKER_TABLE] = sorted(backend.query(f"SELECT update_id, msd_partition, load_id, row_counts FROM {MARKER_TABLE}"))
+    return out
+
+
+def staged_rows(staging_root, stage, partition, name):
+    with gzip.open(os.path.join(staging_root, stage, *partition.split("/"), name)) as fh:
+        return sum(1 for _ in fh)
+
+
+def test_every_partition_loads_with_exact_counts_and_merged_dimensions(staged, warehouse_url):
+    assert run_luigi([LoadPartition(partition=p) for p in PARTITIONS]).status == luigi.LuigiStatusCode.SUCCESS
+    backend = warehouse_backend()
+    try:
+        for p in PARTITIONS:
+            assert backend.scalar(f"SELECT count(*) FROM songs WHERE msd_partition = '{p}'") == \
+                staged_rows(staged, "msd", p, "songs.jsonl.gz")
+            assert backend.scalar(f"SELECT count(*) FROM spotify_matches WHERE msd_partition = '{p}'") == \
+                staged_rows(staged, "spotify", p, "matches.jsonl.gz")
+        # Shared dimensions: one row per key although artists recur across partitions.
+        for table, key in (("artists", "artist_id"), ("spotify_tracks", "spotify_track_id"),
+                           ("spotify_artists", "spotify_artist_id")):
+            total, distinct = backend.query(f"SELECT count(*), count(DISTINCT {key}) FROM {table}")[0]
+            assert total == distinct > 0, table
+        songs = backend.scalar("SELECT count(*) FROM songs")
+        assert backend.scalar("SELECT count(*) FROM enriched_songs") == songs
+        matched = backend.scalar("SELECT count(*) FROM enriched_songs WHERE match_status = 'matched'")
+        assert matched == backend.scalar("SELECT count(*) FROM enriched_songs WHERE spotify_track_name IS NOT NULL") > 0
+        assert backend.scalar("SELECT count(*) FROM enriched_songs WHERE spotify_danceability IS NOT NULL") == matched
+        # Every row names its load; the markers name the same loads.
+        loads = {r[0] for r in backend.query("SELECT DISTINCT load_id FROM songs")}
+        assert loads == {r[0] for r in backend.query(f"SELECT load_id FROM {MARKER_TABLE}")} and len(loads) == 3
+    finally:
+        backend.close()
+
+
+def test_rerun_does_nothing_and_forced_reload_gives_identical_tables(staged, warehouse_url):
+    run_luigi([LoadPartition(partition=p) for p in PARTITIONS])
+    backend = warehouse_backend()
+    try:
+        before = snapshot(backend)
+    finally:
+        backend.close()
+    assert all(LoadPartition(partition=p).complete() for p in PARTITIONS)
+    assert run_luigi([LoadPartition(partition=p) for p in PARTITIONS]).status == luigi.LuigiStatusCode.SUCCESS
+    backend = warehouse_backend()
+    try:
+        # Forced reload of every partition, same order: shared dimension rows carry the id of the
+        # last load that wrote them, so the order is part of "the same input".
+        for p in PARTITIONS:
+            load_partition(backend, read_manifests(p))
+        assert snapshot(backend) == before
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("fail_at", ["DELETE FROM songs", "INSERT INTO spotify_tracks", "INSERT INTO etl_load_markers"])
+def test_a_crash_between_statements_leaves_the_previous_state(staged, warehouse_url, monkeypatch, fail_at):
+    run_luigi([LoadPartition(partition=p) for p in PARTITIONS])
+    backend = warehouse_backend()
+    before = snapshot(backend)
+    original = type(backend)._execute
+
+    def crash(self, sql):
+        if sql.startswith(fail_at):
+            raise RuntimeError(f"simulated crash at: {sql[:40]}")
+        return original(self, sql)
+    monkeypatch.setattr(type(backend), "_execute", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        load_partition(backend, read_manifests("A/A"))
+    monkeypatch.setattr(type(backend), "_execute", original)
+    assert snapshot(backend) == before
+    backend.close()
+
+
+def test_new_staging_data_makes_the_partition_load_again(staged, warehouse_url, luigi_config, tmp_path):
+    run_luigi([LoadPartition(partition=p) for p in PARTITIONS])
+    old_id = read_manifests("A/A").load_id
+    # Enrich A/A again with a stricter threshold: new staging, new load id.
+    staging_spotify = os.path.join(staged, "spotify", "A", "A")
+    os.remove(os.path.join(staging_spotify, staging.MANIFEST))
+    luigi_config.set("spotify", match_threshold=0.99)
+    assert not LoadPartition(partition="A/A").complete()
+    assert run_luigi([LoadPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    new_id = read_manifests("A/A").load_id
+    assert new_id != old_id
+    backend = warehouse_backend()
+    try:
+        assert {r[0] for r in backend.query("SELECT DISTINCT load_id FROM spotify_matches WHERE msd_partition = 'A/A'")} == {new_id}
+        assert backend.scalar(f"SELECT count(*) FROM {MARKER_TABLE} WHERE msd_partition = 'A/A'") == 1
+        assert backend.scalar("SELECT count(*) FROM spotify_matches WHERE msd_partition = 'A/A'") == \
+            staged_rows(staged, "spotify", "A/A", "matches.jsonl.gz")
+        total, distinct = backend.query("SELECT count(*), count(DISTINCT track_id) FROM songs")[0]
+        assert total == distinct
+    finally:
+        backend.close()
+
+
+def test_data_quality_failure_names_partition_and_numbers_and_changes_nothing(staged, warehouse_url):
+    run_luigi([LoadPartition(partition="A/A")])
+    backend = warehouse_backend()
+    before = snapshot(backend)
+    path = os.path.join(staged, "msd", "A", "A", "songs.jsonl.gz")
+    lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
+    with open(path, "wb") as fh:
+        fh.write(gzip.compress(b"".join(lines[:-1])))  # a row lost after the manifest was written
+    with pytest.raises(DataQualityError, match=rf"partition A/A: .*songs: {len(lines)} rows in .*, {len(lines) - 1} read"):
+        load_partition(backend, read_manifests("A/A"))
+    assert snapshot(backend) == before
+    backend.close()
+
+
+def test_a_match_pointing_at_no_track_is_refused(staged, warehouse_url):
+    path = os.path.join(staged, "spotify", "A", "B", "tracks.jsonl.gz")
+    lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
+    manifest_path = os.path.join(staged, "spotify", "A", "B", staging.MANIFEST)
+    manifest = staging.read_json(staging.target(manifest_path))
+    manifest["rows"]["tracks.jsonl.gz"] -= 1
+    staging.write_json(staging.target(manifest_path), manifest)
+    with open(path, "wb") as fh:
+        fh.write(gzip.compress(b"".join(lines[1:])))
+    backend = warehouse_backend()
+    try:
+        backend.ensure_schema()
+        with pytest.raises(DataQualityError, match=r"partition A/B: .*spotify_matches: [1-9]\d* matches point at no"):
+            load_partition(backend, read_manifests("A/B"))
+        assert backend.scalar("SELECT count(*) FROM songs") == 0
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
+def test_postgres_loads_with_copy_not_row_inserts(staged, warehouse_url):
+    backend = warehouse_backend()
+    assert isinstance(backend, PostgresBackend)
+    backend.ensure_schema()
+    load_partition(backend, read_manifests("A/A"))
+    statements = backend.statements
+    backend.close()
+    copies = [s for s in statements if s.startswith("COPY ")]
+    assert len(copies) == len(TABLES) and all(s.endswith("FROM STDIN") for s in copies)
+    assert not any(s.startswith("INSERT INTO") and "VALUES" in s for s in statements
+                   if not s.startswith(f"INSERT INTO {MARKER_TABLE}"))
+
+
+def test_unknown_warehouse_url_is_a_clear_error(luigi_config):
+    luigi_config.set("warehouse", url="mysql://x@y/z")
+    with pytest.raises(Exception, match=r"unknown scheme `mysql`.*duckdb:///"):
+        warehouse_backend()
+    luigi_config.set("warehouse", url="postgresql://u:s3cret@127.0.0.1:1/none")
+    with pytest.raises(Exception) as info:
+        warehouse_backend().query("SELECT 1")
+    assert "s3cret" not in str(info.value) and "***" in str(info.value)
