@@ -13,10 +13,10 @@ Two rungs, not the reference's four: an absent song walks the whole ladder, and 
 Development-Mode quota every rung is paid for. The unquoted and normalised-title rungs add
 nothing here because the first rung already sends the normalised title.
 
-Score (0..1): 0.40 title similarity + 0.35 artist similarity + 0.25 duration agreement,
-minus 0.25 per version marker only the candidate has (live, remix, karaoke …) and 0.05 per
-marker only the MSD title has; +0.02 when the album year equals the MSD year (a tie-breaker
-only: Spotify's year is the album's, remasters carry later ones). A candidate is acceptable
+Score (0..1): 0.40 title similarity + 0.35 artist similarity + 0.23 duration agreement +
+0.02 when the album year equals the MSD year (a tie-breaker only: Spotify's year is the
+album's, remasters carry later ones), minus 0.25 per version marker only the candidate has
+(live, remix, karaoke …) and 0.05 per marker only the MSD title has. A candidate is acceptable
 at ``threshold`` (default 0.80) with title ≥ 0.70 and artist ≥ 0.60 on their own.
 """
 
@@ -35,14 +35,14 @@ from pipeline.spotify.normalize import (
     query_safe,
 )
 
-MATCHER_VERSION = 1
+MATCHER_VERSION = 2
 DEFAULT_THRESHOLD = 0.80
 # Two different recordings closer than this are a coin toss: recorded as ambiguous, not matched.
 AMBIGUITY_MARGIN = 0.02
 MIN_TITLE, MIN_ARTIST = 0.70, 0.60
-W_TITLE, W_ARTIST, W_DURATION = 0.40, 0.35, 0.25
+W_TITLE, W_ARTIST, W_DURATION, W_YEAR = 0.40, 0.35, 0.23, 0.02
 DURATION_FULL_S, DURATION_ZERO_S = 5.0, 30.0
-MARKER_PENALTY, MISSING_MARKER_PENALTY, YEAR_BONUS = 0.25, 0.05, 0.02
+MARKER_PENALTY, MISSING_MARKER_PENALTY = 0.25, 0.05
 
 MATCHED, NOT_FOUND, AMBIGUOUS, ERROR = "matched", "not_found", "ambiguous", "error"
 STATUSES = (MATCHED, NOT_FOUND, AMBIGUOUS, ERROR)
@@ -112,8 +112,8 @@ def score(song: Song, track: dict) -> Scored:
     total -= MARKER_PENALTY * len(cand_markers - msd_title.markers)
     total -= MISSING_MARKER_PENALTY * len(msd_title.markers - cand_markers)
     if song.year and str(album.get("release_date") or "")[:4] == str(song.year):
-        total += YEAR_BONUS
-    return Scored(track, round(total, 4), round(title_sim, 4), round(artist_sim, 4),
+        total += W_YEAR
+    return Scored(track, round(max(total, 0.0), 4), round(title_sim, 4), round(artist_sim, 4),
                   None if diff is None else round(diff, 2))
 
 
