@@ -195,10 +195,36 @@ def test_data_quality_failure_names_partition_and_numbers_and_changes_nothing(st
     lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
     with open(path, "wb") as fh:
         fh.write(gzip.compress(b"".join(lines[:-1])))  # a row lost after the manifest was written
-    with pytest.raises(DataQualityError, match=rf"partition A/A: .*songs: {len(lines)} rows in .*, {len(lines) - 1} read"):
+    with pytest.raises(DataQualityError, match=rf"partition A/A: .*songs: {len(lines)} rows staged .*, {len(lines) - 1} loaded"):
         load_partition(backend, read_manifests("A/A"))
     assert snapshot(backend) == before
     backend.close()
+
+
+@pytest.mark.parametrize("table, file", [("similar_artists", "msd/A/A/similar_artists.jsonl.gz"),
+                                         ("spotify_tracks", "spotify/A/A/tracks.jsonl.gz"),
+                                         ("songs", "msd/A/A/songs.jsonl.gz")])
+def test_duplicate_keys_in_staging_are_refused(staged, warehouse_url, table, file):
+    path = os.path.join(staged, *file.split("/"))
+    lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
+    with open(path, "wb") as fh:
+        fh.write(gzip.compress(b"".join(lines + lines[:1])))  # the first row twice
+    stage, partition = file.split("/")[0], "A/A"
+    manifest_path = os.path.join(staged, stage, "A", "A", staging.MANIFEST)
+    manifest = staging.read_json(staging.target(manifest_path))
+    if stage == "msd":
+        next(f for f in manifest["files"].values() if f["path"] == os.path.basename(file))["rows"] += 1
+    else:
+        manifest["rows"][os.path.basename(file)] += 1
+    staging.write_json(staging.target(manifest_path), manifest)
+    backend = warehouse_backend()
+    try:
+        backend.ensure_schema()
+        with pytest.raises(DataQualityError, match=rf"partition {partition}: .*{table}: 1 duplicated keys"):
+            load_partition(backend, read_manifests(partition))
+        assert backend.scalar(f"SELECT count(*) FROM {table}") == 0
+    finally:
+        backend.close()
 
 
 def test_a_match_pointing_at_no_track_is_refused(staged, warehouse_url):
@@ -242,3 +268,25 @@ def test_unknown_warehouse_url_is_a_clear_error(luigi_config):
     with pytest.raises(Exception) as info:
         warehouse_backend().query("SELECT 1")
     assert "s3cret" not in str(info.value) and "***" in str(info.value)
+
+
+def test_awkward_text_survives_the_load_byte_for_byte(staged, warehouse_url):
+    awkward = 'Tab\there, line\nbreak, back\\slash \\N, \'single\' "double" Björk ∞ \u0001'
+    path = os.path.join(staged, "msd", "A", "A", "songs.jsonl.gz")
+    lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
+    import orjson
+    first = orjson.loads(lines[0])
+    first["title"] = awkward
+    lines[0] = orjson.dumps(first) + b"\n"
+    with open(path, "wb") as fh:
+        fh.write(gzip.compress(b"".join(lines)))
+    backend = warehouse_backend()
+    try:
+        backend.ensure_schema()
+        load_partition(backend, read_manifests("A/A"))
+        assert backend.query(f"SELECT title FROM songs WHERE track_id = '{first['track_id']}'") == [(awkward,)]
+        # JSON lists come back as lists too
+        genres = backend.scalar("SELECT genres FROM spotify_artists WHERE genres IS NOT NULL LIMIT 1")
+        assert isinstance(genres if not isinstance(genres, str) else orjson.loads(genres), list)
+    finally:
+        backend.close()

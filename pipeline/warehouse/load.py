@@ -3,11 +3,13 @@
 The same SQL for every backend (only staging differs, pipeline/warehouse/backends.py):
 
 1. lock (PostgreSQL advisory lock, Redshift LOCK; DuckDB has one writer);
-2. fill ``stage_<table>`` from each staged file and compare its row count with the manifest's;
-3. tables owned by the partition (``songs``, ``spotify_matches``): delete the partition's rows;
+2. tables owned by the partition (``songs``, ``spotify_matches``): delete the partition's rows;
    shared dimensions: delete the rows whose keys this load brings (a merge by key, so an
-   artist met in many partitions is one row);
-4. insert from the stage tables, every row stamped with the load id;
+   artist met in many partitions is one row; an artist's terms, tags and similar artists go
+   as a whole);
+3. insert the staged rows, every row stamped with the load id: shared dimensions through a
+   ``stage_<table>`` (their merge reads it), the rest straight from the staged file where the
+   backend can add the load id on the way (DuckDB, PostgreSQL; Redshift stages everything);
 5. data-quality checks (row counts, null keys, duplicate keys, matches pointing at loaded
    Spotify tracks): any failure raises and the transaction rolls back;
 6. replace the partition's marker row, commit.
@@ -76,67 +78,86 @@ def is_loaded(backend: Backend, update_id: str) -> bool:
     return bool(rows)
 
 
+def _direct(backend: Backend, table: Table) -> bool:
+    """Tables no other statement reads a stage of go straight in: the partition's own tables and
+    the per-artist lists. Shared dimensions keep a stage table, which their merge reads."""
+    return backend.loads_directly and (table.owned or table.replace_from is not None)
+
+
+def _delete_previous(backend: Backend, table: Table, partition: str) -> None:
+    if table.owned:
+        backend.execute(f"DELETE FROM {table.name} WHERE msd_partition = {literal(partition)}")
+    else:
+        source = f"stage_{table.replace_from or table.name}"
+        backend.execute(f"DELETE FROM {table.name} WHERE {table.replace_by} IN (SELECT {table.replace_by} FROM {source})")
+
+
 def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
     """Load one partition in one transaction; returns rows loaded per table."""
     partition, load_id = load.partition, load.load_id
-    counts: dict[str, int] = {}
+    staged: dict[str, int] = {}
+    backend.duplicates_in_load.clear()
     with backend.transaction():
         backend.lock_for_load()
-        problems = []
-        for table in TABLES:
+        for table in TABLES:  # a table that feeds another's delete (artists) comes first in TABLES
+            if _direct(backend, table):
+                _delete_previous(backend, table, partition)
+                backend.load_direct(table, load.path(table), load_id)
+                staged[table.name] = load.expected_rows(table)  # compared with what was loaded below
+                continue
             backend.execute(f"DROP TABLE IF EXISTS stage_{table.name}")
             backend.execute(backend.create_stage_sql(table))
             backend.fill_stage(table, load.path(table))
-            staged = backend.scalar(f"SELECT count(*) FROM stage_{table.name}")
-            if staged != load.expected_rows(table):
-                problems.append(f"{table.name}: {load.expected_rows(table)} rows in {load.path(table)}'s manifest, "
-                                f"{staged} read from the file")
-            counts[table.name] = staged
-        _raise_if(partition, problems)
-
-        for table in TABLES:
+            in_stage = backend.scalar(f"SELECT count(*) FROM stage_{table.name}")
+            if in_stage != load.expected_rows(table):
+                _raise_if(partition, [f"{table.name}: {load.expected_rows(table)} rows in {load.path(table)}'s "
+                                      f"manifest, {in_stage} read from the file"])
+            staged[table.name] = in_stage
+            _delete_previous(backend, table, partition)
             names = ", ".join(c.name for c in table.columns() if c.name != "load_id")
-            if table.owned:
-                backend.execute(f"DELETE FROM {table.name} WHERE msd_partition = {literal(partition)}")
-            else:
-                source = f"stage_{table.replace_from or table.name}"
-                backend.execute(f"DELETE FROM {table.name} WHERE {table.replace_by} IN "
-                                f"(SELECT {table.replace_by} FROM {source})")
             backend.execute(f"INSERT INTO {table.name} ({names}, load_id) SELECT {names}, {literal(load_id)} "
                             f"FROM stage_{table.name}")
 
-        _raise_if(partition, check(backend, load, counts))
+        _raise_if(partition, check(backend, load, staged))
         backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE msd_partition = {literal(partition)} AND step = {literal(STEP)}")
         backend.execute(
             f"INSERT INTO {MARKER_TABLE} (update_id, msd_partition, step, load_id, warehouse_schema_version, extract_id, "
             f"enrich_run_id, row_counts, loaded_at) VALUES ({literal(load.update_id)}, {literal(partition)}, "
             f"{literal(STEP)}, {literal(load_id)}, {WAREHOUSE_SCHEMA_VERSION}, "
             f"{literal(load.msd_manifest.get('extract_id'))}, {literal(load.spotify_manifest.get('run_id'))}, "
-            f"{literal(orjson.dumps(counts).decode())}, CURRENT_TIMESTAMP)")
+            f"{literal(orjson.dumps(staged).decode())}, CURRENT_TIMESTAMP)")
         for table in TABLES:
             backend.execute(f"DROP TABLE IF EXISTS stage_{table.name}")
-    return counts
+    return staged
 
 
 def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list[str]:
     """Post-load checks inside the load's transaction; each problem names the table and the numbers."""
     problems = []
     partition, load_id = load.partition, load.load_id
+    mine = f"load_id = {literal(load_id)}"
     for table in TABLES:
-        where = f"load_id = {literal(load_id)}"
-        loaded = backend.scalar(f"SELECT count(*) FROM {table.name} WHERE {where}")
+        loaded = backend.scalar(f"SELECT count(*) FROM {table.name} WHERE {mine}")
         if loaded != staged[table.name]:
-            problems.append(f"{table.name}: {staged[table.name]} rows staged, {loaded} loaded")
-        null_keys = backend.scalar(f"SELECT count(*) FROM {table.name} WHERE {where} AND ("
+            problems.append(f"{table.name}: {staged[table.name]} rows staged "
+                            f"({load.path(table)} and its manifest), {loaded} loaded")
+        null_keys = backend.scalar(f"SELECT count(*) FROM {table.name} WHERE {mine} AND ("
                                    + " OR ".join(f"{k} IS NULL" for k in table.key) + ")")
         if null_keys:
             problems.append(f"{table.name}: {null_keys} rows with a null key ({', '.join(table.key)})")
         keys = ", ".join(table.key)
-        on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
-        duplicates = backend.scalar(
-            f"SELECT count(*) FROM (SELECT {', '.join('t.' + k for k in table.key)} FROM {table.name} t "
-            f"JOIN (SELECT DISTINCT {keys} FROM stage_{table.name}) s ON {on} "
-            f"GROUP BY {', '.join('t.' + k for k in table.key)} HAVING count(*) > 1) d")
+        if table.replace_from and table.name in backend.duplicates_in_load:
+            # Every earlier row of these artists was deleted above, so a duplicate can only be within
+            # this load, and the backend counted those while sending the rows.
+            duplicates = backend.duplicates_in_load[table.name]
+        elif table.replace_from:
+            duplicates = backend.scalar(f"SELECT count(*) FROM (SELECT {keys} FROM {table.name} WHERE {mine} "
+                                        f"GROUP BY {keys} HAVING count(*) > 1) d")
+        else:
+            key = table.key[0]
+            duplicates = backend.scalar(
+                f"SELECT count(*) FROM (SELECT {key} FROM {table.name} WHERE {key} IN "
+                f"(SELECT {key} FROM {table.name} WHERE {mine}) GROUP BY {key} HAVING count(*) > 1) d")
         if duplicates:
             problems.append(f"{table.name}: {duplicates} duplicated keys ({keys})")
     dangling = backend.scalar(

@@ -35,4 +35,5 @@ class WarehouseMarker(luigi.Target):
 def _table_exists_sql(dialect: str) -> str:
     if dialect == "redshift":
         return f"SELECT 1 FROM pg_table_def WHERE tablename = '{MARKER_TABLE}' LIMIT 1"
-    return f"SELECT 1 FROM information_schema.tables WHERE table_name = '{MARKER_TABLE}'"
+    # current_schema(): another schema's marker table (another warehouse in the same database) is not ours
+    return f"SELECT 1 FROM information_schema.tables WHERE table_name = '{MARKER_TABLE}' AND table_schema = current_schema()"
