@@ -33,11 +33,14 @@ sample: setup-env
 	$(BIN)/python -m pipeline.msd.sample --out $(DATA)/msd --songs $(SAMPLE_SONGS) --seed $(SAMPLE_SEED) \
 		--partitions $(SAMPLE_PARTITIONS)
 
-# The demo runs on the embedded default: the sample under data/msd, staging under data/staging.
+# The demo runs on the embedded default: the sample under data/msd, staging under data/staging,
+# the DuckDB warehouse data/warehouse.duckdb, Spotify played by the sandbox (started and stopped by the demo).
+DEMO_ENV := MUSIC_ETL_MSD_ROOT=$(DATA)/msd MUSIC_ETL_STAGING_ROOT=$(DATA)/staging \
+	MUSIC_ETL_WAREHOUSE_URL=duckdb:///$(DATA)/warehouse.duckdb
+SPOTIFY_MODE ?= development
+
 demo: sample
-	MUSIC_ETL_MSD_ROOT=$(DATA)/msd MUSIC_ETL_STAGING_ROOT=$(DATA)/staging \
-		$(BIN)/luigi --module pipeline RunAll --local-scheduler --workers $(WORKERS)
-	MUSIC_ETL_MSD_ROOT=$(DATA)/msd MUSIC_ETL_STAGING_ROOT=$(DATA)/staging $(BIN)/python -m pipeline.status
+	$(DEMO_ENV) $(BIN)/python -m pipeline.demo --mode $(SPOTIFY_MODE) --workers $(WORKERS)
 
 # Extraction of every partition under [msd] root (luigi.cfg / MUSIC_ETL_MSD_ROOT).
 extract-msd-data: setup-env
@@ -51,4 +54,4 @@ bench: setup-env
 	$(BIN)/python bench/extract.py
 
 clean-data:
-	rm -rf $(DATA)/staging
+	rm -rf $(DATA)/staging $(DATA)/warehouse.duckdb

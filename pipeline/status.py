@@ -1,4 +1,4 @@
-"""What is staged: one line per partition from the manifests (``python -m pipeline.status``)."""
+"""Where each partition stands: extracted, enriched, loaded (``python -m pipeline.status``)."""
 
 from __future__ import annotations
 
@@ -8,35 +8,68 @@ from pipeline import config, staging
 from pipeline.partitions import discover_partitions
 
 
+def _manifest(stage: str, partition: str) -> dict | None:
+    target = staging.target(f"{staging.partition_prefix(stage, partition)}/{staging.MANIFEST}")
+    return staging.read_json(target) if target.exists() else None
+
+
+def _loaded_ids() -> dict[str, str]:
+    """Partition → load id recorded in the warehouse's marker table ({} if there is none yet)."""
+    from pipeline.tasks.load import warehouse_backend
+    from pipeline.warehouse.target import _table_exists_sql
+
+    backend = warehouse_backend()
+    try:
+        if not backend.query(_table_exists_sql(backend.dialect)):
+            return {}
+        return dict(backend.query("SELECT msd_partition, load_id FROM etl_load_markers WHERE step = 'load'"))
+    except Exception as exc:  # status must still print what is staged when the warehouse is unreachable
+        print(f"(warehouse not readable: {exc})")
+        return {}
+    finally:
+        backend.close()
+
+
 def staged_partitions(stage: str = "msd") -> list[dict]:
     rows = []
     for partition in discover_partitions(config.msd().root):
-        target = staging.target(f"{staging.partition_prefix(stage, partition)}/{staging.MANIFEST}")
-        if not target.exists():
-            rows.append({"partition": partition, "done": False})
-            continue
-        manifest = staging.read_json(target)
-        rows.append({"partition": partition, "done": True, **manifest["counts"]})
+        manifest = _manifest(stage, partition)
+        rows.append({"partition": partition, "done": manifest is not None, **(manifest or {}).get("counts", {})})
     return rows
 
 
 def main() -> int:
-    rows = staged_partitions()
-    print(f"MSD root {config.msd().root} -> staging {staging.root()}")
-    print(f"{'partition':<10}{'files':>8}{'tracks':>8}{'artists':>9}{'quarantined':>13}{'utf8 fixes':>12}")
-    totals = {"files": 0, "tracks": 0, "artists": 0, "quarantined": 0, "decode_warnings": 0}
-    for row in rows:
-        if not row["done"]:
-            print(f"{row['partition']:<10}{'not extracted':>50}")
+    from pipeline.warehouse.load import PartitionLoad
+
+    loaded = _loaded_ids()
+    print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {config.warehouse().url}")
+    print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}{'matched':>9}{'rate':>7}{'requests':>9}  loaded")
+    totals = {"tracks": 0, "quarantined": 0, "matched": 0, "requests": 0}
+    partitions = discover_partitions(config.msd().root)
+    complete = 0
+    for partition in partitions:
+        msd, spotify = _manifest("msd", partition), _manifest("spotify", partition)
+        if msd is None:
+            print(f"{partition:<10}{'not extracted':>14}")
             continue
-        for key in totals:
-            totals[key] += row[key]
-        print(f"{row['partition']:<10}{row['files']:>8}{row['tracks']:>8}{row['artists']:>9}"
-              f"{row['quarantined']:>13}{row['decode_warnings']:>12}")
-    done = sum(r["done"] for r in rows)
-    print(f"{'total':<10}{totals['files']:>8}{totals['tracks']:>8}{totals['artists']:>9}"
-          f"{totals['quarantined']:>13}{totals['decode_warnings']:>12}   ({done}/{len(rows)} partitions extracted)")
-    return 0 if done == len(rows) else 1
+        counts = msd["counts"]
+        totals["tracks"] += counts["tracks"]
+        totals["quarantined"] += counts["quarantined"]
+        line = f"{partition:<10}{counts['tracks']:>7}{counts['quarantined']:>9}"
+        if spotify is None:
+            print(line + f"{'not enriched':>25}")
+            continue
+        matched = spotify["statuses"]["matched"]
+        totals["matched"] += matched
+        totals["requests"] += spotify["requests"]["this_run_total"]
+        current = PartitionLoad(partition, msd, spotify).load_id
+        state = "yes" if loaded.get(partition) == current else ("older staging" if partition in loaded else "no")
+        complete += state == "yes"
+        print(line + f"{matched:>9}{spotify['match_rate'] or 0:>7.2f}{spotify['requests']['this_run_total']:>9}  {state}")
+    rate = totals["matched"] / totals["tracks"] if totals["tracks"] else 0
+    print(f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}{totals['matched']:>9}{rate:>7.2f}"
+          f"{totals['requests']:>9}  {complete}/{len(partitions)} partitions loaded")
+    return 0
 
 
 if __name__ == "__main__":

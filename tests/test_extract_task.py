@@ -18,7 +18,7 @@ from pipeline.errors import InvalidPartitionError, MissingPartitionError, Termin
 from pipeline.msd import extract as extract_module
 from pipeline.msd.extract import SCHEMA_VERSION
 from pipeline.partitions import discover_partitions
-from pipeline.tasks import ExtractPartition, RunAll
+from pipeline.tasks import ExtractAll, ExtractPartition, LoadPartition, RunAll
 from tests.conftest import PROJECT_ROOT, run_luigi
 
 
@@ -180,7 +180,7 @@ def test_original_subset_layout_with_data_folder_is_understood(luigi_config, tmp
     assert discover_partitions(str(subset)) == ["B/A"]
     luigi_config.set("msd", root=subset)
     luigi_config.set("staging", root=tmp_path / "staging")
-    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([ExtractAll()]).status == luigi.LuigiStatusCode.SUCCESS
     assert os.path.exists(tmp_path / "staging" / "msd" / "B" / "A" / staging.MANIFEST)
 
 
@@ -190,6 +190,7 @@ def test_discovery_lists_letter_partitions_only(sample_root):
 
 
 def test_runall_selects_partitions_by_list_or_letter(local_pipeline, luigi_config, tmp_path):
+    assert all(isinstance(t, LoadPartition) for t in RunAll().requires())
     assert [t.partition for t in RunAll(letters="B").requires()] == ["B/A"]
     assert [t.partition for t in RunAll(partitions="A/B, B/A").requires()] == ["A/B", "B/A"]
     assert [t.partition for t in RunAll().requires()] == ["A/A", "A/B", "B/A"]
@@ -205,7 +206,7 @@ def test_command_line_exits_non_zero_when_a_partition_fails(tmp_path, sample_roo
     env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=str(tmp_path / "staging"))
     env.pop("LUIGI_CONFIG_PATH", None)
     luigi_bin = os.path.join(os.path.dirname(sys.executable), "luigi")
-    ok = subprocess.run([luigi_bin, "--module", "pipeline", "RunAll", "--letters", "B", "--local-scheduler"],
+    ok = subprocess.run([luigi_bin, "--module", "pipeline", "ExtractAll", "--letters", "B", "--local-scheduler"],
                         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr
     assert os.path.exists(tmp_path / "staging" / "msd" / "B" / "A" / staging.MANIFEST)

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import staging
 from pipeline.msd import extract as extract_module
-from pipeline.tasks import ExtractPartition, RunAll
+from pipeline.tasks import ExtractAll, ExtractPartition
 from tests.conftest import run_luigi
 
 
@@ -51,7 +51,7 @@ def test_rerun_against_s3_does_nothing(s3_pipeline):
 
 def test_two_worker_processes_share_the_s3_endpoint(s3_pipeline):
     bucket, client = s3_pipeline
-    result = run_luigi([RunAll()], workers=2)
+    result = run_luigi([ExtractAll()], workers=2)
     assert result.status == luigi.LuigiStatusCode.SUCCESS
     manifests = [k for k in _keys(client, bucket, "staging/msd/") if k.endswith("_manifest.json")]
     assert manifests == [f"staging/msd/{p}/_manifest.json" for p in ("A/A", "A/B", "B/A")]

@@ -120,7 +120,9 @@ def test_every_partition_loads_with_exact_counts_and_merged_dimensions(staged, w
         assert backend.scalar("SELECT count(*) FROM enriched_songs WHERE spotify_danceability IS NOT NULL") == matched
         # Every row names its load; the markers name the same loads.
         loads = {r[0] for r in backend.query("SELECT DISTINCT load_id FROM songs")}
-        assert loads == {r[0] for r in backend.query(f"SELECT load_id FROM {MARKER_TABLE}")} and len(loads) == 3
+        assert loads == {r[0] for r in backend.query(f"SELECT load_id FROM {MARKER_TABLE} WHERE step = 'load'")}
+        assert len(loads) == 3
+        assert backend.query(f"SELECT update_id FROM {MARKER_TABLE} WHERE step = 'schema'") == [("WarehouseSchema@v1",)]
     finally:
         backend.close()
 
@@ -288,5 +290,25 @@ def test_awkward_text_survives_the_load_byte_for_byte(staged, warehouse_url):
         # JSON lists come back as lists too
         genres = backend.scalar("SELECT genres FROM spotify_artists WHERE genres IS NOT NULL LIMIT 1")
         assert isinstance(genres if not isinstance(genres, str) else orjson.loads(genres), list)
+    finally:
+        backend.close()
+
+
+def test_runall_extracts_enriches_and_loads_with_two_workers(local_pipeline, warehouse_url, luigi_config, sandbox,
+                                                            monkeypatch):
+    """Two worker processes: DuckDB loads take turns (the duckdb_warehouse resource), PostgreSQL's lock."""
+    from pipeline.tasks import RunAll
+
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="development")
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    luigi_config.set("resources", duckdb_warehouse=1)
+    assert run_luigi([RunAll()], workers=2).status == luigi.LuigiStatusCode.SUCCESS
+    assert all(LoadPartition(partition=p).complete() for p in PARTITIONS)
+    backend = warehouse_backend()
+    try:
+        assert backend.scalar(f"SELECT count(DISTINCT msd_partition) FROM {MARKER_TABLE} WHERE step = 'load'") == 3
+        assert backend.scalar("SELECT count(*) FROM enriched_songs") == backend.scalar("SELECT count(*) FROM songs") > 0
     finally:
         backend.close()

@@ -10,8 +10,9 @@ from pipeline import config
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.params import PartitionParameter
-from pipeline.warehouse.backends import Backend, backend_for
+from pipeline.warehouse.backends import Backend, backend_for, literal
 from pipeline.warehouse.load import load_partition, read_manifests
+from pipeline.warehouse.schema import MARKER_TABLE, WAREHOUSE_SCHEMA_VERSION
 from pipeline.warehouse.target import WarehouseMarker
 
 logger = logging.getLogger("luigi-interface")
@@ -22,6 +23,29 @@ def warehouse_backend() -> Backend:
     return backend_for(config.warehouse().url, iam_role=settings.iam_role, region=settings.region)
 
 
+class WarehouseSchema(luigi.Task):
+    """Creates the warehouse's tables and view (``sql/schema.sql``) once, before any load: on
+    Redshift two loads creating tables at once would collide. Complete when the marker table
+    records this schema version."""
+
+    def output(self):
+        return WarehouseMarker(warehouse_backend, f"WarehouseSchema@v{WAREHOUSE_SCHEMA_VERSION}")
+
+    def run(self):
+        backend = warehouse_backend()
+        try:
+            backend.ensure_schema()
+            with backend.transaction():
+                backend.execute(
+                    f"DELETE FROM {MARKER_TABLE} WHERE update_id = {literal(self.output().update_id)}")
+                backend.execute(
+                    f"INSERT INTO {MARKER_TABLE} (update_id, msd_partition, step, load_id, warehouse_schema_version, "
+                    f"loaded_at) VALUES ({literal(self.output().update_id)}, '*', 'schema', 'schema', "
+                    f"{WAREHOUSE_SCHEMA_VERSION}, CURRENT_TIMESTAMP)")
+        finally:
+            backend.close()
+
+
 class LoadPartition(luigi.Task):
     """Complete when the marker table holds ``LoadPartition(A/B)@<load id>``, where the load id is
     a function of the staged manifests: new staging for a partition means a new load."""
@@ -29,7 +53,8 @@ class LoadPartition(luigi.Task):
     partition = PartitionParameter(description="MSD letter partition, e.g. A/B")
 
     def requires(self):
-        return {"msd": ExtractPartition(partition=self.partition), "spotify": EnrichPartition(partition=self.partition)}
+        return {"msd": ExtractPartition(partition=self.partition), "spotify": EnrichPartition(partition=self.partition),
+                "schema": WarehouseSchema()}
 
     @property
     def resources(self):
@@ -37,7 +62,8 @@ class LoadPartition(luigi.Task):
         return {"duckdb_warehouse": 1} if config.warehouse().url.startswith("duckdb:") else {}
 
     def output(self):
-        if not all(t.complete() for t in luigi.task.flatten(self.requires())):
+        staged = [self.requires()["msd"], self.requires()["spotify"]]
+        if not all(t.complete() for t in staged):
             # No staging yet, so no load id: not loaded. (Luigi runs the requirements first.)
             return WarehouseMarker(warehouse_backend, f"LoadPartition({self.partition})@pending")
         return WarehouseMarker(warehouse_backend, read_manifests(self.partition).update_id)
@@ -46,7 +72,6 @@ class LoadPartition(luigi.Task):
         load = read_manifests(self.partition)
         backend = warehouse_backend()
         try:
-            backend.ensure_schema()
             if self.set_status_message:
                 self.set_status_message(f"loading {self.partition} into {backend.dialect}")
             counts = load_partition(backend, load)

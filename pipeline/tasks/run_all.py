@@ -9,6 +9,7 @@ from pipeline.errors import TerminalError
 from pipeline.partitions import discover_partitions, validate_partition
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
+from pipeline.tasks.load import LoadPartition
 
 
 class PartitionSelection:
@@ -48,8 +49,8 @@ class EnrichAll(PartitionSelection, luigi.WrapperTask):
 
 
 class RunAll(PartitionSelection, luigi.WrapperTask):
-    """Entry point: ``luigi --module pipeline RunAll``. For now it extracts; enrichment and
-    loading join the graph as their stages land."""
+    """Entry point: ``luigi --module pipeline RunAll``: extract, enrich and load every selected
+    partition (each load requires its partition's extraction and enrichment)."""
 
     def requires(self):
-        return [ExtractPartition(partition=p) for p in self.selected_partitions()]
+        return [LoadPartition(partition=p) for p in self.selected_partitions()]

@@ -98,8 +98,13 @@ class Backend:
 
     def ensure_schema(self) -> None:
         with self.transaction():
+            # Two workers creating the tables at once collide in PostgreSQL's catalog even with IF NOT EXISTS.
+            self.lock_for_schema()
             for statement in schema.statements(self.dialect):
                 self.execute(statement)
+
+    def lock_for_schema(self) -> None:
+        """Serialise schema creation between processes (no-op where the backend has one writer)."""
 
     def lock_for_load(self) -> None:
         """Serialise loads that share dimension keys (no-op where the backend has one writer)."""
@@ -247,6 +252,9 @@ class PostgresBackend(Backend):
     def lock_for_load(self) -> None:
         self.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
 
+    def lock_for_schema(self) -> None:
+        self.lock_for_load()
+
     def create_stage_sql(self, table: Table) -> str:
         return super().create_stage_sql(table) + " ON COMMIT DROP"
 
@@ -292,6 +300,9 @@ class RedshiftBackend(PostgresBackend):
 
     def create_stage_sql(self, table: Table) -> str:
         return Backend.create_stage_sql(self, table)
+
+    def lock_for_schema(self) -> None:
+        pass  # no advisory locks; the first load creates the tables (run one partition first on a new cluster)
 
     loads_directly = False
 

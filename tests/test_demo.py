@@ -1,0 +1,30 @@
+"""`python -m pipeline.demo` (what `make demo` runs) end to end on a small sample, and its rerun."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+from pipeline.msd.sample import generate_sample
+from tests.conftest import PROJECT_ROOT
+
+
+def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
+    generate_sample(str(tmp_path / "msd"), songs=60, seed=9, partitions=["A/A", "B/B"])
+    env = dict(os.environ, MUSIC_ETL_MSD_ROOT=str(tmp_path / "msd"), MUSIC_ETL_STAGING_ROOT=str(tmp_path / "staging"),
+               MUSIC_ETL_WAREHOUSE_URL=f"duckdb:///{tmp_path}/warehouse.duckdb",
+               SPOTIPY_CLIENT_SECRET="a-real-secret-that-must-not-leak")
+    env.pop("LUIGI_CONFIG_PATH", None)
+    command = [sys.executable, "-m", "pipeline.demo", "--workers", "2"]
+    first = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "2/2 partitions loaded" in first.stdout and "Match rate by decade" in first.stdout
+    assert "a-real-secret-that-must-not-leak" not in first.stdout + first.stderr
+    digest = hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest()
+    again = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "1 complete ones were encountered" in again.stdout and "ran successfully" not in again.stdout
+    assert "Spotify requests this run: 0" in again.stdout
+    assert hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest() == digest
