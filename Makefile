@@ -50,8 +50,11 @@ extract-msd-data: setup-env
 status: setup-env
 	$(BIN)/python -m pipeline.status
 
+# The commands BENCHMARKS.md reports (several minutes each; PostgreSQL on 127.0.0.1:5432 for bench/load.py).
 bench: setup-env
-	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/extract.py --songs 2000 --seed 11 --rounds 3 --json var/bench/extract.json
+	$(BIN)/python bench/enrich.py --songs 1000 --seed 11 --latency-ms 10 --json var/bench/enrich.json
+	$(BIN)/python bench/load.py --songs 1000 --seed 11 --json var/bench/load.json
 
 clean-data:
 	rm -rf $(DATA)/staging $(DATA)/warehouse.duckdb
