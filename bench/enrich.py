@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import sys
 import tempfile
@@ -36,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import spotipy  # noqa: E402
 
+from bench import write_results  # noqa: E402
 from pipeline.msd.reader import read_msd_file  # noqa: E402
 from pipeline.msd.sample import generate_sample  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
@@ -187,10 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  interrupted by quota after {interrupted['requests_before_stop']} requests, resumed with "
               f"{interrupted['requests_after']}: {interrupted['repeated']} repeated "
               f"(share {interrupted['repeated_share']}); after resume {interrupted['quality_after_resume']}")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=1)
+    write_results(args.json, results)
     return 0
 
 

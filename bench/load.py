@@ -19,7 +19,6 @@ PostgreSQL comes from ``PIPELINE_TEST_PG_DSN`` (default postgresql://postgres@12
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -30,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import orjson  # noqa: E402
 
+from bench import write_results  # noqa: E402
 from pipeline import staging  # noqa: E402
 from pipeline.msd.sample import generate_sample  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
@@ -101,14 +101,18 @@ def timed(fn) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
-def postgres_backend(search_path: str) -> PostgresBackend:
+def _admin(sql: str) -> None:
     import psycopg2
 
     admin = psycopg2.connect(PG_DSN)
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {search_path}")
+        cur.execute(sql)
     admin.close()
+
+
+def postgres_backend(search_path: str) -> PostgresBackend:
+    _admin(f"CREATE SCHEMA {search_path}")
     separator = "&" if "?" in PG_DSN else "?"
     backend = PostgresBackend(f"{PG_DSN}{separator}options=-csearch_path%3D{search_path}")
     backend.ensure_schema()
@@ -116,13 +120,7 @@ def postgres_backend(search_path: str) -> PostgresBackend:
 
 
 def drop_schema(name: str) -> None:
-    import psycopg2
-
-    admin = psycopg2.connect(PG_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-    admin.close()
+    _admin(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,10 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         r = results["backends"][backend_name]
         print(f"{backend_name}: {r['rows']} rows; pipeline {r['rows_per_s']['pipeline']:,} rows/s, "
               f"row-by-row INSERT {r['rows_per_s']['baseline']:,} rows/s: {r['ratio']}x", flush=True)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=1)
+    write_results(args.json, results)
     return 0
 
 

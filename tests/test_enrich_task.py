@@ -173,7 +173,7 @@ def test_an_outage_stops_the_partition_early_and_keeps_the_answers(spotify_pipel
     def outage_after_some_answers(done, total, message):
         answered["n"] = len(server.state.log)
         server.state.fail_rate = 1.0
-    task._report_progress = outage_after_some_answers
+    task.report_progress = outage_after_some_answers
     with pytest.raises(SpotifyTransientError, match="partition A/A: .*consecutive.*rerun"):
         task.run()
     failing = len(server.state.log) - answered["n"]
@@ -199,7 +199,7 @@ def test_an_expired_token_mid_partition_is_refreshed(spotify_pipeline):
     def expire_midway(done, total, message):
         calls["n"] += 1
         server.state.expire_tokens()
-    task._report_progress = expire_midway
+    task.report_progress = expire_midway
     task.run()
     assert calls["n"] >= 1 and server.state.stats()["requests"]["token"] >= 2
     assert server.state.stats()["responses"].get("401", 0) >= 1

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import logging
 
-import luigi
-
 from pipeline import config, staging
 from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.crosswalk import load_crosswalk
 from pipeline.spotify.enrich import Gateway, enrich_partition
 from pipeline.spotify.journal import Journal
 from pipeline.spotify.matching import Song
+from pipeline.tasks.base import StagedPartitionTask
 from pipeline.tasks.extract import ExtractPartition
-from pipeline.tasks.params import PartitionParameter
 
 logger = logging.getLogger("luigi-interface")
 
 
-class EnrichPartition(luigi.Task):
+class EnrichPartition(StagedPartitionTask):
     """``<staging root>/msd/A/B/songs.jsonl.gz`` → ``<staging root>/spotify/A/B/``.
 
     Every Spotify answer goes to ``journal/`` as it arrives, so an interrupted run resumes
@@ -26,24 +24,16 @@ class EnrichPartition(luigi.Task):
     target) are written only when every song has an outcome.
     """
 
-    partition = PartitionParameter(description="MSD letter partition, e.g. A/B")
-
     stage = "spotify"
 
     def requires(self):
         return ExtractPartition(partition=self.partition)
 
-    def output(self):
-        return staging.target(f"{staging.partition_prefix(self.stage, self.partition)}/{staging.MANIFEST}")
-
     def run(self):
-        if self.complete():
-            logger.info("%s already complete; nothing to do", self)
+        if not self.start():
             return
         settings = config.spotify()
-        prefix = staging.partition_prefix(self.stage, self.partition)
-        for path in staging.remove_stale_temporaries(prefix):
-            logger.warning("removed %s, left by an interrupted run", path)
+        prefix = self.prefix
         msd_prefix = staging.partition_prefix(ExtractPartition.stage, self.partition)
         songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(staging.target(f"{msd_prefix}/songs.jsonl.gz"))]
         crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
@@ -57,7 +47,7 @@ class EnrichPartition(luigi.Task):
             outputs, manifest = enrich_partition(
                 self.partition, songs, Gateway(client, journal, settings.search_limit),
                 threshold=settings.match_threshold, crosswalk=crosswalk, fetch_artists=settings.fetch_artists,
-                fetch_audio_features=settings.fetch_audio_features, progress=self._report_progress)
+                fetch_audio_features=settings.fetch_audio_features, progress=self.report_progress)
         finally:
             journal.close()  # on S3 this uploads the answers still pending, quota stop included
 
@@ -77,9 +67,3 @@ class EnrichPartition(luigi.Task):
         staging.write_json(self.output(), manifest)
         logger.info("partition %s: %d songs, match rate %s, %d Spotify requests",
                     self.partition, manifest["songs"], manifest["match_rate"], manifest["requests"]["this_run_total"])
-
-    def _report_progress(self, done: int, total: int, message: str) -> None:
-        if self.set_progress_percentage:
-            self.set_progress_percentage(round(100 * done / total))
-        if self.set_status_message:
-            self.set_status_message(message)
