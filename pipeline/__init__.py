@@ -4,6 +4,16 @@
 """
 
 from pipeline import config  # noqa: F401  (sets the environment defaults luigi.cfg refers to)
-from pipeline.tasks import EnrichAll, EnrichPartition, ExtractAll, ExtractPartition, LoadPartition, RunAll
+from pipeline.tasks import (
+    EnrichAll,
+    EnrichPartition,
+    ExtractAll,
+    ExtractPartition,
+    FinalizeWarehouse,
+    LoadPartition,
+    RunAll,
+    WarehouseSchema,
+)
 
-__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "LoadPartition", "RunAll"]
+__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "FinalizeWarehouse", "LoadPartition", "RunAll",
+           "WarehouseSchema"]

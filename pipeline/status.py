@@ -16,11 +16,11 @@ def _manifest(stage: str, partition: str) -> dict | None:
 def _loaded_ids() -> dict[str, str]:
     """Partition → load id recorded in the warehouse's marker table ({} if there is none yet)."""
     from pipeline.tasks.load import warehouse_backend
-    from pipeline.warehouse.target import _table_exists_sql
+    from pipeline.warehouse.target import marker_table_exists_sql
 
     backend = warehouse_backend()
     try:
-        if not backend.query(_table_exists_sql(backend.dialect)):
+        if not backend.query(marker_table_exists_sql(backend.dialect)):
             return {}
         return dict(backend.query("SELECT msd_partition, load_id FROM etl_load_markers WHERE step = 'load'"))
     except Exception as exc:  # status must still print what is staged when the warehouse is unreachable

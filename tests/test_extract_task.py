@@ -190,10 +190,11 @@ def test_discovery_lists_letter_partitions_only(sample_root):
 
 
 def test_runall_selects_partitions_by_list_or_letter(local_pipeline, luigi_config, tmp_path):
-    assert all(isinstance(t, LoadPartition) for t in RunAll().requires())
-    assert [t.partition for t in RunAll(letters="B").requires()] == ["B/A"]
-    assert [t.partition for t in RunAll(partitions="A/B, B/A").requires()] == ["A/B", "B/A"]
-    assert [t.partition for t in RunAll().requires()] == ["A/A", "A/B", "B/A"]
+    assert all(isinstance(t, LoadPartition) for t in RunAll().requires().requires())
+    assert list(RunAll(letters="B").requires().partitions) == ["B/A"]
+    assert list(RunAll(partitions="A/B, B/A").requires().partitions) == ["A/B", "B/A"]
+    assert list(RunAll().requires().partitions) == ["A/A", "A/B", "B/A"]
+    assert [t.partition for t in ExtractAll(letters="A").requires()] == ["A/A", "A/B"]
     with pytest.raises(InvalidPartitionError):
         RunAll(partitions="A/B,b/a").requires()
     luigi_config.set("msd", root=tmp_path / "nowhere")

@@ -2,7 +2,9 @@
 
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
-from pipeline.tasks.load import LoadPartition
+from pipeline.tasks.finalize import FinalizeWarehouse
+from pipeline.tasks.load import LoadPartition, WarehouseSchema
 from pipeline.tasks.run_all import EnrichAll, ExtractAll, RunAll
 
-__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "LoadPartition", "RunAll"]
+__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "FinalizeWarehouse", "LoadPartition", "RunAll",
+           "WarehouseSchema"]

@@ -9,7 +9,7 @@ from pipeline.errors import TerminalError
 from pipeline.partitions import discover_partitions, validate_partition
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
-from pipeline.tasks.load import LoadPartition
+from pipeline.tasks.finalize import FinalizeWarehouse
 
 
 class PartitionSelection:
@@ -50,7 +50,8 @@ class EnrichAll(PartitionSelection, luigi.WrapperTask):
 
 class RunAll(PartitionSelection, luigi.WrapperTask):
     """Entry point: ``luigi --module pipeline RunAll``: extract, enrich and load every selected
-    partition (each load requires its partition's extraction and enrichment)."""
+    partition (each load requires its partition's extraction and enrichment), then the
+    whole-warehouse step."""
 
     def requires(self):
-        return [LoadPartition(partition=p) for p in self.selected_partitions()]
+        return FinalizeWarehouse(partitions=self.selected_partitions())

@@ -109,6 +109,14 @@ class Backend:
     def lock_for_load(self) -> None:
         """Serialise loads that share dimension keys (no-op where the backend has one writer)."""
 
+    def maintenance_statements(self) -> list[str]:
+        """Run after a set of loads, outside a transaction (see ``autocommit``)."""
+        return []
+
+    @contextlib.contextmanager
+    def autocommit(self) -> Iterator[None]:
+        yield
+
     # --- staging ---------------------------------------------------------------------------
 
     def stage_columns(self, table: Table) -> list[Column]:
@@ -183,6 +191,9 @@ class DuckDBBackend(Backend):
             self._con.close()
             self._con = None
 
+    def maintenance_statements(self) -> list[str]:
+        return ["CHECKPOINT"]
+
     def fill_stage(self, table: Table, path: str) -> None:
         with _local_copy(path) as local:
             columns = "{" + ", ".join(f"'{c.name}': '{schema.column_type(c, DUCKDB)}'" for c in self.stage_columns(table)) + "}"
@@ -252,6 +263,14 @@ class PostgresBackend(Backend):
     def lock_for_load(self) -> None:
         self.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
 
+    @contextlib.contextmanager
+    def autocommit(self) -> Iterator[None]:
+        self.con.autocommit = True
+        try:
+            yield
+        finally:
+            self.con.autocommit = False
+
     def lock_for_schema(self) -> None:
         self.lock_for_load()
 
@@ -302,7 +321,11 @@ class RedshiftBackend(PostgresBackend):
         return Backend.create_stage_sql(self, table)
 
     def lock_for_schema(self) -> None:
-        pass  # no advisory locks; the first load creates the tables (run one partition first on a new cluster)
+        pass  # no advisory locks: WarehouseSchema creates the tables once, before any load
+
+    def maintenance_statements(self) -> list[str]:
+        # Deletes leave Redshift's sort order and space behind; VACUUM restores them, ANALYZE the planner's statistics.
+        return ["VACUUM", "ANALYZE"]
 
     loads_directly = False
 

@@ -22,7 +22,7 @@ class WarehouseMarker(luigi.Target):
     def exists(self) -> bool:
         backend: Backend = self._backend_factory()
         try:
-            if not backend.query(_table_exists_sql(backend.dialect)):
+            if not backend.query(marker_table_exists_sql(backend.dialect)):
                 return False
             return is_loaded(backend, self.update_id)
         finally:
@@ -32,7 +32,7 @@ class WarehouseMarker(luigi.Target):
         return f"WarehouseMarker({self.update_id!r})"
 
 
-def _table_exists_sql(dialect: str) -> str:
+def marker_table_exists_sql(dialect: str) -> str:
     if dialect == "redshift":
         return f"SELECT 1 FROM pg_table_def WHERE tablename = '{MARKER_TABLE}' LIMIT 1"
     # current_schema(): another schema's marker table (another warehouse in the same database) is not ours

@@ -1,0 +1,58 @@
+"""FinalizeWarehouse: the whole-warehouse step after a run's partition loads."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import luigi
+
+from pipeline.tasks.load import LoadPartition, warehouse_backend
+from pipeline.warehouse.backends import literal
+from pipeline.warehouse.schema import MARKER_TABLE, WAREHOUSE_SCHEMA_VERSION, statements
+from pipeline.warehouse.target import WarehouseMarker
+
+logger = logging.getLogger("luigi-interface")
+
+
+class FinalizeWarehouse(luigi.Task):
+    """After the selected partitions are loaded: the view is (re)created and the backend's
+    statistics refreshed (ANALYZE on PostgreSQL and Redshift, plus VACUUM on Redshift;
+    CHECKPOINT on DuckDB). Complete when the marker table records it for exactly the loads it
+    followed, so any new load makes it run again."""
+
+    partitions = luigi.ListParameter(description="the partitions whose loads this follows")
+
+    def requires(self):
+        return [LoadPartition(partition=p) for p in self.partitions]
+
+    def output(self):
+        loads = [t.output().update_id for t in self.requires()]
+        if any(update_id.endswith("@pending") for update_id in loads):
+            return WarehouseMarker(warehouse_backend, "FinalizeWarehouse@pending")
+        digest = hashlib.sha1("\n".join(sorted(loads)).encode()).hexdigest()[:16]
+        return WarehouseMarker(warehouse_backend, f"FinalizeWarehouse@{digest}")
+
+    def run(self):
+        backend = warehouse_backend()
+        update_id = self.output().update_id
+        try:
+            with backend.transaction():
+                backend.lock_for_load()
+                view = [s for s in statements(backend.dialect) if s.startswith("CREATE OR REPLACE VIEW")]
+                for statement in view:
+                    backend.execute(statement)
+                if backend.dialect == "postgresql":
+                    backend.execute("ANALYZE")
+                backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE step = 'finalize'")
+                backend.execute(
+                    f"INSERT INTO {MARKER_TABLE} (update_id, msd_partition, step, load_id, warehouse_schema_version, "
+                    f"loaded_at) VALUES ({literal(update_id)}, '*', 'finalize', {literal(update_id.split('@')[1])}, "
+                    f"{WAREHOUSE_SCHEMA_VERSION}, CURRENT_TIMESTAMP)")
+            # Outside any transaction: Redshift's VACUUM and DuckDB's CHECKPOINT refuse to run in one.
+            with backend.autocommit():
+                for statement in backend.maintenance_statements():
+                    backend.execute(statement)
+        finally:
+            backend.close()
+        logger.info("warehouse finalized after %d partition loads", len(self.partitions))
