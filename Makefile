@@ -12,7 +12,11 @@ SAMPLE_SEED ?= 7
 SAMPLE_PARTITIONS ?= A/A,A/B,A/C,B/A,B/B
 WORKERS ?= 2
 
-.PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data
+SCHEDULER_PORT ?= 8082
+SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
+
+.PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data scheduler scheduler-stop \
+	run-etl-dev run-etl-prod
 
 setup-env: $(INSTALLED)
 
@@ -46,6 +50,29 @@ demo: sample
 extract-msd-data: setup-env
 	$(BIN)/luigi --module pipeline ExtractAll --local-scheduler --workers $(WORKERS)
 	$(BIN)/python -m pipeline.status
+
+# luigid in the background; state and logs under var/luigid (the state is a cache: targets are the truth).
+scheduler: setup-env
+	@mkdir -p var/luigid/log
+	@if [ -f var/luigid/luigid.pid ] && kill -0 $$(cat var/luigid/luigid.pid) 2>/dev/null; then \
+		echo "luigid already running (pid $$(cat var/luigid/luigid.pid))"; \
+	else \
+		nohup $(BIN)/luigid --address 127.0.0.1 --port $(SCHEDULER_PORT) --state-path var/luigid/state.pickle \
+			> var/luigid/log/luigid.log 2>&1 & echo $$! > var/luigid/luigid.pid; \
+		echo "luigid started (pid $$(cat var/luigid/luigid.pid)), log var/luigid/log/luigid.log"; \
+	fi
+	@echo "visualiser: $(SCHEDULER_URL)"
+
+scheduler-stop:
+	@if [ -f var/luigid/luigid.pid ]; then kill $$(cat var/luigid/luigid.pid) && rm var/luigid/luigid.pid && echo "luigid stopped"; fi
+
+# RunAll against luigid with WORKERS workers (make scheduler first). Spotify credentials from the environment.
+run-etl-dev: setup-env
+	$(BIN)/python -m pipeline run --scheduler-url $(SCHEDULER_URL) --workers $(WORKERS)
+
+# The same with the production configuration (S3 staging, Redshift): config/prod.cfg on top of luigi.cfg.
+run-etl-prod: setup-env
+	LUIGI_CONFIG_PATH=config/prod.cfg $(BIN)/python -m pipeline run --scheduler-url $(SCHEDULER_URL) --workers $(WORKERS)
 
 status: setup-env
 	$(BIN)/python -m pipeline.status

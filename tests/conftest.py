@@ -137,3 +137,54 @@ def run_luigi(tasks, **kwargs):
     kwargs.setdefault("workers", 1)
     kwargs.setdefault("log_level", "WARNING")
     return luigi.build(tasks, detailed_summary=True, **kwargs)
+
+
+PG_DSN = os.environ.get("PIPELINE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> str | None:
+    """None if PostgreSQL answers at PG_DSN (creating its database if needed), else why not."""
+    import psycopg2
+    from psycopg2 import sql
+
+    try:
+        psycopg2.connect(PG_DSN, connect_timeout=3).close()
+        return None
+    except psycopg2.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            return str(exc).strip()
+    admin = PG_DSN.rsplit("/", 1)[0] + "/postgres"
+    try:
+        con = psycopg2.connect(admin, connect_timeout=3)
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DSN.rsplit("/", 1)[1].split("?")[0])))
+        con.close()
+        return None
+    except psycopg2.Error as exc:
+        return str(exc).strip()
+
+
+
+@pytest.fixture
+def postgres_url():
+    """A schema of its own in the test PostgreSQL database, as a URL with search_path set; dropped after."""
+    problem = _postgres_reachable()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL is not reachable at {PG_DSN}: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_DSN} ({problem}); set PIPELINE_TEST_PG_DSN or start it")
+    import uuid
+
+    import psycopg2
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    con = psycopg2.connect(PG_DSN)
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {name}")
+    separator = "&" if "?" in PG_DSN else "?"
+    yield f"{PG_DSN}{separator}options=-csearch_path%3D{name}"
+    with con.cursor() as cur:
+        cur.execute(f"DROP SCHEMA {name} CASCADE")
+    con.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import uuid
 
 import luigi
 import pytest
@@ -18,32 +17,6 @@ from pipeline.warehouse.schema import MARKER_TABLE, TABLES
 from tests.conftest import run_luigi
 
 PARTITIONS = ("A/A", "A/B", "B/A")
-PG_DSN = os.environ.get("PIPELINE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_reachable() -> str | None:
-    """None if PostgreSQL answers at PG_DSN (creating its database if needed), else why not."""
-    import psycopg2
-    from psycopg2 import sql
-
-    try:
-        psycopg2.connect(PG_DSN, connect_timeout=3).close()
-        return None
-    except psycopg2.OperationalError as exc:
-        if "does not exist" not in str(exc):
-            return str(exc).strip()
-    admin = PG_DSN.rsplit("/", 1)[0] + "/postgres"
-    try:
-        con = psycopg2.connect(admin, connect_timeout=3)
-        con.autocommit = True
-        with con.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DSN.rsplit("/", 1)[1].split("?")[0])))
-        con.close()
-        return None
-    except psycopg2.Error as exc:
-        return str(exc).strip()
-
-
 @pytest.fixture(params=["duckdb", "postgresql"])
 def warehouse_url(request, tmp_path, luigi_config):
     """A fresh warehouse: a DuckDB file, or a schema of its own in the test PostgreSQL database."""
@@ -52,25 +25,9 @@ def warehouse_url(request, tmp_path, luigi_config):
         luigi_config.set("warehouse", url=url)
         yield url
         return
-    problem = _postgres_reachable()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but PostgreSQL is not reachable at {PG_DSN}: {problem}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_DSN} ({problem}); set PIPELINE_TEST_PG_DSN or start it")
-    import psycopg2
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    con = psycopg2.connect(PG_DSN)
-    con.autocommit = True
-    with con.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {name}")
-    separator = "&" if "?" in PG_DSN else "?"
-    url = f"{PG_DSN}{separator}options=-csearch_path%3D{name}"
+    url = request.getfixturevalue("postgres_url")
     luigi_config.set("warehouse", url=url.replace("%", "%%"))  # luigi.cfg interpolates %
     yield url
-    with con.cursor() as cur:
-        cur.execute(f"DROP SCHEMA {name} CASCADE")
-    con.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from pipeline import config, staging
-from pipeline.spotify.client import SpotifyClient
+from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient
 from pipeline.spotify.crosswalk import load_crosswalk
 from pipeline.spotify.enrich import Gateway, enrich_partition
 from pipeline.spotify.journal import Journal
@@ -14,6 +14,9 @@ from pipeline.tasks.base import StagedPartitionTask
 from pipeline.tasks.extract import ExtractPartition
 
 logger = logging.getLogger("luigi-interface")
+
+
+QUOTA_STATE = "_quota_exhausted.json"
 
 
 class EnrichPartition(StagedPartitionTask):
@@ -48,6 +51,12 @@ class EnrichPartition(StagedPartitionTask):
                 self.partition, songs, Gateway(client, journal, settings.search_limit),
                 threshold=settings.match_threshold, crosswalk=crosswalk, fetch_artists=settings.fetch_artists,
                 fetch_audio_features=settings.fetch_audio_features, progress=self.report_progress)
+        except QuotaExhaustedError as exc:
+            # Kept where the run summary (and the next run) can say when Spotify may answer again.
+            staging.write_json(staging.target(f"{staging.root()}/{self.stage}/{QUOTA_STATE}"),
+                               {"partition": self.partition, "resume_at": exc.resume_at.isoformat(timespec="seconds"),
+                                "retry_after_s": exc.retry_after_s, "message": str(exc)})
+            raise
         finally:
             journal.close()  # on S3 this uploads the answers still pending, quota stop included
 

@@ -1,0 +1,154 @@
+"""``python -m pipeline``: run the pipeline, see where partitions stand, rerun one partition.
+
+    python -m pipeline run [--partitions A/A,B/D | --letters A] [--workers N] [--scheduler-url URL]
+    python -m pipeline status
+    python -m pipeline rerun A/B --force [--forget-spotify-answers] [--workers N]
+
+A thin front end over ``luigi.build`` (the same tasks as ``luigi --module pipeline RunAll``):
+it prints a run summary and exits non-zero, naming what failed, when anything did.
+
+``rerun --force`` removes the partition's staged files and warehouse markers, then runs it
+again; its Spotify journal is kept (those answers were paid for) unless
+``--forget-spotify-answers`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+import luigi
+from luigi.execution_summary import _summary_dict
+
+from pipeline import config, staging, status
+from pipeline.partitions import validate_partition
+from pipeline.spotify.journal import JOURNAL_DIR
+from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll
+from pipeline.tasks.enrich import QUOTA_STATE
+from pipeline.tasks.load import warehouse_backend
+from pipeline.warehouse.backends import literal, redact
+from pipeline.warehouse.schema import MARKER_TABLE
+from pipeline.warehouse.target import marker_table_exists_sql
+
+
+def run_summary(result: luigi.execution_summary.LuigiRunResult) -> tuple[str, list[str]]:
+    """Partitions done / skipped / failed, songs, match rate, Spotify requests, quota, where the data is."""
+    groups = _summary_dict(result.worker)
+
+    def partitions(kind, group):
+        return sorted({t.partition for t in groups.get(group, set()) if isinstance(t, kind)})
+
+    loaded = partitions(LoadPartition, "completed")
+    skipped = partitions(LoadPartition, "already_done")
+    failed = sorted({f"{type(t).__name__}({getattr(t, 'partition', '')})" for t in groups.get("failed", set())}
+                    | {f"{type(t).__name__}({getattr(t, 'partition', '')})" for t in groups.get("scheduling_error", set())})
+    not_run = sorted({f"{type(t).__name__}({getattr(t, 'partition', '')})" for t in groups.get("upstream_failure", set())})
+    songs = matched = requests = 0
+    for partition in partitions(EnrichPartition, "completed"):
+        target = staging.target(f"{staging.partition_prefix('spotify', partition)}/{staging.MANIFEST}")
+        manifest = staging.read_json(target)
+        songs, matched = songs + manifest["songs"], matched + manifest["statuses"]["matched"]
+        requests += manifest["requests"]["this_run_total"]
+    lines = [f"partitions loaded this run: {len(loaded)}, already loaded: {len(skipped)}, failed: {len(failed)}",
+             f"songs enriched this run: {songs}, matched {matched}"
+             + (f" ({matched / songs:.1%})" if songs else "") + f", Spotify requests {requests}"]
+    quota = staging.target(f"{staging.root()}/spotify/{QUOTA_STATE}")
+    if quota.exists():
+        state = staging.read_json(quota)
+        if datetime.fromisoformat(state["resume_at"]) > datetime.now(UTC):
+            lines.append(f"Spotify quota exhausted (partition {state['partition']}): rerun after {state['resume_at']}; "
+                         f"answers so far are journaled")
+    lines.append(f"staging {staging.root()}; warehouse {redact(config.warehouse().url)}")
+    if failed or not_run:
+        lines.append("failed: " + ", ".join(failed) + (f"; not run because of them: {len(not_run)} tasks" if not_run else ""))
+    return "\n".join(lines), failed
+
+
+def build(tasks, workers: int, scheduler_url: str | None) -> int:
+    kwargs = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
+    result = luigi.build(tasks, workers=workers, detailed_summary=True, **kwargs)
+    summary, failed = run_summary(result)
+    print(summary)
+    if result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
+        return 0
+    if not failed and all(task.complete() for task in tasks):
+        # Several workers on one luigid: Luigi reports tasks another worker ran (or was granted first)
+        # as not run here; the targets say whether the run as a whole is done.
+        print(f"everything selected is complete ({result.status.name} here: other workers ran part of it)")
+        return 0
+    print(f"run did not succeed ({result.status.name}): " + (", ".join(failed) or result.status.value[1]),
+          file=sys.stderr)
+    return 1
+
+
+def forget_partition(partition: str, forget_spotify_answers: bool = False) -> list[str]:
+    """Remove a partition's staged files and warehouse markers; returns what was removed."""
+    removed = []
+    for stage in (ExtractPartition.stage, EnrichPartition.stage):
+        prefix = staging.partition_prefix(stage, partition)
+        keep_journal = stage == EnrichPartition.stage and not forget_spotify_answers
+        removed += _remove_prefix(prefix, keep=f"{prefix}/{JOURNAL_DIR}/" if keep_journal else None)
+    backend = warehouse_backend()
+    try:
+        if backend.query(marker_table_exists_sql(backend.dialect)):
+            with backend.transaction():
+                backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE msd_partition = {literal(partition)}")
+            removed.append(f"{MARKER_TABLE} rows of {partition}")
+    finally:
+        backend.close()
+    return removed
+
+
+def _remove_prefix(prefix: str, keep: str | None) -> list[str]:
+    import os
+    import shutil
+
+    if staging.is_s3(prefix):
+        client = staging.s3_client()
+        paths = [p for p in client.listdir(prefix) if not (keep and p.startswith(keep))]
+        for path in paths:
+            client.remove(path)
+        return paths
+    if not os.path.isdir(prefix):
+        return []
+    removed = []
+    for name in sorted(os.listdir(prefix)):
+        path = os.path.join(prefix, name)
+        if keep and (path + "/").startswith(keep):
+            continue
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        removed.append(path)
+    return removed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="RunAll over every partition (or a chosen set)")
+    run.add_argument("--partitions", default="")
+    run.add_argument("--letters", default="")
+    rerun = sub.add_parser("rerun", help="redo one partition from scratch")
+    rerun.add_argument("partition")
+    rerun.add_argument("--force", action="store_true", required=True,
+                       help="required: removes the partition's staged files and warehouse markers first")
+    rerun.add_argument("--forget-spotify-answers", action="store_true",
+                       help="also drop its Spotify journal (the answers will be paid for again)")
+    for p in (run, rerun):
+        p.add_argument("--workers", type=int, default=1)
+        p.add_argument("--scheduler-url", default=None, help="luigid, e.g. http://127.0.0.1:8082 (default: local scheduler)")
+    sub.add_parser("status", help="where each partition stands")
+    args = parser.parse_args(argv)
+
+    if args.command == "status":
+        return status.main()
+    if args.command == "run":
+        return build([RunAll(partitions=args.partitions, letters=args.letters)], args.workers, args.scheduler_url)
+    partition = validate_partition(args.partition)
+    for item in forget_partition(partition, args.forget_spotify_answers):
+        print(f"removed {item}")
+    return build([RunAll(partitions=partition)], args.workers, args.scheduler_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

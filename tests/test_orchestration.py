@@ -1,0 +1,217 @@
+"""RunAll against a real luigid with several worker processes, partial reruns, failures, the front end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import duckdb
+import luigi
+import pytest
+
+from pipeline import staging
+from pipeline.__main__ import main as front_end
+from pipeline.tasks import LoadPartition, RunAll
+from tests.conftest import PROJECT_ROOT, run_luigi
+
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def luigid(tmp_path):
+    port = free_port()
+    server = subprocess.Popen([os.path.join(BIN, "luigid"), "--port", str(port), "--address", "127.0.0.1",
+                               "--state-path", str(tmp_path / "luigid-state.pickle")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/task_list", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        server.kill()
+        pytest.fail("luigid did not start")
+    yield port
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def pipeline_env(sample_root, tmp_path, sandbox):
+    server = sandbox(mode="development", latency_ms=5)
+    env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=str(tmp_path / "staging"),
+               MUSIC_ETL_WAREHOUSE_URL=f"duckdb:///{tmp_path}/warehouse.duckdb",
+               MUSIC_ETL_SPOTIFY_API_URL=f"{server.url}/v1/", MUSIC_ETL_SPOTIFY_TOKEN_URL=f"{server.url}/api/token",
+               SPOTIPY_CLIENT_ID="sandbox-client", SPOTIPY_CLIENT_SECRET="sandbox-secret")
+    env.pop("LUIGI_CONFIG_PATH", None)
+    env["server"] = server  # not passed to subprocesses (popped below)
+    return env
+
+
+def _env(env):
+    return {k: v for k, v in env.items() if isinstance(v, str)}
+
+
+def warehouse_counts(env) -> dict:
+    from pipeline.warehouse.backends import backend_for
+
+    backend = backend_for(env["MUSIC_ETL_WAREHOUSE_URL"])
+    try:
+        return {
+            "markers": dict(backend.query("SELECT msd_partition, count(*) FROM etl_load_markers WHERE step = 'load' "
+                                          "GROUP BY 1")),
+            "songs": dict(backend.query("SELECT msd_partition, count(*) FROM songs GROUP BY 1")),
+            "distinct_songs": backend.scalar("SELECT count(DISTINCT track_id) FROM songs"),
+            "finalized": backend.scalar("SELECT count(*) FROM etl_load_markers WHERE step = 'finalize'"),
+        }
+    finally:
+        backend.close()
+
+
+def staged_songs(env, partition) -> int:
+    prefix = os.path.join(env["MUSIC_ETL_STAGING_ROOT"], "msd", *partition.split("/"))
+    return json.load(open(os.path.join(prefix, staging.MANIFEST)))["counts"]["tracks"]
+
+
+def test_two_worker_processes_on_one_luigid_run_each_task_once(luigid, pipeline_env, postgres_url):
+    """Production shape: luigid, separate worker processes, a server warehouse (DuckDB allows one
+    writing process per file, so its loads take turns within one command's workers instead)."""
+    pipeline_env = pipeline_env | {"MUSIC_ETL_WAREHOUSE_URL": postgres_url}
+    command = [sys.executable, "-m", "pipeline", "run", "--scheduler-url", f"http://127.0.0.1:{luigid}", "--workers", "2"]
+    workers = [subprocess.Popen(command, cwd=PROJECT_ROOT, env=_env(pipeline_env), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    counts = warehouse_counts(pipeline_env)
+    partitions = ["A/A", "A/B", "B/A"]
+    assert counts["markers"] == {p: 1 for p in partitions}
+    assert counts["songs"] == {p: staged_songs(pipeline_env, p) for p in partitions}
+    assert counts["distinct_songs"] == sum(counts["songs"].values()) and counts["finalized"] == 1
+    # Each partition's enrichment ran once: one search ladder per song, not two.
+    searches = pipeline_env["server"].state.stats()["requests"]["search"]
+    assert searches <= 2 * counts["distinct_songs"]
+    assert all("partitions loaded this run" in o for o in outputs)
+    # luigid's API shows the tasks and the progress they reported.
+    tasks = json.loads(urllib.request.urlopen(
+        f"http://127.0.0.1:{luigid}/api/task_list?data=" + urllib.request.quote(json.dumps({"status": "DONE"}))).read())
+    enrich = {k: v for k, v in tasks["response"].items() if k.startswith("EnrichPartition")}
+    assert len(enrich) == 3 and all(v["progress_percentage"] == 100 for v in enrich.values())
+    assert all("songs matched or tried" in (v["status_message"] or "") for v in enrich.values())
+
+
+def test_a_failing_partition_does_not_stop_the_others_and_the_exit_code_names_it(pipeline_env, tmp_path, sample_root):
+    import shutil
+    broken = tmp_path / "msd"
+    shutil.copytree(sample_root, broken)
+    for path in (broken / "A" / "B").rglob("*.h5"):
+        path.write_bytes(b"not hdf5")  # every file quarantined is fine; a fatal switch makes it fail
+    env = _env(pipeline_env) | {"MUSIC_ETL_MSD_ROOT": str(broken)}
+    cfg = tmp_path / "fatal.cfg"
+    cfg.write_text("[extract]\nfail_on_quarantine = true\n")
+    env["LUIGI_CONFIG_PATH"] = str(cfg)
+    result = subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "2"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ExtractPartition(A/B)" in result.stderr
+    assert "partitions loaded this run: 2, already loaded: 0, failed: 1" in result.stdout
+    counts = warehouse_counts(pipeline_env | {"MUSIC_ETL_STAGING_ROOT": env["MUSIC_ETL_STAGING_ROOT"]})
+    assert set(counts["markers"]) == {"A/A", "B/A"}
+
+
+def test_rerun_of_one_partition_leaves_the_others_untouched(local_pipeline, luigi_config, sandbox, monkeypatch, tmp_path):
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="development")
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    assert run_luigi([RunAll()], workers=2).status == luigi.LuigiStatusCode.SUCCESS
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    before = con.execute("SELECT msd_partition, load_id, count(*) FROM songs GROUP BY 1, 2 ORDER BY 1").fetchall()
+    con.close()
+    other_files = {p: os.path.getmtime(p) for p in _files(local_pipeline) if "/A/B/" not in p}
+    searches_before = server.state.stats()["requests"]["search"]
+    assert front_end(["rerun", "A/B", "--force"]) == 0
+    luigi.task_register.Register.clear_instance_cache()
+    assert LoadPartition(partition="A/B").complete()
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    after = con.execute("SELECT msd_partition, load_id, count(*) FROM songs GROUP BY 1, 2 ORDER BY 1").fetchall()
+    con.close()
+    assert [r for r in after if r[0] != "A/B"] == [r for r in before if r[0] != "A/B"]
+    assert [r[2] for r in after if r[0] == "A/B"] == [r[2] for r in before if r[0] == "A/B"]
+    assert next(r[1] for r in after if r[0] == "A/B") != next(r[1] for r in before if r[0] == "A/B")
+    assert {p: os.path.getmtime(p) for p in _files(local_pipeline) if "/A/B/" not in p} == other_files
+    # The journal was kept: the re-enrichment asked Spotify nothing.
+    assert server.state.stats()["requests"]["search"] == searches_before
+
+
+def _files(root):
+    return [os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names]
+
+
+def test_kill_9_in_the_middle_of_a_load_leaves_nothing_half_loaded(local_pipeline, luigi_config, sandbox, monkeypatch,
+                                                                  postgres_url, sample_root):
+    import psycopg2
+
+    from pipeline.tasks import EnrichPartition, WarehouseSchema
+
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="development")
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    luigi_config.set("warehouse", url=postgres_url.replace("%", "%%"))
+    assert run_luigi([EnrichPartition(partition="A/A"), WarehouseSchema()]).status == luigi.LuigiStatusCode.SUCCESS
+    # Hold the last table the load writes, so the load stops mid-transaction with songs already inserted.
+    blocker = psycopg2.connect(postgres_url)
+    with blocker.cursor() as cur:
+        cur.execute("LOCK TABLE spotify_audio_features IN ACCESS EXCLUSIVE MODE")
+    env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=local_pipeline,
+               MUSIC_ETL_WAREHOUSE_URL=postgres_url)
+    env.pop("LUIGI_CONFIG_PATH", None)
+    worker = subprocess.Popen([os.path.join(BIN, "luigi"), "--module", "pipeline", "LoadPartition", "--partition", "A/A",
+                               "--local-scheduler"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watcher = psycopg2.connect(postgres_url)
+    watcher.autocommit = True
+    deadline = time.monotonic() + 60
+    waiting = False
+    while not waiting and time.monotonic() < deadline:
+        with watcher.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE 'DELETE FROM spotify_audio_features%'")
+            waiting = cur.fetchone()[0] == 1
+        time.sleep(0.05)
+    assert waiting, "the load never reached spotify_audio_features"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    blocker.rollback()
+    blocker.close()
+    with watcher.cursor() as cur:  # the server rolls the dead session's transaction back
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DELETE FROM spotify_audio_features%'")
+            if cur.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+        cur.execute("SELECT (SELECT count(*) FROM songs), (SELECT count(*) FROM etl_load_markers WHERE step = 'load')")
+        assert cur.fetchone() == (0, 0)
+    watcher.close()
+    luigi.task_register.Register.clear_instance_cache()
+    assert run_luigi([LoadPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    counts = warehouse_counts({"MUSIC_ETL_WAREHOUSE_URL": postgres_url})
+    assert counts["markers"] == {"A/A": 1}
+    assert counts["songs"] == {"A/A": staged_songs({"MUSIC_ETL_STAGING_ROOT": local_pipeline}, "A/A")}
