@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import luigi
 from luigi.execution_summary import _summary_dict
 
-from pipeline import config, staging, status
+from pipeline import config, progress, staging, status
 from pipeline.partitions import validate_partition
 from pipeline.spotify.journal import JOURNAL_DIR
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll
@@ -66,6 +66,7 @@ def run_summary(result: luigi.execution_summary.LuigiRunResult) -> tuple[str, li
 
 
 def build(tasks, workers: int, scheduler_url: str | None) -> int:
+    progress.install()
     kwargs = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
     result = luigi.build(tasks, workers=workers, detailed_summary=True, **kwargs)
     summary, failed = run_summary(result)

@@ -18,7 +18,7 @@ import time
 
 import luigi
 
-from pipeline import config, status
+from pipeline import config, progress, status
 from pipeline.spotify.catalog import build_catalog, load_identities
 from pipeline.spotify.sandbox import DEV, EXTENDED, SandboxServer, SandboxState
 
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from pipeline.tasks import RunAll
 
+        progress.install()
         result = luigi.build([RunAll()], workers=args.workers, local_scheduler=True, detailed_summary=True,
                              log_level="WARNING")
     finally:

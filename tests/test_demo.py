@@ -21,6 +21,7 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     first = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "2/2 partitions loaded" in first.stdout and "Match rate by decade" in first.stdout
+    assert "done    LoadPartition(A/A)" in first.stdout and "done    FinalizeWarehouse" in first.stdout
     assert "a-real-secret-that-must-not-leak" not in first.stdout + first.stderr
     digest = hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest()
     again = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
