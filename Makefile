@@ -16,7 +16,7 @@ SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
 .PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data scheduler scheduler-stop \
-	run-etl-dev run-etl-prod
+	run-etl-dev run-etl-prod download-msd-subset
 
 setup-env: $(INSTALLED)
 
@@ -73,6 +73,10 @@ run-etl-dev: setup-env
 # The same with the production configuration (S3 staging, Redshift): config/prod.cfg on top of luigi.cfg.
 run-etl-prod: setup-env
 	LUIGI_CONFIG_PATH=config/prod.cfg $(BIN)/python -m pipeline run --scheduler-url $(SCHEDULER_URL) --workers $(WORKERS)
+
+# The real 10,000-track subset (1.8 GB) into $(DATA)/; resumes an interrupted download, refuses to redo a finished one.
+download-msd-subset: setup-env
+	$(BIN)/python -m pipeline.msd.download --dest $(DATA) $(if $(MSD_SUBSET_SHA256),--sha256 $(MSD_SUBSET_SHA256))
 
 status: setup-env
 	$(BIN)/python -m pipeline.status

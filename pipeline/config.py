@@ -15,6 +15,9 @@ import luigi
 
 ENVIRONMENT_DEFAULTS = {
     "MUSIC_ETL_MSD_ROOT": "data/msd",
+    # The 10,000-track subset (1.8 GB), `millionsongsubset_full.tar.gz`, first published at
+    # static.echonest.com; point this at wherever you can reach a copy.
+    "MUSIC_ETL_MSD_SUBSET_URL": "http://static.echonest.com/millionsongsubset_full.tar.gz",
     "MUSIC_ETL_STAGING_ROOT": "data/staging",
     # Blank means AWS's own endpoint; set it for moto, MinIO or another S3-compatible store.
     "MUSIC_ETL_S3_ENDPOINT_URL": "",
@@ -42,6 +45,8 @@ class msd(luigi.Config):  # noqa: N801 - Luigi maps the class name to the [msd] 
         default=ENVIRONMENT_DEFAULTS["MUSIC_ETL_MSD_ROOT"],
         description="MSD root: the folder holding A/, B/, … (or MillionSongSubset/ with data/ inside)",
     )
+    subset_url = luigi.Parameter(default=ENVIRONMENT_DEFAULTS["MUSIC_ETL_MSD_SUBSET_URL"],
+                                 description="where `make download-msd-subset` fetches the subset archive")
 
 
 class staging(luigi.Config):  # noqa: N801
