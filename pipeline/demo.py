@@ -21,6 +21,7 @@ import luigi
 from pipeline import config, progress, status
 from pipeline.spotify.catalog import build_catalog, load_identities
 from pipeline.spotify.sandbox import DEV, EXTENDED, SandboxServer, SandboxState
+from pipeline.warehouse.backends import DuckDBBackend
 
 QUERIES = [
     ("Match rate by decade (MSD year)",
@@ -41,9 +42,7 @@ QUERIES = [
 def _print_queries(url: str) -> None:
     import duckdb
 
-    path = url.removeprefix("duckdb://")
-    path = path[1:] if path.startswith("/") else path
-    con = duckdb.connect(path, read_only=True)
+    con = duckdb.connect(DuckDBBackend(url).path, read_only=True)
     try:
         for title, sql in QUERIES:
             print(f"\n-- {title}\n{sql}")

@@ -30,14 +30,6 @@ def _loaded_ids() -> dict[str, str]:
         backend.close()
 
 
-def staged_partitions(stage: str = "msd") -> list[dict]:
-    rows = []
-    for partition in discover_partitions(config.msd().root):
-        manifest = _manifest(stage, partition)
-        rows.append({"partition": partition, "done": manifest is not None, **(manifest or {}).get("counts", {})})
-    return rows
-
-
 def main() -> int:
     from pipeline.warehouse.load import PartitionLoad
 

@@ -194,21 +194,21 @@ class DuckDBBackend(Backend):
     def maintenance_statements(self) -> list[str]:
         return ["CHECKPOINT"]
 
-    def fill_stage(self, table: Table, path: str) -> None:
+    def _insert_from_file(self, into: str, table: Table, path: str, load_id: str | None = None) -> None:
+        names = ", ".join(c.name for c in self.stage_columns(table))
+        columns = "{" + ", ".join(f"'{c.name}': '{schema.column_type(c, DUCKDB)}'" for c in self.stage_columns(table)) + "}"
+        stamp = ("", "") if load_id is None else (", load_id", f", {literal(load_id)}")
         with _local_copy(path) as local:
-            columns = "{" + ", ".join(f"'{c.name}': '{schema.column_type(c, DUCKDB)}'" for c in self.stage_columns(table)) + "}"
-            names = ", ".join(c.name for c in self.stage_columns(table))
-            self.execute(f"INSERT INTO stage_{table.name} ({names}) SELECT {names} FROM read_json({literal(local)}, "
+            self.execute(f"INSERT INTO {into} ({names}{stamp[0]}) SELECT {names}{stamp[1]} FROM read_json({literal(local)}, "
                          f"format = 'newline_delimited', compression = 'gzip', columns = {columns})")
+
+    def fill_stage(self, table: Table, path: str) -> None:
+        self._insert_from_file(f"stage_{table.name}", table, path)
 
     loads_directly = True
 
     def load_direct(self, table: Table, path: str, load_id: str) -> None:
-        with _local_copy(path) as local:
-            columns = "{" + ", ".join(f"'{c.name}': '{schema.column_type(c, DUCKDB)}'" for c in self.stage_columns(table)) + "}"
-            names = ", ".join(c.name for c in self.stage_columns(table))
-            self.execute(f"INSERT INTO {table.name} ({names}, load_id) SELECT {names}, {literal(load_id)} FROM "
-                         f"read_json({literal(local)}, format = 'newline_delimited', compression = 'gzip', columns = {columns})")
+        self._insert_from_file(table.name, table, path, load_id)
 
 
 class PostgresBackend(Backend):
