@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import glob
 import gzip
+import hashlib
 import io
 import os
+import time
 
+import botocore.exceptions
 import luigi
 import luigi.format
 import orjson
@@ -82,6 +85,113 @@ def target(path: str):
     return luigi.LocalTarget(path, format=luigi.format.Nop)
 
 
+class ManifestIndex:
+    """Which partitions of a stage have their ``_manifest.json`` on S3, from one listing per stage.
+
+    Luigi asks every target whether it exists before it runs anything; on S3 a missing key
+    costs a HEAD and a listing (``S3Client.exists`` looks for a folder too), so 676 partitions ×
+    3 steps spend minutes on bookkeeping. One paginated listing of ``<root>/<stage>/`` answers
+    them all. The listing can only be stale towards "missing" (manifests are written, never
+    removed, while a run goes on; ``rerun --force`` removes them before the run starts): a task
+    wrongly thought missing is scheduled, and its ``run()`` checks afresh and returns at once.
+    Manifests this process writes are added as they are written. One index per process, so a
+    forked worker lists again rather than trusting its parent's snapshot.
+    """
+
+    MAX_AGE_S = 5.0  # a "missing" answer from an older listing lists again (long runs, other workers)
+
+    def __init__(self):
+        self._pid = os.getpid()
+        self._stages: dict[str, dict[str, str]] = {}
+        self._listed_at: dict[str, float] = {}
+
+    def _etags(self, stage_prefix: str, refresh: bool = False) -> dict[str, str]:
+        if stage_prefix not in self._stages or refresh:
+            client = s3_client()
+            bucket, key = client._path_to_bucket_and_key(stage_prefix + "/")
+            found = {}
+            paginator = client.s3.meta.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=key):
+                for item in page.get("Contents", []):
+                    if item["Key"].endswith("/" + MANIFEST):
+                        found[f"s3://{bucket}/{item['Key']}"] = item["ETag"].strip('"')
+            self._stages[stage_prefix] = {**self._stages.get(stage_prefix, {}), **found}
+            self._listed_at[stage_prefix] = time.monotonic()
+        return self._stages[stage_prefix]
+
+    def etag(self, path: str) -> str | None:
+        """The manifest's ETag (its MD5 for these small single-part uploads), or None if it is absent."""
+        stage_prefix = path.rsplit("/", 3)[0]  # <root>/<stage> of <root>/<stage>/A/B/_manifest.json
+        found = self._etags(stage_prefix).get(path)
+        if found is None and time.monotonic() - self._listed_at.get(stage_prefix, 0.0) > self.MAX_AGE_S:
+            found = self._etags(stage_prefix, refresh=True).get(path)
+        return found
+
+    def written(self, path: str, etag: str) -> None:
+        self._etags(path.rsplit("/", 3)[0])[path] = etag
+
+
+_index: ManifestIndex | None = None
+
+
+def manifest_index() -> ManifestIndex:
+    global _index
+    if _index is None or _index._pid != os.getpid():
+        _index = ManifestIndex()
+    return _index
+
+
+def reset_manifest_index() -> None:
+    """Forget the listing (after removing manifests, e.g. ``rerun --force``)."""
+    global _index
+    _index = None
+
+
+class ManifestTarget(luigi.Target):
+    """A partition stage's ``_manifest.json``: exists() from the stage listing on S3, a stat locally.
+
+    ``exists_now()`` asks the store itself, for the check a task makes before doing work."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._target = target(path)
+
+    def exists(self) -> bool:
+        if is_s3(self.path):
+            return manifest_index().etag(self.path) is not None
+        return self._target.exists()
+
+    def exists_now(self) -> bool:
+        if not is_s3(self.path):
+            return self._target.exists()
+        # One HEAD on the key itself: S3Client.exists would also look for a "folder" of that name.
+        client = s3_client()
+        bucket, key = client._path_to_bucket_and_key(self.path)
+        try:
+            head = client.s3.meta.client.head_object(Bucket=bucket, Key=key)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        manifest_index().written(self.path, head["ETag"].strip('"'))
+        return True
+
+    def open(self, mode="r"):
+        return self._target.open(mode)
+
+    def content_id(self) -> str | None:
+        """A digest of the manifest's bytes (S3: its ETag from the listing, no GET), None if absent."""
+        if is_s3(self.path):
+            return manifest_index().etag(self.path)
+        if not os.path.exists(self.path):
+            return None
+        with open(self.path, "rb") as fh:
+            return hashlib.md5(fh.read()).hexdigest()  # noqa: S324 - an identity, not security
+
+    def __repr__(self) -> str:
+        return f"ManifestTarget({self.path!r})"
+
+
 class JsonLinesWriter:
     """Gzipped JSON Lines into a target, atomically: the file appears only when ``commit()`` runs.
 
@@ -126,8 +236,17 @@ class JsonLinesWriter:
 
 
 def write_json(tgt, payload: dict) -> None:
+    data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    if isinstance(tgt, ManifestTarget) and is_s3(tgt.path):
+        # One PUT is atomic on S3 (the object appears whole or not at all); Luigi's atomic file
+        # would stage it locally and hand it to boto3's threaded transfer manager, 5 ms a file.
+        client = s3_client()
+        bucket, key = client._path_to_bucket_and_key(tgt.path)
+        answer = client.s3.meta.client.put_object(Bucket=bucket, Key=key, Body=data)
+        manifest_index().written(tgt.path, answer["ETag"].strip('"'))
+        return
     with tgt.open("w") as fh:
-        fh.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        fh.write(data)
 
 
 def read_json(tgt) -> dict:

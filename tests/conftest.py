@@ -55,6 +55,8 @@ class LuigiConfig:
         self._monkeypatch.setattr(LuigiConfigParser, "_instance", None)
         luigi.task_register.Register.clear_instance_cache()
         staging._clients.clear()
+        from pipeline import forget_listings
+        forget_listings()
         return self
 
 

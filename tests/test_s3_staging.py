@@ -73,3 +73,54 @@ def test_blank_s3_keys_are_not_passed_to_boto3(luigi_config):
     client = staging.StagingS3Client()
     assert "endpoint_url" not in client._options and client._options["region_name"] == "eu-west-1"
     assert client.s3.meta.client.meta.region_name == "eu-west-1"  # boto3 accepts the options
+
+
+def _count_calls(monkeypatch):
+    """Counts S3 API calls by operation name, through botocore's own event hook."""
+    calls: dict[str, int] = {}
+
+    def count(event_name, **kwargs):
+        operation = event_name.rsplit(".", 1)[1]
+        calls[operation] = calls.get(operation, 0) + 1
+    staging.s3_client().s3.meta.client.meta.events.register("before-call.s3.*", count)
+    return calls
+
+
+def test_manifest_existence_comes_from_one_listing_per_stage(s3_pipeline, monkeypatch):
+    bucket, client = s3_pipeline
+    for p in ("A/A", "A/C", "B/B"):
+        client.put_object(Bucket=bucket, Key=f"staging/msd/{p}/_manifest.json", Body=b"{}")
+    client.put_object(Bucket=bucket, Key="staging/msd/A/A/songs.jsonl.gz", Body=b"")
+    calls = _count_calls(monkeypatch)
+    answers = {p: staging.ManifestTarget(f"s3://{bucket}/staging/msd/{p}/_manifest.json").exists()
+               for p in ("A/A", "A/B", "A/C", "B/A", "B/B")}
+    assert answers == {"A/A": True, "A/B": False, "A/C": True, "B/A": False, "B/B": True}
+    assert calls == {"ListObjectsV2": 1}  # no HEAD per target, no folder checks
+
+
+def test_a_listing_is_trusted_for_a_few_seconds_then_asked_again(s3_pipeline, monkeypatch):
+    bucket, client = s3_pipeline
+    target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/B/_manifest.json")
+    assert not target.exists()
+    client.put_object(Bucket=bucket, Key="staging/msd/A/B/_manifest.json", Body=b"{}")  # another process
+    assert not target.exists()  # the listing is seconds old: "missing" is believed
+    assert target.exists_now()  # the store itself
+    staging.reset_manifest_index()
+    assert not staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/_manifest.json").exists()
+    monkeypatch.setattr(staging.ManifestIndex, "MAX_AGE_S", 0.0)
+    client.put_object(Bucket=bucket, Key="staging/msd/A/C/_manifest.json", Body=b"{}")
+    assert staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/_manifest.json").exists()
+
+
+def test_what_this_process_writes_is_known_at_once_with_the_etag_s3_gives(s3_pipeline):
+    bucket, client = s3_pipeline
+    path = f"s3://{bucket}/staging/spotify/B/A/_manifest.json"
+    target = staging.ManifestTarget(path)
+    assert not target.exists() and target.content_id() is None
+    staging.write_json(target, {"partition": "B/A"})
+    assert target.exists()
+    written = target.content_id()
+    staging.reset_manifest_index()  # what another process would list
+    assert staging.ManifestTarget(path).content_id() == written
+    head = client.head_object(Bucket=bucket, Key="staging/spotify/B/A/_manifest.json")
+    assert head["ETag"].strip('"') == written

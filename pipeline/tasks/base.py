@@ -25,12 +25,15 @@ class StagedPartitionTask(luigi.Task):
         return staging.partition_prefix(self.stage, self.partition)
 
     def output(self):
-        return staging.target(f"{self.prefix}/{staging.MANIFEST}")
+        return staging.ManifestTarget(f"{self.prefix}/{staging.MANIFEST}")
 
     def start(self) -> bool:
         """False when there is nothing to do; otherwise clears what a killed run left behind."""
         # Another worker may have finished it while this one waited (gokart's complete_check_at_run).
-        if self.complete():
+        # On S3 the answer comes from the stage listing, listed again when a "missing" is older than
+        # a few seconds: a HEAD per task would double the requests of a fresh run, and with luigid
+        # the scheduler already hands a task to one worker only.
+        if self.output().exists():
             logger.info("%s already complete; nothing to do", self)
             return False
         for path in staging.remove_stale_temporaries(self.prefix):
