@@ -17,3 +17,15 @@ from pipeline.tasks import (
 
 __all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "FinalizeWarehouse", "LoadPartition", "RunAll",
            "WarehouseSchema"]
+
+
+def forget_listings() -> None:
+    """Drop this process's listings of staged manifests and warehouse markers.
+
+    ``complete()`` answers from them for up to 5 s; code that asks again right after a run whose
+    tasks ran in other processes (``workers > 1``, luigid) calls this first."""
+    from pipeline import staging
+    from pipeline.warehouse.target import forget_known_markers
+
+    staging.reset_manifest_index()
+    forget_known_markers()

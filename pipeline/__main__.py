@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 import luigi
 from luigi.execution_summary import _summary_dict
 
-from pipeline import config, progress, staging, status
+from pipeline import config, forget_listings, progress, staging, status
 from pipeline.partitions import validate_partition
+from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll
 from pipeline.tasks.enrich import QUOTA_STATE
@@ -68,11 +69,14 @@ def run_summary(result: luigi.execution_summary.LuigiRunResult) -> tuple[str, li
 def build(tasks, workers: int, scheduler_url: str | None) -> int:
     progress.install()
     kwargs = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
-    result = luigi.build(tasks, workers=workers, detailed_summary=True, **kwargs)
+    result = luigi.build(tasks, workers=workers, detailed_summary=True, worker_scheduler_factory=WorkerSchedulerFactory(),
+                         **kwargs)
     summary, failed = run_summary(result)
     print(summary)
     if result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
         return 0
+    # What this process listed while scheduling predates the other workers' work: ask afresh.
+    forget_listings()
     if not failed and all(task.complete() for task in tasks):
         # Several workers on one luigid: Luigi reports tasks another worker ran (or was granted first)
         # as not run here; the targets say whether the run as a whole is done.
@@ -98,6 +102,7 @@ def forget_partition(partition: str, forget_spotify_answers: bool = False) -> li
             removed.append(f"{MARKER_TABLE} rows of {partition}")
     finally:
         backend.close()
+    forget_listings()  # what this process listed before is out of date now
     return removed
 
 

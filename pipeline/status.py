@@ -31,7 +31,7 @@ def _loaded_ids() -> dict[str, str]:
 
 
 def main() -> int:
-    from pipeline.warehouse.load import PartitionLoad
+    from pipeline.warehouse.load import load_id_for
 
     loaded = _loaded_ids()
     print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {config.warehouse().url}")
@@ -54,7 +54,7 @@ def main() -> int:
         matched = spotify["statuses"]["matched"]
         totals["matched"] += matched
         totals["requests"] += spotify["requests"]["this_run_total"]
-        current = PartitionLoad(partition, msd, spotify).load_id
+        current = load_id_for(partition)
         state = "yes" if loaded.get(partition) == current else ("older staging" if partition in loaded else "no")
         complete += state == "yes"
         print(line + f"{matched:>9}{spotify['match_rate'] or 0:>7.2f}{spotify['requests']['this_run_total']:>9}  {state}")

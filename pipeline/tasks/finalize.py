@@ -34,6 +34,8 @@ class FinalizeWarehouse(luigi.Task):
         return WarehouseMarker(warehouse_backend, f"FinalizeWarehouse@{digest}")
 
     def run(self):
+        if self.output().exists_now():
+            return
         backend = warehouse_backend()
         update_id = self.output().update_id
         try:
@@ -55,4 +57,5 @@ class FinalizeWarehouse(luigi.Task):
                     backend.execute(statement)
         finally:
             backend.close()
+        self.output().exists_now()  # remembered for this process's checks
         logger.info("warehouse finalized after %d partition loads", len(self.partitions))

@@ -11,7 +11,7 @@ from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.params import PartitionParameter
 from pipeline.warehouse.backends import Backend, backend_for, literal
-from pipeline.warehouse.load import load_partition, read_manifests
+from pipeline.warehouse.load import load_id_for, load_partition, read_manifests, update_id_for
 from pipeline.warehouse.schema import MARKER_TABLE, WAREHOUSE_SCHEMA_VERSION
 from pipeline.warehouse.target import WarehouseMarker
 
@@ -32,6 +32,8 @@ class WarehouseSchema(luigi.Task):
         return WarehouseMarker(warehouse_backend, f"WarehouseSchema@v{WAREHOUSE_SCHEMA_VERSION}")
 
     def run(self):
+        if self.output().exists_now():
+            return
         backend = warehouse_backend()
         try:
             backend.ensure_schema()
@@ -44,6 +46,7 @@ class WarehouseSchema(luigi.Task):
                     f"{WAREHOUSE_SCHEMA_VERSION}, CURRENT_TIMESTAMP)")
         finally:
             backend.close()
+        self.output().exists_now()  # remembered for this process's checks
 
 
 class LoadPartition(luigi.Task):
@@ -62,14 +65,15 @@ class LoadPartition(luigi.Task):
         return {"duckdb_warehouse": 1} if config.warehouse().url.startswith("duckdb:") else {}
 
     def output(self):
-        staged = [self.requires()["msd"], self.requires()["spotify"]]
-        if not all(t.complete() for t in staged):
-            # No staging yet, so no load id: not loaded. (Luigi runs the requirements first.)
-            return WarehouseMarker(warehouse_backend, f"LoadPartition({self.partition})@pending")
-        return WarehouseMarker(warehouse_backend, read_manifests(self.partition).update_id)
+        load_id = load_id_for(self.partition)
+        # No staging yet, so no load id: not loaded. (Luigi runs the requirements first.)
+        return WarehouseMarker(warehouse_backend, update_id_for(self.partition, load_id or "pending"))
 
     def run(self):
         load = read_manifests(self.partition)
+        if WarehouseMarker(warehouse_backend, load.update_id).exists_now():
+            logger.info("%s already loaded; nothing to do", self)
+            return
         backend = warehouse_backend()
         try:
             if self.set_status_message:
@@ -77,5 +81,6 @@ class LoadPartition(luigi.Task):
             counts = load_partition(backend, load)
         finally:
             backend.close()
+        WarehouseMarker(warehouse_backend, load.update_id).exists_now()  # remembered for this process's checks
         logger.info("partition %s loaded (%s): %s", self.partition, load.load_id,
                     ", ".join(f"{k} {v}" for k, v in counts.items()))

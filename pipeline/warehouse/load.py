@@ -14,9 +14,9 @@ The same SQL for every backend (only staging differs, pipeline/warehouse/backend
    Spotify tracks): any failure raises and the transaction rolls back;
 6. replace the partition's marker row, commit.
 
-The load id is a function of the staged inputs (the extraction id, the enrichment run, the
-schema version), so reloading the same staging gives identical tables, and new staging gives
-a new id that the marker does not know yet: the partition loads again.
+The load id is a digest of the staged manifests' bytes and the schema version, so reloading
+the same staging gives identical tables, and new staging gives a new id that the marker does
+not know yet: the partition loads again.
 """
 
 from __future__ import annotations
@@ -41,21 +41,35 @@ class DataQualityError(PipelineError):
                          + "; ".join(problems))
 
 
+def manifest_targets(partition: str) -> tuple[staging.ManifestTarget, staging.ManifestTarget]:
+    return (staging.ManifestTarget(f"{staging.partition_prefix('msd', partition)}/{staging.MANIFEST}"),
+            staging.ManifestTarget(f"{staging.partition_prefix('spotify', partition)}/{staging.MANIFEST}"))
+
+
+def load_id_for(partition: str) -> str | None:
+    """The load id of a partition's current staging: a digest of its two manifests' bytes (on S3
+    their ETags, from the stage listing: no GET) and the schema version; None until both exist."""
+    ids = [t.content_id() for t in manifest_targets(partition)]
+    if None in ids:
+        return None
+    basis = "|".join([partition, *ids, f"w{WAREHOUSE_SCHEMA_VERSION}"])
+    return f"{partition.replace('/', '')}-{hashlib.sha1(basis.encode()).hexdigest()[:16]}"
+
+
+def update_id_for(partition: str, load_id: str) -> str:
+    return f"LoadPartition({partition})@{load_id}"
+
+
 @dataclass(frozen=True)
 class PartitionLoad:
     partition: str
     msd_manifest: dict
     spotify_manifest: dict
-
-    @property
-    def load_id(self) -> str:
-        basis = "|".join([self.partition, str(self.msd_manifest.get("extract_id")), str(self.spotify_manifest.get("run_id")),
-                          str(self.spotify_manifest.get("completed_at")), f"w{WAREHOUSE_SCHEMA_VERSION}"])
-        return f"{self.partition.replace('/', '')}-{hashlib.sha1(basis.encode()).hexdigest()[:16]}"
+    load_id: str
 
     @property
     def update_id(self) -> str:
-        return f"LoadPartition({self.partition})@{self.load_id}"
+        return update_id_for(self.partition, self.load_id)
 
     def path(self, table: Table) -> str:
         return f"{staging.partition_prefix(table.stage, self.partition)}/{table.file}"
@@ -68,9 +82,12 @@ class PartitionLoad:
 
 
 def read_manifests(partition: str) -> PartitionLoad:
-    msd = staging.read_json(staging.target(f"{staging.partition_prefix('msd', partition)}/{staging.MANIFEST}"))
-    spotify = staging.read_json(staging.target(f"{staging.partition_prefix('spotify', partition)}/{staging.MANIFEST}"))
-    return PartitionLoad(partition, msd, spotify)
+    msd, spotify = (staging.read_json(t) for t in manifest_targets(partition))
+    load_id = load_id_for(partition)
+    if load_id is None:  # both were just read, so only a listing older than them can say so
+        staging.reset_manifest_index()
+        load_id = load_id_for(partition)
+    return PartitionLoad(partition, msd, spotify, load_id)
 
 
 def is_loaded(backend: Backend, update_id: str) -> bool:

@@ -3,15 +3,33 @@
 The twin of ``luigi.contrib.postgres.PostgresTarget`` (its ``table_updates``), for every backend
 and with versioned ids: ``LoadPartition(A/B)@<load id>``. The marker row is written by the load
 itself, inside its transaction, so the data and the marker commit together.
+
+Luigi asks every task whether it is complete before running anything: one query per target
+would be one connection per partition. ``exists()`` answers from one query of all update ids
+per process (a listing that can only be stale towards "missing": markers are added by loads,
+removed only by ``rerun --force`` before its run; a "missing" answer from a listing older than
+5 s lists again); ``exists_now()`` asks the table itself, which is what a task does before
+it does work, and what this process learns from it is remembered.
 """
 
 from __future__ import annotations
+
+import os
+import time
 
 import luigi
 
 from pipeline.warehouse.backends import Backend
 from pipeline.warehouse.load import is_loaded
 from pipeline.warehouse.schema import MARKER_TABLE
+
+# A "missing" answer older than this asks again: long runs and other machines' work.
+LISTING_MAX_AGE_S = 5.0
+_known: dict[tuple[int, str], tuple[float, set[str]]] = {}
+
+
+def forget_known_markers() -> None:
+    _known.clear()
 
 
 class WarehouseMarker(luigi.Target):
@@ -21,12 +39,29 @@ class WarehouseMarker(luigi.Target):
 
     def exists(self) -> bool:
         backend: Backend = self._backend_factory()
+        key = (os.getpid(), backend.url)
+        listed_at, known = _known.get(key, (0.0, set()))
+        if self.update_id in known:
+            return True
+        if time.monotonic() - listed_at > LISTING_MAX_AGE_S:
+            try:
+                exists = backend.query(marker_table_exists_sql(backend.dialect))
+                rows = backend.query(f"SELECT update_id FROM {MARKER_TABLE}") if exists else []
+            finally:
+                backend.close()
+            known = {r[0] for r in rows}
+            _known[key] = (time.monotonic(), known)
+        return self.update_id in known
+
+    def exists_now(self) -> bool:
+        backend: Backend = self._backend_factory()
         try:
-            if not backend.query(marker_table_exists_sql(backend.dialect)):
-                return False
-            return is_loaded(backend, self.update_id)
+            found = bool(backend.query(marker_table_exists_sql(backend.dialect))) and is_loaded(backend, self.update_id)
         finally:
             backend.close()
+        if found:
+            _known.setdefault((os.getpid(), backend.url), (0.0, set()))[1].add(self.update_id)
+        return found
 
     def __repr__(self) -> str:
         return f"WarehouseMarker({self.update_id!r})"
