@@ -19,6 +19,7 @@ import time
 import luigi
 
 from pipeline import config, progress, status
+from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.catalog import build_catalog, load_identities
 from pipeline.spotify.sandbox import DEV, EXTENDED, SandboxServer, SandboxState
 from pipeline.warehouse.backends import DuckDBBackend
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
         progress.install()
         result = luigi.build([RunAll()], workers=args.workers, local_scheduler=True, detailed_summary=True,
-                             log_level="WARNING")
+                             log_level="WARNING", worker_scheduler_factory=WorkerSchedulerFactory())
     finally:
         server.stop()
     print(result.summary_text)
