@@ -215,3 +215,29 @@ def test_kill_9_in_the_middle_of_a_load_leaves_nothing_half_loaded(local_pipelin
     counts = warehouse_counts({"MUSIC_ETL_WAREHOUSE_URL": postgres_url})
     assert counts["markers"] == {"A/A": 1}
     assert counts["songs"] == {"A/A": staged_songs({"MUSIC_ETL_STAGING_ROOT": local_pipeline}, "A/A")}
+
+
+def test_the_local_schedulers_pending_count_is_luigis_own():
+    """The shortcut (no upstream walk while nothing is disabled) answers what Luigi's walk answers."""
+    from luigi import scheduler as luigi_scheduler
+    from luigi.task_status import DISABLED, DONE, FAILED, PENDING
+
+    from pipeline.scheduling import LocalScheduler
+
+    def fill(sch):
+        sch.add_task(worker="w", task_id="extract", status=DONE)
+        sch.add_task(worker="w", task_id="enrich", status=PENDING, deps=["extract"])
+        sch.add_task(worker="w", task_id="load", status=PENDING, deps=["enrich"])
+        sch.add_task(worker="other", task_id="load", status=PENDING, deps=["enrich"])
+        sch.add_task(worker="w", task_id="broken", status=FAILED)
+        sch.add_task(worker="w", task_id="after-broken", status=PENDING, deps=["broken"])
+        return sch
+
+    # retry_count explicit: a failed task stays FAILED (not disabled) whatever luigi.cfg says
+    ours, theirs = fill(LocalScheduler(retry_count=5)), fill(luigi_scheduler.Scheduler(retry_count=5))
+    before = ours.count_pending("w")
+    assert before == theirs.count_pending("w") and before["n_pending_tasks"] >= 3
+    for sch in (ours, theirs):  # a disabled task: its dependents no longer count as pending
+        sch._state.set_status(sch._state.get_task("broken"), DISABLED)
+    assert ours.count_pending("w") == theirs.count_pending("w")
+    assert ours.count_pending("w")["n_pending_tasks"] < before["n_pending_tasks"]
