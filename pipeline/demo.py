@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
           f"MSD sample {msd_root}; warehouse {url}", flush=True)
     started = time.monotonic()
     try:
+        from pipeline.__main__ import run_summary
         from pipeline.tasks import RunAll
 
         progress.install()
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     print(result.summary_text)
+    print(run_summary(result)[0])
     spent = state.stats()["requests"]
     print(f"Spotify requests this run: {sum(spent.values())} {dict(sorted(spent.items()))}; "
           f"{time.monotonic() - started:.1f} s")

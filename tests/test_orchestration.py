@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -241,3 +242,18 @@ def test_the_local_schedulers_pending_count_is_luigis_own():
         sch._state.set_status(sch._state.get_task("broken"), DISABLED)
     assert ours.count_pending("w") == theirs.count_pending("w")
     assert ours.count_pending("w")["n_pending_tasks"] < before["n_pending_tasks"]
+
+
+def test_the_run_summary_says_when_the_spotify_quota_allows_a_resume(local_pipeline, luigi_config, sandbox, monkeypatch,
+                                                                    tmp_path, capsys):
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="development", daily_quota=20)
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    luigi_config.set("scheduler", retry_count=1)
+    assert front_end(["run", "--partitions", "A/A,A/B"]) == 1
+    out, err = capsys.readouterr()
+    assert re.search(r"Spotify quota exhausted \(partition A/[AB]\): rerun after \d{4}-\d\d-\d\dT", out), out
+    assert "partitions loaded this run: 0" in out and "EnrichPartition(A/" in err
+    assert f"staging {local_pipeline}" in out
