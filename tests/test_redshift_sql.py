@@ -31,14 +31,33 @@ class RecordingRedshift(RedshiftBackend):
 
     def query(self, sql):
         self.statements.append(sql)
+        parts = _top_level_subqueries(sql) if sql.startswith("SELECT (") else [sql]
+        return [tuple(self._count(part) for part in parts)]
+
+    def _count(self, sql):
         staged = re.fullmatch(r"SELECT count\(\*\) FROM stage_(\w+)", sql)
-        loaded = re.match(r"SELECT count\(\*\) FROM (\w+) WHERE load_id = '[^']+'$", sql)
+        loaded = re.fullmatch(r"SELECT count\(\*\) FROM (\w+) WHERE load_id = '[^']+'", sql)
         table = (staged or loaded).group(1) if staged or loaded else None
-        return [(self.expected[table] if table else 0,)]
+        return self.expected[table] if table else 0
 
     def transaction(self):
         import contextlib
         return contextlib.nullcontext()
+
+
+def _top_level_subqueries(sql: str) -> list[str]:
+    """``SELECT (q1), (q2), …`` → [q1, q2, …] (the load's checks come back in one query)."""
+    parts, depth, start = [], 0, None
+    for i, char in enumerate(sql):
+        if char == "(":
+            depth += 1
+            if depth == 1:
+                start = i + 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                parts.append(sql[start:i])
+    return parts
 
 
 def parse(sql: str):

@@ -149,39 +149,47 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
 
 
 def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list[str]:
-    """Post-load checks inside the load's transaction; each problem names the table and the numbers."""
-    problems = []
+    """Post-load checks inside the load's transaction; each problem names the table and the numbers.
+
+    All counts come back in one query (one round trip, not 28)."""
     partition, load_id = load.partition, load.load_id
     mine = f"load_id = {literal(load_id)}"
+    counts: dict[tuple[str, str], str] = {}
     for table in TABLES:
-        loaded = backend.scalar(f"SELECT count(*) FROM {table.name} WHERE {mine}")
+        keys = ", ".join(table.key)
+        counts[(table.name, "loaded")] = f"SELECT count(*) FROM {table.name} WHERE {mine}"
+        counts[(table.name, "null_keys")] = (f"SELECT count(*) FROM {table.name} WHERE {mine} AND ("
+                                             + " OR ".join(f"{k} IS NULL" for k in table.key) + ")")
+        if table.replace_from and table.name in backend.duplicates_in_load:
+            continue  # earlier rows of these artists were deleted above; the backend counted in-load repeats
+        if table.replace_from:
+            counts[(table.name, "duplicates")] = (f"SELECT count(*) FROM (SELECT {keys} FROM {table.name} WHERE {mine} "
+                                                  f"GROUP BY {keys} HAVING count(*) > 1) d")
+        else:
+            key = table.key[0]
+            counts[(table.name, "duplicates")] = (
+                f"SELECT count(*) FROM (SELECT {key} FROM {table.name} WHERE {key} IN "
+                f"(SELECT {key} FROM {table.name} WHERE {mine}) GROUP BY {key} HAVING count(*) > 1) d")
+    counts[("spotify_matches", "dangling")] = (
+        f"SELECT count(*) FROM spotify_matches m LEFT JOIN spotify_tracks t ON t.spotify_track_id = m.spotify_track_id "
+        f"WHERE m.msd_partition = {literal(partition)} AND m.spotify_track_id IS NOT NULL AND t.spotify_track_id IS NULL")
+    row = backend.query("SELECT " + ", ".join(f"({sql})" for sql in counts.values()))[0]
+    found = dict(zip(counts, row, strict=True))
+
+    problems = []
+    for table in TABLES:
+        loaded = found[(table.name, "loaded")]
         if loaded != staged[table.name]:
             problems.append(f"{table.name}: {staged[table.name]} rows staged "
                             f"({load.path(table)} and its manifest), {loaded} loaded")
-        null_keys = backend.scalar(f"SELECT count(*) FROM {table.name} WHERE {mine} AND ("
-                                   + " OR ".join(f"{k} IS NULL" for k in table.key) + ")")
-        if null_keys:
-            problems.append(f"{table.name}: {null_keys} rows with a null key ({', '.join(table.key)})")
-        keys = ", ".join(table.key)
-        if table.replace_from and table.name in backend.duplicates_in_load:
-            # Every earlier row of these artists was deleted above, so a duplicate can only be within
-            # this load, and the backend counted those while sending the rows.
-            duplicates = backend.duplicates_in_load[table.name]
-        elif table.replace_from:
-            duplicates = backend.scalar(f"SELECT count(*) FROM (SELECT {keys} FROM {table.name} WHERE {mine} "
-                                        f"GROUP BY {keys} HAVING count(*) > 1) d")
-        else:
-            key = table.key[0]
-            duplicates = backend.scalar(
-                f"SELECT count(*) FROM (SELECT {key} FROM {table.name} WHERE {key} IN "
-                f"(SELECT {key} FROM {table.name} WHERE {mine}) GROUP BY {key} HAVING count(*) > 1) d")
+        if found[(table.name, "null_keys")]:
+            problems.append(f"{table.name}: {found[(table.name, 'null_keys')]} rows with a null key ({', '.join(table.key)})")
+        duplicates = found.get((table.name, "duplicates"), backend.duplicates_in_load.get(table.name, 0))
         if duplicates:
-            problems.append(f"{table.name}: {duplicates} duplicated keys ({keys})")
-    dangling = backend.scalar(
-        f"SELECT count(*) FROM spotify_matches m LEFT JOIN spotify_tracks t ON t.spotify_track_id = m.spotify_track_id "
-        f"WHERE m.msd_partition = {literal(partition)} AND m.spotify_track_id IS NOT NULL AND t.spotify_track_id IS NULL")
-    if dangling:
-        problems.append(f"spotify_matches: {dangling} matches point at no loaded spotify_tracks row")
+            problems.append(f"{table.name}: {duplicates} duplicated keys ({', '.join(table.key)})")
+    if found[("spotify_matches", "dangling")]:
+        problems.append(f"spotify_matches: {found[('spotify_matches', 'dangling')]} matches point at no loaded "
+                        f"spotify_tracks row")
     return problems
 
 
