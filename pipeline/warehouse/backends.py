@@ -119,6 +119,9 @@ class Backend:
 
     # --- staging ---------------------------------------------------------------------------
 
+    # PostgreSQL drops its stage tables at commit (ON COMMIT DROP); the others keep them for the session.
+    temp_tables_outlive_transactions = True
+
     def stage_columns(self, table: Table) -> list[Column]:
         return [c for c in table.columns() if c.name != "load_id"]
 
@@ -274,6 +277,8 @@ class PostgresBackend(Backend):
     def lock_for_schema(self) -> None:
         self.lock_for_load()
 
+    temp_tables_outlive_transactions = False
+
     def create_stage_sql(self, table: Table) -> str:
         return super().create_stage_sql(table) + " ON COMMIT DROP"
 
@@ -316,6 +321,8 @@ class RedshiftBackend(PostgresBackend):
         # Redshift has no advisory locks; LOCK makes concurrent loads wait instead of failing
         # with a serializable-isolation violation at commit.
         self.execute("LOCK " + ", ".join([t.name for t in schema.TABLES] + [schema.MARKER_TABLE]))
+
+    temp_tables_outlive_transactions = True
 
     def create_stage_sql(self, table: Table) -> str:
         return Backend.create_stage_sql(self, table)
