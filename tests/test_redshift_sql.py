@@ -117,3 +117,17 @@ def test_redshift_refuses_local_staging_and_a_missing_role(local_pipeline):
     with pytest.raises(WarehouseConfigError, match="iam_role `` is not an IAM role ARN"):
         backend.copy_sql(table, "s3://bucket/staging/msd/A/A/songs.jsonl.gz")
     assert backend.dsn() == "postgresql://etl@cluster:5439/music"
+
+
+def test_maintenance_after_the_loads_runs_outside_a_transaction_and_parses():
+    backend = RedshiftBackend("redshift://etl@cluster:5439/music", iam_role=ROLE)
+    assert backend.maintenance_statements() == ["VACUUM", "ANALYZE"]
+    for sql in backend.maintenance_statements():
+        parse(sql)
+    # psycopg2 would wrap them in a transaction, which Redshift refuses for VACUUM: autocommit is switched on.
+    class FakeConnection:
+        autocommit = False
+    backend._con = FakeConnection()
+    with backend.autocommit():
+        assert backend._con.autocommit is True
+    assert backend._con.autocommit is False
