@@ -16,7 +16,7 @@ SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
 .PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data scheduler scheduler-stop \
-	run-etl-dev run-etl-prod download-msd-subset
+	run-etl-dev run-etl-prod download-msd-subset prod-config
 
 setup-env: $(INSTALLED)
 
@@ -70,9 +70,17 @@ scheduler-stop:
 run-etl-dev: setup-env
 	$(BIN)/python -m pipeline run --scheduler-url $(SCHEDULER_URL) --workers $(WORKERS)
 
-# The same with the production configuration (S3 staging, Redshift): config/prod.cfg on top of luigi.cfg.
+# The values config/prod.cfg refers to, from the applied Terraform (no secrets).
+prod-config: setup-env
+	terraform -chdir=terraform/prod output -json | $(BIN)/python -m pipeline.prod_env > config/prod.env
+	@echo "wrote config/prod.env"
+
+# The same with the production configuration (S3 staging, Redshift): config/prod.cfg on top of luigi.cfg,
+# its values from config/prod.env (make prod-config), the Redshift password from PGPASSWORD.
 run-etl-prod: setup-env
-	LUIGI_CONFIG_PATH=config/prod.cfg $(BIN)/python -m pipeline run --scheduler-url $(SCHEDULER_URL) --workers $(WORKERS)
+	@test -f config/prod.env || { echo "config/prod.env missing: run make prod-config" >&2; exit 2; }
+	set -a && . config/prod.env && set +a && \
+		LUIGI_CONFIG_PATH=config/prod.cfg $(BIN)/python -m pipeline run --scheduler-url $(SCHEDULER_URL) --workers $(WORKERS)
 
 # The real 10,000-track subset (1.8 GB) into $(DATA)/; resumes an interrupted download, refuses to redo a finished one.
 download-msd-subset: setup-env

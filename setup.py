@@ -40,6 +40,8 @@ setup(
             "pyyaml>=6",
             # parses the generated Redshift SQL, which no local server can run
             "sqlglot>=25",
+            # parses terraform/ in the tests (no AWS needed)
+            "python-hcl2>=7",
         ],
     },
     entry_points={

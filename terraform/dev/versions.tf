@@ -1,0 +1,13 @@
+terraform {
+  required_version = ">= 1.6, < 2.0"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.80"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}

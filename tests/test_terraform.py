@@ -1,0 +1,117 @@
+"""terraform/ checked without AWS: every file parses, variables are declared and used, providers
+pinned, nothing public, no secret in variables or outputs; and the prod environment file."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+import hcl2
+import pytest
+
+from pipeline.prod_env import render
+from tests.conftest import PROJECT_ROOT
+
+TERRAFORM = os.path.join(PROJECT_ROOT, "terraform")
+FOLDERS = sorted({os.path.dirname(p) for p in glob.glob(os.path.join(TERRAFORM, "**", "*.tf"), recursive=True)})
+
+
+def load(folder: str) -> tuple[dict, str]:
+    """The folder's .tf files parsed (merged by block kind) and their text (for references)."""
+    merged: dict[str, list] = {}
+    text = ""
+    for path in sorted(glob.glob(os.path.join(folder, "*.tf"))):
+        with open(path, encoding="utf-8") as fh:
+            source = fh.read()
+        text += source
+        for kind, blocks in _plain(hcl2.loads(source)).items():
+            merged.setdefault(kind, []).extend(blocks if isinstance(blocks, list) else [blocks])
+    return merged, text
+
+
+def _plain(value):
+    """python-hcl2 8 keeps HCL's quotes on labels and strings, and adds bookkeeping keys: drop both."""
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def resources(parsed: dict, kind: str) -> list[dict]:
+    return [body for block in parsed.get("resource", []) for k, named in block.items() if k == kind
+            for body in named.values()]
+
+
+def test_the_expected_roots_and_modules_exist():
+    names = {os.path.relpath(f, TERRAFORM) for f in FOLDERS}
+    assert {"dev", "prod", "modules/staging", "modules/warehouse"} <= names
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: os.path.relpath(f, TERRAFORM))
+def test_variables_are_declared_used_and_described(folder):
+    parsed, text = load(folder)
+    declared = {name for block in parsed.get("variable", []) for name in block}
+    templates = "".join(open(p, encoding="utf-8").read() for p in glob.glob(os.path.join(folder, "*.tftpl")))
+    referenced = set(re.findall(r"\bvar\.(\w+)", text + templates))
+    assert referenced <= declared, f"undeclared: {referenced - declared}"
+    assert declared <= referenced, f"declared but unused: {declared - referenced}"
+    for block in parsed.get("variable", []):
+        for name, body in block.items():
+            assert body.get("description"), f"variable {name} has no description"
+            assert "password" not in name and "secret" not in name, f"variable {name} would hold a secret in clear"
+
+
+@pytest.mark.parametrize("root", ["dev", "prod"])
+def test_roots_pin_terraform_and_the_aws_provider(root):
+    parsed, _ = load(os.path.join(TERRAFORM, root))
+    terraform = parsed["terraform"][0]
+    assert terraform["required_version"]
+    aws = terraform["required_providers"][0]["aws"]
+    assert re.fullmatch(r"~> \d+\.\d+", aws["version"])
+    outputs = {name for block in parsed["output"] for name in block}
+    assert {"staging_root", "redshift_iam_role", "warehouse_url", "admin_secret_arn"} <= outputs
+
+
+def test_nothing_is_public_and_nothing_secret_is_output():
+    for folder in FOLDERS:
+        parsed, text = load(folder)
+        for group in resources(parsed, "aws_security_group"):
+            for rule in group.get("ingress", []):
+                assert "0.0.0.0/0" not in json.dumps(rule), f"{folder}: open ingress {rule}"
+        for workgroup in resources(parsed, "aws_redshiftserverless_workgroup"):
+            assert workgroup["publicly_accessible"] is False
+        for namespace in resources(parsed, "aws_redshiftserverless_namespace"):
+            assert namespace["manage_admin_password"] is True and "admin_user_password" not in namespace
+        for block in resources(parsed, "aws_s3_bucket_public_access_block"):
+            assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                                 "restrict_public_buckets"))
+        for instance in resources(parsed, "aws_instance"):
+            assert instance["metadata_options"][0]["http_tokens"] == "required"
+        for block in parsed.get("output", []):
+            for name, body in block.items():
+                assert "password" not in name and body.get("description"), name
+        assert not re.search(r"(?i)(aws_secret_access_key|aws_access_key_id)\s*=", text)
+
+
+def test_the_copy_role_reads_only_the_staging_prefix():
+    parsed, text = load(os.path.join(TERRAFORM, "modules", "warehouse"))
+    assert '"s3:GetObject"' in text and "s3:PutObject" not in text and "s3:*" not in text
+    assert "${var.staging_bucket_arn}/${var.staging_prefix}/*" in text
+
+
+def test_prod_environment_file_from_terraform_output():
+    outputs = {"staging_root": {"value": "s3://bucket/staging"},
+               "warehouse_url": {"value": "redshift://etl_admin@wg.123.us-east-1.redshift-serverless.amazonaws.com:5439/music"},
+               "redshift_iam_role": {"value": "arn:aws:iam::123456789012:role/music-etl-prod-redshift-copy"},
+               "admin_secret_arn": {"value": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rs-admin"}}
+    text = render(outputs)
+    assert "export MUSIC_ETL_STAGING_ROOT=s3://bucket/staging" in text
+    assert "export MUSIC_ETL_REDSHIFT_IAM_ROLE=arn:aws:iam::123456789012:role/music-etl-prod-redshift-copy" in text
+    assert "PGPASSWORD" in text and "export PGPASSWORD" not in text  # how to read it, never the value
+    with pytest.raises(SystemExit, match="lacks warehouse_url"):
+        render({k: v for k, v in outputs.items() if k != "warehouse_url"})
