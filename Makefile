@@ -27,7 +27,14 @@ $(INSTALLED): setup.py
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-test: setup-env
+# checkov (terraform/ policy checks) lives in its own environment: its pins clash with the project's.
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --upgrade pip
+	.venv-checkov/bin/python -m pip install --quiet 'checkov>=3.2,<4'
+
+test: setup-env $(CHECKOV)
 	$(BIN)/python -m pytest
 
 lint: setup-env

@@ -7,6 +7,8 @@ import glob
 import json
 import os
 import re
+import shutil
+import subprocess
 
 import hcl2
 import pytest
@@ -115,3 +117,23 @@ def test_prod_environment_file_from_terraform_output():
     assert "PGPASSWORD" in text and "export PGPASSWORD" not in text  # how to read it, never the value
     with pytest.raises(SystemExit, match="lacks warehouse_url"):
         render({k: v for k, v in outputs.items() if k != "warehouse_url"})
+
+
+def test_checkov_finds_nothing_failed_and_every_skip_says_why():
+    checkov = os.path.join(PROJECT_ROOT, ".venv-checkov", "bin", "checkov")
+    checkov = checkov if os.path.exists(checkov) else shutil.which("checkov")
+    if checkov is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but checkov is not installed (make test installs it into .venv-checkov)")
+        pytest.skip("checkov not installed: `make test` installs it into .venv-checkov")
+    run = subprocess.run([checkov, "-d", TERRAFORM, "--framework", "terraform", "--output", "json", "--quiet"],
+                         capture_output=True, text=True, timeout=600)
+    report = json.loads(run.stdout)
+    reports = report if isinstance(report, list) else [report]
+    summary = reports[0]["summary"]
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for r in reports for c in r["results"]["failed_checks"]]
+    assert summary["failed"] == 0 and not failed, failed
+    assert summary["passed"] > 50
+    for path in glob.glob(os.path.join(TERRAFORM, "**", "*.tf"), recursive=True):
+        for skip in re.findall(r"#checkov:skip=.*", open(path, encoding="utf-8").read()):
+            assert re.fullmatch(r"#checkov:skip=CKV2?_AWS_\d+:.{20,}", skip), f"{path}: a skip without a reason: {skip}"

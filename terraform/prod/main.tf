@@ -196,6 +196,7 @@ resource "aws_iam_instance_profile" "instance" {
 }
 
 resource "aws_ebs_volume" "msd" {
+  #checkov:skip=CKV_AWS_189:a copy of a public dataset snapshot, encrypted with the AWS-managed key; a customer-managed key protects nothing more
   availability_zone = var.availability_zone
   snapshot_id       = var.msd_snapshot_id
   type              = "gp3"
