@@ -1,6 +1,6 @@
 """``python -m pipeline``: run the pipeline, see where partitions stand, rerun one partition.
 
-    python -m pipeline run [--partitions A/A,B/D | --letters A] [--workers N] [--scheduler-url URL]
+    python -m pipeline run [--partitions A/A,B/D | --letters A] [--workers N] [--scheduler-url URL] [--dry-run]
     python -m pipeline status
     python -m pipeline rerun A/B --force [--forget-spotify-answers] [--workers N]
 
@@ -29,6 +29,7 @@ from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, Run
 from pipeline.tasks.enrich import QUOTA_STATE
 from pipeline.tasks.load import warehouse_backend
 from pipeline.warehouse.backends import literal, redact
+from pipeline.warehouse.load import read_manifests
 from pipeline.warehouse.schema import MARKER_TABLE
 from pipeline.warehouse.target import marker_table_exists_sql
 
@@ -128,12 +129,54 @@ def _remove_prefix(prefix: str, keep: str | None) -> list[str]:
     return removed
 
 
+def dry_run(partitions: str, letters: str) -> int:
+    """What a run would do: each partition's targets and whether they exist, the schema and one
+    partition's load statements for the configured backend. Reads; writes and sends nothing."""
+    from pipeline.warehouse.dry_run import recording
+    from pipeline.warehouse.load import load_partition
+    from pipeline.warehouse.schema import TABLES, statements
+
+    selected = RunAll(partitions=partitions, letters=letters).selected_partitions()
+    settings = config.spotify()
+    print(f"MSD root {config.msd().root}\nstaging {staging.root()}\nwarehouse {redact(config.warehouse().url)}\n"
+          f"Spotify API {settings.api_url}\n")
+    to_load = []
+    for partition in selected:
+        steps = []
+        for task in (ExtractPartition(partition=partition), EnrichPartition(partition=partition),
+                     LoadPartition(partition=partition)):
+            try:
+                state = "done" if task.complete() else "to run"
+            except Exception as exc:  # e.g. the warehouse is not reachable from here
+                state = f"unknown ({type(exc).__name__})"
+            steps.append(f"{type(task).__name__} {state} -> {getattr(task.output(), 'path', None) or task.output().update_id}")
+        print(f"{partition}:\n  " + "\n  ".join(steps))
+        if steps[1].split()[1] == "done" and steps[2].split()[1] != "done":
+            to_load.append(partition)
+    backend = warehouse_backend()
+    print(f"\n-- schema ({backend.dialect}), created once if missing")
+    for statement in statements(backend.dialect):
+        print(statement.split("(")[0].strip() + " …;" if statement.startswith("CREATE TABLE") else statement + ";")
+    if to_load:
+        load = read_manifests(to_load[0])
+        twin = recording(backend, {t.name: load.expected_rows(t) for t in TABLES})
+        load_partition(twin, load)
+        print(f"\n-- the load of {to_load[0]} ({len(to_load)} partition(s) staged and waiting), one transaction")
+        for statement in twin.statements:
+            print(statement + ";")
+    else:
+        print("\n-- no partition is staged and waiting for its load: no load statements to show yet")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="RunAll over every partition (or a chosen set)")
     run.add_argument("--partitions", default="")
     run.add_argument("--letters", default="")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the partitions, their targets and the SQL a run would send; change nothing")
     rerun = sub.add_parser("rerun", help="redo one partition from scratch")
     rerun.add_argument("partition")
     rerun.add_argument("--force", action="store_true", required=True,
@@ -148,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "status":
         return status.main()
+    if args.command == "run" and args.dry_run:
+        return dry_run(args.partitions, args.letters)
     if args.command == "run":
         return build([RunAll(partitions=args.partitions, letters=args.letters)], args.workers, args.scheduler_url)
     partition = validate_partition(args.partition)

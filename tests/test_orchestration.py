@@ -257,3 +257,25 @@ def test_the_run_summary_says_when_the_spotify_quota_allows_a_resume(local_pipel
     assert re.search(r"Spotify quota exhausted \(partition A/[AB]\): rerun after \d{4}-\d\d-\d\dT", out), out
     assert "partitions loaded this run: 0" in out and "EnrichPartition(A/" in err
     assert f"staging {local_pipeline}" in out
+
+
+def test_dry_run_prints_partitions_targets_and_sql_and_changes_nothing(local_pipeline, luigi_config, sandbox,
+                                                                      monkeypatch, tmp_path, capsys):
+    from pipeline.tasks import EnrichPartition
+
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="development")
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    before = {p: os.path.getmtime(p) for p in _files(local_pipeline)}
+    requests = dict(server.state.stats()["requests"])
+    assert front_end(["run", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "A/A:\n  ExtractPartition done" in out and "LoadPartition to run" in out
+    assert "A/B:\n  ExtractPartition to run" in out
+    assert "DELETE FROM songs WHERE msd_partition = 'A/A'" in out and "INSERT INTO etl_load_markers" in out
+    assert {p: os.path.getmtime(p) for p in _files(local_pipeline)} == before
+    assert not os.path.exists(tmp_path / "warehouse.duckdb")  # not even created
+    assert server.state.stats()["requests"] == requests

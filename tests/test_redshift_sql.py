@@ -13,51 +13,11 @@ from sqlglot import exp
 from pipeline.tasks import EnrichPartition
 from pipeline.warehouse import schema
 from pipeline.warehouse.backends import RedshiftBackend, WarehouseConfigError, backend_for
+from pipeline.warehouse.dry_run import recording
 from pipeline.warehouse.load import load_partition, read_manifests
 from tests.conftest import run_luigi
 
 ROLE = "arn:aws:iam::123456789012:role/music-etl-redshift-copy"
-
-
-class RecordingRedshift(RedshiftBackend):
-    """Sends nothing: records each statement and answers the counts a healthy load would see."""
-
-    def __init__(self, *args, expected: dict[str, int], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.expected = expected
-
-    def _execute(self, sql):
-        pass
-
-    def query(self, sql):
-        self.statements.append(sql)
-        parts = _top_level_subqueries(sql) if sql.startswith("SELECT (") else [sql]
-        return [tuple(self._count(part) for part in parts)]
-
-    def _count(self, sql):
-        staged = re.fullmatch(r"SELECT count\(\*\) FROM stage_(\w+)", sql)
-        loaded = re.fullmatch(r"SELECT count\(\*\) FROM (\w+) WHERE load_id = '[^']+'", sql)
-        table = (staged or loaded).group(1) if staged or loaded else None
-        return self.expected[table] if table else 0
-
-    def transaction(self):
-        import contextlib
-        return contextlib.nullcontext()
-
-
-def _top_level_subqueries(sql: str) -> list[str]:
-    """``SELECT (q1), (q2), …`` → [q1, q2, …] (the load's checks come back in one query)."""
-    parts, depth, start = [], 0, None
-    for i, char in enumerate(sql):
-        if char == "(":
-            depth += 1
-            if depth == 1:
-                start = i + 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                parts.append(sql[start:i])
-    return parts
 
 
 def parse(sql: str):
@@ -89,8 +49,8 @@ def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipel
     luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
     assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     load = read_manifests("A/A")
-    backend = RecordingRedshift("redshift://etl@cluster.example:5439/music", iam_role=ROLE, region="us-east-1",
-                                expected={t.name: load.expected_rows(t) for t in schema.TABLES})
+    backend = recording(RedshiftBackend("redshift://etl@cluster.example:5439/music", iam_role=ROLE, region="us-east-1"),
+                        expected={t.name: load.expected_rows(t) for t in schema.TABLES})
     load_partition(backend, load)
     copies = [s for s in backend.statements if s.startswith("COPY")]
     assert len(copies) == len(schema.TABLES)

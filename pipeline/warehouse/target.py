@@ -19,7 +19,7 @@ import time
 
 import luigi
 
-from pipeline.warehouse.backends import Backend
+from pipeline.warehouse.backends import Backend, DuckDBBackend
 from pipeline.warehouse.load import is_loaded
 from pipeline.warehouse.schema import MARKER_TABLE
 
@@ -43,6 +43,8 @@ class WarehouseMarker(luigi.Target):
         listed_at, known = _known.get(key, (0.0, set()))
         if self.update_id in known:
             return True
+        if isinstance(backend, DuckDBBackend) and not os.path.exists(backend.path):
+            return False  # nothing loaded yet; connecting would create the file
         if time.monotonic() - listed_at > LISTING_MAX_AGE_S:
             try:
                 exists = backend.query(marker_table_exists_sql(backend.dialect))
