@@ -9,6 +9,7 @@ Relative paths are relative to the directory the command runs in (the project ro
 
 from __future__ import annotations
 
+import json
 import os
 
 import luigi
@@ -32,8 +33,23 @@ ENVIRONMENT_DEFAULTS = {
 }
 
 
+# Written by `make download-msd-subset` (pipeline/msd/download.py) next to what it unpacked.
+SUBSET_MARKER = os.path.join("data", ".msd-download.json")
+
+
+def downloaded_subset_root() -> str | None:
+    """The MSD root `make download-msd-subset` unpacked, if it ran in this folder."""
+    if not os.path.exists(SUBSET_MARKER):
+        return None
+    with open(SUBSET_MARKER, encoding="utf-8") as fh:
+        return json.load(fh).get("msd_root")
+
+
 def apply_environment_defaults() -> None:
+    """Unset variables get their defaults; the MSD root is the downloaded subset once there is one."""
     for name, value in ENVIRONMENT_DEFAULTS.items():
+        if name == "MUSIC_ETL_MSD_ROOT":
+            value = downloaded_subset_root() or value
         os.environ.setdefault(name, value)
 
 

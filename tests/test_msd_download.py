@@ -88,3 +88,14 @@ def test_a_wrong_checksum_is_refused_and_the_file_dropped(server, archive, tmp_p
         download_subset(url, str(dest), sha256="0" * 64)
     assert not any(dest.iterdir())
     assert not (dest / DONE_MARKER).exists()
+
+
+def test_the_downloaded_subset_becomes_the_default_msd_root(server, tmp_path, monkeypatch):
+    from pipeline.config import downloaded_subset_root
+
+    url, state = server
+    state["cut_first"] = False
+    monkeypatch.chdir(tmp_path)
+    assert downloaded_subset_root() is None
+    root = download_subset(url, "data")
+    assert downloaded_subset_root() == root == os.path.join("data", "MillionSongSubset", "data")

@@ -7,8 +7,9 @@
 * The size (``--size``, or what the server announced) and, when given, the SHA-256 are
   checked before the archive is kept; a mismatch removes it and says so.
 * The archive is unpacked with tarfile's ``data`` filter (no absolute paths, no links out of
-  the folder), then the folder that holds ``A/``, ``B/``, … is printed: point ``[msd] root``
-  (``MUSIC_ETL_MSD_ROOT``) at it. ``data/`` inside ``MillionSongSubset`` is found either way.
+  the folder); the folder that holds ``A/``, ``B/``, … is recorded in ``<dest>/.msd-download.json``,
+  and with the default ``--dest data`` ``[msd] root`` points at it from then on (unless
+  ``MUSIC_ETL_MSD_ROOT`` is exported). ``data/`` inside ``MillionSongSubset`` is found either way.
 * A finished download is never overwritten: remove ``<dest>/.msd-download.json`` (and the
   unpacked folder) to download again.
 """
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     print(f"MSD subset ready: {len(discover_partitions(root))} partitions under {root}\n"
-          f"Use it with: export MUSIC_ETL_MSD_ROOT={root}")
+          f"[msd] root now defaults to it when run from this folder (an exported MUSIC_ETL_MSD_ROOT still wins).")
     return 0
 
 
