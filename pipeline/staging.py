@@ -104,6 +104,7 @@ class ManifestIndex:
         self._pid = os.getpid()
         self._stages: dict[str, dict[str, str]] = {}
         self._listed_at: dict[str, float] = {}
+        self._written: dict[str, str] = {}  # manifests this process wrote (a forked task need not list to know its own)
 
     def _etags(self, stage_prefix: str, refresh: bool = False) -> dict[str, str]:
         if stage_prefix not in self._stages or refresh:
@@ -115,12 +116,14 @@ class ManifestIndex:
                 for item in page.get("Contents", []):
                     if item["Key"].endswith("/" + MANIFEST):
                         found[f"s3://{bucket}/{item['Key']}"] = item["ETag"].strip('"')
-            self._stages[stage_prefix] = {**self._stages.get(stage_prefix, {}), **found}
+            self._stages[stage_prefix] = found
             self._listed_at[stage_prefix] = time.monotonic()
         return self._stages[stage_prefix]
 
     def etag(self, path: str) -> str | None:
         """The manifest's ETag (its MD5 for these small single-part uploads), or None if it is absent."""
+        if path in self._written:
+            return self._written[path]
         stage_prefix = path.rsplit("/", 3)[0]  # <root>/<stage> of <root>/<stage>/A/B/_manifest.json
         found = self._etags(stage_prefix).get(path)
         if found is None and time.monotonic() - self._listed_at.get(stage_prefix, 0.0) > self.MAX_AGE_S:
@@ -128,7 +131,7 @@ class ManifestIndex:
         return found
 
     def written(self, path: str, etag: str) -> None:
-        self._etags(path.rsplit("/", 3)[0])[path] = etag
+        self._written[path] = etag
 
 
 _index: ManifestIndex | None = None

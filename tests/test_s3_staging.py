@@ -75,7 +75,7 @@ def test_blank_s3_keys_are_not_passed_to_boto3(luigi_config):
     assert client.s3.meta.client.meta.region_name == "eu-west-1"  # boto3 accepts the options
 
 
-def _count_calls(monkeypatch):
+def _count_calls():
     """Counts S3 API calls by operation name, through botocore's own event hook."""
     calls: dict[str, int] = {}
 
@@ -86,12 +86,12 @@ def _count_calls(monkeypatch):
     return calls
 
 
-def test_manifest_existence_comes_from_one_listing_per_stage(s3_pipeline, monkeypatch):
+def test_manifest_existence_comes_from_one_listing_per_stage(s3_pipeline):
     bucket, client = s3_pipeline
     for p in ("A/A", "A/C", "B/B"):
         client.put_object(Bucket=bucket, Key=f"staging/msd/{p}/_manifest.json", Body=b"{}")
     client.put_object(Bucket=bucket, Key="staging/msd/A/A/songs.jsonl.gz", Body=b"")
-    calls = _count_calls(monkeypatch)
+    calls = _count_calls()
     answers = {p: staging.ManifestTarget(f"s3://{bucket}/staging/msd/{p}/_manifest.json").exists()
                for p in ("A/A", "A/B", "A/C", "B/A", "B/B")}
     assert answers == {"A/A": True, "A/B": False, "A/C": True, "B/A": False, "B/B": True}
@@ -124,3 +124,11 @@ def test_what_this_process_writes_is_known_at_once_with_the_etag_s3_gives(s3_pip
     assert staging.ManifestTarget(path).content_id() == written
     head = client.head_object(Bucket=bucket, Key="staging/spotify/B/A/_manifest.json")
     assert head["ETag"].strip('"') == written
+
+
+def test_writing_a_manifest_does_not_list_the_stage(s3_pipeline):
+    bucket, _ = s3_pipeline
+    calls = _count_calls()
+    target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/B/A/_manifest.json")
+    staging.write_json(target, {"partition": "B/A"})
+    assert target.exists() and calls == {"PutObject": 1}
