@@ -8,8 +8,8 @@ import logging
 import luigi
 
 from pipeline.tasks.load import LoadPartition, warehouse_backend
-from pipeline.warehouse.backends import literal
-from pipeline.warehouse.schema import MARKER_TABLE, WAREHOUSE_SCHEMA_VERSION, statements
+from pipeline.warehouse.load import record_marker
+from pipeline.warehouse.schema import statements
 from pipeline.warehouse.target import WarehouseMarker
 
 logger = logging.getLogger("luigi-interface")
@@ -46,11 +46,7 @@ class FinalizeWarehouse(luigi.Task):
                     backend.execute(statement)
                 if backend.dialect == "postgresql":
                     backend.execute("ANALYZE")
-                backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE step = 'finalize'")
-                backend.execute(
-                    f"INSERT INTO {MARKER_TABLE} (update_id, msd_partition, step, load_id, warehouse_schema_version, "
-                    f"loaded_at) VALUES ({literal(update_id)}, '*', 'finalize', {literal(update_id.split('@')[1])}, "
-                    f"{WAREHOUSE_SCHEMA_VERSION}, CURRENT_TIMESTAMP)")
+                record_marker(backend, update_id, "*", "finalize", update_id.split("@")[1])
             # Outside any transaction: Redshift's VACUUM and DuckDB's CHECKPOINT refuse to run in one.
             with backend.autocommit():
                 for statement in backend.maintenance_statements():

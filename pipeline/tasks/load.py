@@ -10,9 +10,9 @@ from pipeline import config
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.params import PartitionParameter
-from pipeline.warehouse.backends import Backend, backend_for, literal
-from pipeline.warehouse.load import load_id_for, load_partition, read_manifests, update_id_for
-from pipeline.warehouse.schema import MARKER_TABLE, WAREHOUSE_SCHEMA_VERSION
+from pipeline.warehouse.backends import Backend, backend_for
+from pipeline.warehouse.load import load_id_for, load_partition, read_manifests, record_marker, update_id_for
+from pipeline.warehouse.schema import WAREHOUSE_SCHEMA_VERSION
 from pipeline.warehouse.target import WarehouseMarker
 
 logger = logging.getLogger("luigi-interface")
@@ -38,12 +38,7 @@ class WarehouseSchema(luigi.Task):
         try:
             backend.ensure_schema()
             with backend.transaction():
-                backend.execute(
-                    f"DELETE FROM {MARKER_TABLE} WHERE update_id = {literal(self.output().update_id)}")
-                backend.execute(
-                    f"INSERT INTO {MARKER_TABLE} (update_id, msd_partition, step, load_id, warehouse_schema_version, "
-                    f"loaded_at) VALUES ({literal(self.output().update_id)}, '*', 'schema', 'schema', "
-                    f"{WAREHOUSE_SCHEMA_VERSION}, CURRENT_TIMESTAMP)")
+                record_marker(backend, self.output().update_id, "*", "schema", f"schema-v{WAREHOUSE_SCHEMA_VERSION}")
         finally:
             backend.close()
         self.output().exists_now()  # remembered for this process's checks

@@ -90,6 +90,20 @@ def read_manifests(partition: str) -> PartitionLoad:
     return PartitionLoad(partition, msd, spotify, load_id)
 
 
+def record_marker(backend: Backend, update_id: str, partition: str, step: str, load_id: str,
+                  extract_id: str | None = None, enrich_run_id: str | None = None, row_counts: str | None = None) -> None:
+    """Replace the marker row of (partition, step); call it inside the transaction of the work it records."""
+    def value(v):
+        return "NULL" if v is None else literal(v)
+
+    backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE msd_partition = {literal(partition)} AND step = {literal(step)}")
+    backend.execute(
+        f"INSERT INTO {MARKER_TABLE} (update_id, msd_partition, step, load_id, warehouse_schema_version, extract_id, "
+        f"enrich_run_id, row_counts, loaded_at) VALUES ({literal(update_id)}, {literal(partition)}, {literal(step)}, "
+        f"{literal(load_id)}, {WAREHOUSE_SCHEMA_VERSION}, {value(extract_id)}, {value(enrich_run_id)}, "
+        f"{value(row_counts)}, CURRENT_TIMESTAMP)")
+
+
 def is_loaded(backend: Backend, update_id: str) -> bool:
     rows = backend.query(f"SELECT 1 FROM {MARKER_TABLE} WHERE update_id = {literal(update_id)}")
     return bool(rows)
@@ -133,13 +147,8 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
                             f"FROM stage_{table.name}")
 
         _raise_if(partition, check(backend, load, staged))
-        backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE msd_partition = {literal(partition)} AND step = {literal(STEP)}")
-        backend.execute(
-            f"INSERT INTO {MARKER_TABLE} (update_id, msd_partition, step, load_id, warehouse_schema_version, extract_id, "
-            f"enrich_run_id, row_counts, loaded_at) VALUES ({literal(load.update_id)}, {literal(partition)}, "
-            f"{literal(STEP)}, {literal(load_id)}, {WAREHOUSE_SCHEMA_VERSION}, "
-            f"{literal(load.msd_manifest.get('extract_id'))}, {literal(load.spotify_manifest.get('run_id'))}, "
-            f"{literal(orjson.dumps(staged).decode())}, CURRENT_TIMESTAMP)")
+        record_marker(backend, load.update_id, partition, STEP, load_id, extract_id=load.msd_manifest.get("extract_id"),
+                      enrich_run_id=load.spotify_manifest.get("run_id"), row_counts=orjson.dumps(staged).decode())
         if backend.temp_tables_outlive_transactions:
             for table in TABLES:
                 if not _direct(backend, table):
