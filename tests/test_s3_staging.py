@@ -132,3 +132,15 @@ def test_writing_a_manifest_does_not_list_the_stage(s3_pipeline):
     target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/B/A/_manifest.json")
     staging.write_json(target, {"partition": "B/A"})
     assert target.exists() and calls == {"PutObject": 1}
+
+
+def test_the_load_id_from_the_listing_equals_the_one_from_the_bytes(s3_pipeline):
+    """LoadPartition's completeness (listing ETags) and its load (bytes read) must name the same load."""
+    from pipeline.warehouse.load import load_id_for, read_manifests
+
+    bucket, _ = s3_pipeline
+    for stage in ("msd", "spotify"):
+        staging.write_json(staging.ManifestTarget(f"s3://{bucket}/staging/{stage}/A/B/_manifest.json"),
+                           {"stage": stage, "partition": "A/B"})
+    staging.reset_manifest_index()  # as another process would see it
+    assert load_id_for("A/B") == read_manifests("A/B").load_id is not None

@@ -50,9 +50,11 @@ def load_id_for(partition: str) -> str | None:
     """The load id of a partition's current staging: a digest of its two manifests' bytes (on S3
     their ETags, from the stage listing: no GET) and the schema version; None until both exist."""
     ids = [t.content_id() for t in manifest_targets(partition)]
-    if None in ids:
-        return None
-    basis = "|".join([partition, *ids, f"w{WAREHOUSE_SCHEMA_VERSION}"])
+    return None if None in ids else _load_id(partition, ids)
+
+
+def _load_id(partition: str, content_ids: list[str]) -> str:
+    basis = "|".join([partition, *content_ids, f"w{WAREHOUSE_SCHEMA_VERSION}"])
     return f"{partition.replace('/', '')}-{hashlib.sha1(basis.encode()).hexdigest()[:16]}"
 
 
@@ -82,12 +84,14 @@ class PartitionLoad:
 
 
 def read_manifests(partition: str) -> PartitionLoad:
-    msd, spotify = (staging.read_json(t) for t in manifest_targets(partition))
-    load_id = load_id_for(partition)
-    if load_id is None:  # both were just read, so only a listing older than them can say so
-        staging.reset_manifest_index()
-        load_id = load_id_for(partition)
-    return PartitionLoad(partition, msd, spotify, load_id)
+    """Both manifests, and the load id from the very bytes read (their MD5 is what S3's ETag and
+    ``content_id`` give), so no second read and no listing."""
+    raw = []
+    for target in manifest_targets(partition):
+        with target.open("r") as fh:
+            raw.append(fh.read())
+    ids = [hashlib.md5(data).hexdigest() for data in raw]  # noqa: S324 - an identity, not security
+    return PartitionLoad(partition, orjson.loads(raw[0]), orjson.loads(raw[1]), _load_id(partition, ids))
 
 
 def record_marker(backend: Backend, update_id: str, partition: str, step: str, load_id: str,
