@@ -15,6 +15,8 @@ again; its Spotify journal is kept (those answers were paid for) unless
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from datetime import UTC, datetime
 
@@ -108,9 +110,6 @@ def forget_partition(partition: str, forget_spotify_answers: bool = False) -> li
 
 
 def _remove_prefix(prefix: str, keep: str | None) -> list[str]:
-    import os
-    import shutil
-
     if staging.is_s3(prefix):
         client = staging.s3_client()
         paths = [p for p in client.listdir(prefix) if not (keep and p.startswith(keep))]
