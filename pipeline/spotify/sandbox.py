@@ -103,6 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: dict | None, headers: dict | None = None) -> None:
         body = json.dumps(payload).encode() if payload is not None else b""
+        # Counted before it is sent: a client that has its answer must find it in /sandbox/stats.
+        with self.state.lock:
+            self.state.responses[str(status)] += 1
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -110,8 +113,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
-        with self.state.lock:
-            self.state.responses[str(status)] += 1
 
     @property
     def base(self) -> str:
