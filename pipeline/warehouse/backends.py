@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import itertools
 import logging
 import os
@@ -407,7 +406,7 @@ class CopyText:
         fields = [_encode_column([r.get(c.name) for r in records], c) for c in self._columns]
         if self._load_id is not None:
             fields.append(itertools.repeat(self._load_id, len(records)))
-        return "\n".join(map("\t".join, zip(*fields))) + "\n"
+        return "\n".join(map("\t".join, zip(*fields, strict=True))) + "\n"
 
 
 def _encode_column(values: list, column: Column) -> list[str]:
