@@ -218,6 +218,14 @@ class JsonLinesWriter:
         if len(self._pending) >= self._FLUSH_EVERY:
             self._flush()
 
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Rows already encoded as JSON lines (each ending in a newline), for callers that build
+        many small rows of a fixed shape (pipeline/msd/extract.py)."""
+        self._pending.extend(lines)
+        self.rows += len(lines)
+        if len(self._pending) >= self._FLUSH_EVERY:
+            self._flush()
+
     def _flush(self) -> None:
         if self._pending:
             self._gz.write(b"".join(self._pending))

@@ -215,3 +215,42 @@ def test_command_line_exits_non_zero_when_a_partition_fails(tmp_path, sample_roo
                              "--local-scheduler"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 30, failed.stderr[-2000:]
     assert os.path.join(sample_root, "Q", "Q") in failed.stderr
+
+
+def test_artist_rows_are_the_bytes_orjson_writes_for_each_row(tmp_path):
+    """The per-artist files are assembled from orjson-encoded values; they must equal orjson's
+    encoding of each row as a dict, for awkward text and NaN (written as null) too."""
+    import orjson
+
+    collector = extract_module._ArtistCollector()
+    awkward = ['quote " and \\ back', "tab\tnew\nline", "Björk ∞ \u0001", ""]
+    artist = {"artist_id": 'AR"odd\\id', "artist_name": "x", "artist_mbid": None, "artist_familiarity": float("nan"),
+              "artist_hotttnesss": 0.5, "artist_latitude": None, "artist_longitude": None, "artist_location": None,
+              "artist_7digitalid": None, "artist_playmeid": 7,
+              "artist_terms": awkward, "artist_terms_freq": [1.0, float("nan"), 1e-300, 0.1],
+              "artist_terms_weight": [0.25, 2.0, -0.0, 3.5], "similar_artists": awkward + ["ARSIMILAR"],
+              "artist_mbtags": awkward[:2], "artist_mbtags_count": [3, -1]}
+    collector.add({**artist, "track_id": "TRAAAAA000000001"})
+    collector.add({**artist, "artist_id": "ARPLAIN", "artist_terms": None, "artist_terms_freq": None,
+                   "artist_terms_weight": None, "similar_artists": [], "artist_mbtags": None,
+                   "artist_mbtags_count": None, "track_id": "TRAAAAA000000002"})
+    writers = {kind: staging.JsonLinesWriter(luigi.LocalTarget(str(tmp_path / kind), format=luigi.format.Nop))
+               for kind in extract_module.OUTPUT_FILES}
+    collector.write(writers)
+    for writer in writers.values():
+        writer.commit()
+
+    def staged(kind):
+        return gzip.decompress((tmp_path / kind).read_bytes())
+
+    a = artist
+    terms = [{"artist_id": a["artist_id"], "term": t, "freq": f, "weight": w}
+             for t, f, w in zip(a["artist_terms"], a["artist_terms_freq"], a["artist_terms_weight"], strict=True)]
+    tags = [{"artist_id": a["artist_id"], "mbtag": t, "count": c}
+            for t, c in zip(a["artist_mbtags"], a["artist_mbtags_count"], strict=True)]
+    similar = [{"artist_id": a["artist_id"], "similar_artist_id": s, "rank": r}
+               for r, s in enumerate(a["similar_artists"], start=1)]
+    for kind, rows in (("artist_terms", terms), ("artist_mbtags", tags), ("similar_artists", similar)):
+        assert staged(kind) == b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows), kind
+        assert writers[kind].rows == len(rows)
+    assert [json.loads(line)["artist_id"] for line in staged("artists").splitlines()] == sorted(["ARPLAIN", a["artist_id"]])

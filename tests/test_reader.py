@@ -6,6 +6,7 @@ import glob
 import math
 import os
 import shutil
+import zlib
 
 import h5py
 import numpy as np
@@ -189,6 +190,17 @@ def test_empty_truncated_and_foreign_files_are_refused_with_a_reason(tmp_path, s
     with h5py.File(foreign, "w") as h5:
         h5["images/pixels"] = np.zeros((4, 4))
     assert "missing dataset /metadata/songs" in _refusal(foreign)
+
+
+@pytest.mark.parametrize("chunk", [b"not deflate at all", zlib.compress(b"too short")], ids=["garbage", "wrong-size"])
+def test_a_damaged_compressed_chunk_is_refused_as_corrupt(tmp_path, sample_root, chunk):
+    src = sorted(glob.glob(os.path.join(sample_root, "A", "B", "*", "*.h5")))[0]
+    dst = tmp_path / os.path.relpath(src, sample_root)
+    dst.parent.mkdir(parents=True)
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as h5:
+        h5["musicbrainz/songs"].id.write_direct_chunk((0,), chunk)
+    assert "corrupt" in _refusal(dst)
 
 
 def test_wrong_name_or_folder_for_the_track_id_is_refused(tmp_path, sample_root):

@@ -15,6 +15,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import repeat
+
+import orjson
 
 from pipeline.errors import InvalidMSDFileError, MissingPartitionError, QuarantineError
 from pipeline.msd.reader import READER_VERSION, read_msd_file
@@ -80,16 +83,46 @@ class _ArtistCollector:
                                    "kept_from_track": seen["_first_track"], "fields": differing})
 
     def write(self, writers: dict) -> None:
+        # The per-artist lists are ~80 small rows a track; a dict and a writer call per row cost
+        # ~17 µs a track more (2% of extraction). Each value is still JSON-encoded by orjson (so
+        # escaping and NaN-as-null stay orjson's) and the fixed-shape rows are assembled as bytes:
+        # the bytes orjson writes for the dicts (tests/test_extract_task.py compares them).
         for artist_id in sorted(self.artists):
             a = self.artists[artist_id]
             writers["artists"].write({k: a[k] for k in ARTIST_FIELDS})
-            terms = zip(a["artist_terms"] or [], a["artist_terms_freq"] or [], a["artist_terms_weight"] or [], strict=True)
-            for term, freq, weight in terms:
-                writers["artist_terms"].write({"artist_id": artist_id, "term": term, "freq": freq, "weight": weight})
-            for tag, count in zip(a["artist_mbtags"] or [], a["artist_mbtags_count"] or [], strict=True):
-                writers["artist_mbtags"].write({"artist_id": artist_id, "mbtag": tag, "count": count})
-            for rank, similar_id in enumerate(a["similar_artists"] or [], start=1):
-                writers["similar_artists"].write({"artist_id": artist_id, "similar_artist_id": similar_id, "rank": rank})
+            aid = orjson.dumps(artist_id)
+            terms, freqs, weights = a["artist_terms"] or [], a["artist_terms_freq"] or [], a["artist_terms_weight"] or []
+            if terms:
+                _same_lengths(artist_id, terms, freqs, weights)
+                writers["artist_terms"].write_lines([
+                    b'{"artist_id":%b,"term":%b,"freq":%b,"weight":%b}\n' % row
+                    for row in zip(repeat(aid), _json_each(terms), _json_numbers(freqs), _json_numbers(weights), strict=False)])
+            tags, counts = a["artist_mbtags"] or [], a["artist_mbtags_count"] or []
+            if tags:
+                _same_lengths(artist_id, tags, counts)
+                writers["artist_mbtags"].write_lines([
+                    b'{"artist_id":%b,"mbtag":%b,"count":%b}\n' % row
+                    for row in zip(repeat(aid), _json_each(tags), _json_numbers(counts), strict=False)])
+            similar = a["similar_artists"] or []
+            if similar:
+                writers["similar_artists"].write_lines([
+                    b'{"artist_id":%b,"similar_artist_id":%b,"rank":%d}\n' % (aid, similar_id, rank)
+                    for rank, similar_id in enumerate(_json_each(similar), start=1)])
+
+
+def _json_each(strings: list) -> list[bytes]:
+    return [orjson.dumps(value) for value in strings]
+
+
+def _json_numbers(numbers: list) -> list[bytes]:
+    # A JSON array of numbers (and nulls) has no comma but its separators.
+    return orjson.dumps(numbers)[1:-1].split(b",") if numbers else []
+
+
+def _same_lengths(artist_id: str, *lists: list) -> None:
+    # The reader refuses files whose parallel arrays disagree; this guards the pairing here too.
+    if len({len(values) for values in lists}) != 1:
+        raise ValueError(f"artist {artist_id}: parallel lists of lengths {[len(v) for v in lists]}")
 
 
 def extract_partition(

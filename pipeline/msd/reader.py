@@ -17,9 +17,9 @@ Null rules (also in DATA_DICTIONARY.md): empty strings, NaN floats, ``year`` 0, 
 from __future__ import annotations
 
 import os
-import zlib
 from dataclasses import dataclass, field
 
+import deflate
 import h5py
 import numpy as np
 
@@ -74,6 +74,10 @@ _TABLE_COLUMNS = {
               for i, name in enumerate(t.dtype.names) if not name.startswith("idx_")]
     for t in schema.TABLES
 }
+
+
+_COLUMN_POSITION = {(t.group, name): i for t in schema.TABLES for i, name in enumerate(t.dtype.names)}
+_TRACK_ID_POSITION = _COLUMN_POSITION[("analysis", "track_id")]
 
 
 class _Decoder:
@@ -137,11 +141,14 @@ def _open_dataset(fid, path: str):
         raise InvalidMSDFileError(fid.name.decode(errors="replace"), f"missing dataset /{path}; not an MSD song file") from None
 
 
-def _has_msd_filters(dsid) -> bool:
-    """Chunked, with shuffle then deflate and nothing else: the only layout the fast path undoes."""
+def _msd_chunk_rows(dsid) -> int | None:
+    """Rows per chunk if the dataset is chunked with shuffle then deflate and nothing else (the
+    only layout the fast path undoes), else None."""
     plist = dsid.get_create_plist()
-    return (plist.get_layout() == h5py.h5d.CHUNKED and plist.get_nfilters() == 2
-            and plist.get_filter(0)[0] == _SHUFFLE and plist.get_filter(1)[0] == _DEFLATE)
+    if (plist.get_layout() == h5py.h5d.CHUNKED and plist.get_nfilters() == 2
+            and plist.get_filter(0)[0] == _SHUFFLE and plist.get_filter(1)[0] == _DEFLATE):
+        return plist.get_chunk()[0]
+    return None
 
 
 def _read_dataset(dsid, dtype: np.dtype) -> np.ndarray:
@@ -149,7 +156,8 @@ def _read_dataset(dsid, dtype: np.dtype) -> np.ndarray:
     n = dsid.shape[0]
     if n == 0:
         return np.zeros(0, dtype)
-    if not _has_msd_filters(dsid):
+    rows = _msd_chunk_rows(dsid)
+    if rows is None:
         out = np.empty(dsid.shape, dtype)
         dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
         return out
@@ -162,14 +170,16 @@ def _read_dataset(dsid, dtype: np.dtype) -> np.ndarray:
             out = np.empty(dsid.shape, dtype)
             dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
             return out
-        data = zlib.decompress(raw)
-        rows = len(data) // itemsize
-        # Shuffle stored byte k of every element together; transpose to undo it.
-        plain = np.frombuffer(data, np.uint8, rows * itemsize).reshape(itemsize, rows).T
-        parts.append(np.ascontiguousarray(plain).view(dtype).reshape(rows))
+        # libdeflate inflates a chunk in half zlib's time, given its size (which the chunk shape says).
+        data = deflate.zlib_decompress(raw, rows * itemsize)
+        if len(data) != rows * itemsize:
+            raise ValueError(f"a chunk of {len(data)} bytes where {rows} rows of {itemsize} bytes belong")
+        used = min(rows, n - start)  # a chunk is allocated whole (1,024 rows for one song's table)
+        # Shuffle stored byte k of every element together; transpose (only the rows in use) to undo it.
+        plain = np.frombuffer(data, np.uint8, rows * itemsize).reshape(itemsize, rows)[:, :used].T
+        parts.append(np.ascontiguousarray(plain).view(dtype).reshape(used))
         start += rows
-    whole = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    return whole[:n]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 # HDF5 types already proven to have the expected layout, per dataset path. Comparing a file's
@@ -233,7 +243,7 @@ def read_msd_file(path: str, expect_single_track: bool = False) -> ReadResult:
         return _read_open_file(fid, path, expect_single_track)
     except InvalidMSDFileError:
         raise
-    except (OSError, ValueError, RuntimeError, KeyError, zlib.error) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, deflate.DeflateError) as exc:
         # h5py raises these for corrupt chunks and headers past the superblock.
         raise InvalidMSDFileError(path, f"corrupt HDF5 content ({type(exc).__name__}: {exc})") from None
     finally:
@@ -253,13 +263,13 @@ def _read_open_file(fid, path: str, expect_single_track: bool) -> ReadResult:
         raise InvalidMSDFileError(path, f"a per-track file must hold 1 song, this one holds {n}")
 
     decoder = _Decoder(path)
+    rows = {group: table.tolist() for group, table in tables.items()}  # tuples, in on-disk column order
     records = []
     for i in range(n):
         record: dict = {}
-        raw_tid = tables["analysis"]["track_id"][i]
-        track_id = raw_tid.decode("ascii", errors="replace")
+        track_id = rows["analysis"][i][_TRACK_ID_POSITION].decode("ascii", errors="replace")
         for spec in schema.TABLES:
-            _convert_row(tables[spec.group][i].item(), _TABLE_COLUMNS[spec.group], decoder, track_id, record)
+            _convert_row(rows[spec.group][i], _TABLE_COLUMNS[spec.group], decoder, track_id, record)
         records.append(record)
 
     if expect_single_track:
@@ -276,7 +286,7 @@ def _read_open_file(fid, path: str, expect_single_track: bool) -> ReadResult:
             for name in schema.COUNTED_ARRAYS:
                 record[name] = None
         return ReadResult(records, decoder.warnings)
-    _attach_arrays(fid, path, tables, records, decoder, opened)
+    _attach_arrays(fid, path, rows, records, decoder, opened)
     return ReadResult(records, decoder.warnings)
 
 
@@ -291,9 +301,10 @@ def _check_track_location(path: str, track_id: str | None) -> None:
         raise InvalidMSDFileError(path, f"track {track_id} belongs under {schema.track_relpath(track_id)}, not {'/'.join(parents)}/")
 
 
-def _slices(idx: np.ndarray, total: int) -> list[tuple[int, int]]:
+def _slices(rows: dict[str, list[tuple]], group: str, idx_field: str, total: int) -> list[tuple[int, int]]:
     """Song i's slice is [idx[i], idx[i+1]) and the last runs to the end (the MSD getters' rule)."""
-    starts = idx.tolist()
+    position = _COLUMN_POSITION[(group, idx_field)]
+    starts = [row[position] for row in rows[group]]
     out = list(zip(starts, starts[1:] + [total], strict=True))
     for start, end in out:
         if not 0 <= start <= end <= total:
@@ -304,7 +315,7 @@ def _slices(idx: np.ndarray, total: int) -> list[tuple[int, int]]:
 _TEXT_ARRAYS = frozenset(n for n in schema.VALUE_ARRAYS if schema.ARRAY_BY_NAME[n].dtype.kind == "S")
 
 
-def _attach_arrays(fid, path: str, tables: dict, records: list[dict], decoder: _Decoder, opened: dict) -> None:
+def _attach_arrays(fid, path: str, rows: dict[str, list[tuple]], records: list[dict], decoder: _Decoder, opened: dict) -> None:
     """``opened``: datasets the caller already opened, by path (each open costs ~20 µs a file)."""
     value_arrays = {}
     for name in schema.VALUE_ARRAYS:
@@ -323,7 +334,7 @@ def _attach_arrays(fid, path: str, tables: dict, records: list[dict], decoder: _
         values = value_arrays[name].tolist()
         # The upstream getters read idx_artist_mbtags from the metadata table, where it does
         # not exist; the index lives in the table of the array's own group.
-        bounds = _slices(tables[spec.group][spec.idx_field], len(values))
+        bounds = _slices(rows, spec.group, spec.idx_field, len(values))
         for record, (start, end) in zip(records, bounds, strict=True):
             chunk = values[start:end]
             record[name] = decoder.text_list(chunk, name, record["track_id"]) if name in _TEXT_ARRAYS else chunk
@@ -331,6 +342,6 @@ def _attach_arrays(fid, path: str, tables: dict, records: list[dict], decoder: _
     for count_name, array_name in schema.COUNTED_ARRAYS.items():
         spec = schema.ARRAY_BY_NAME[array_name]
         total = (opened.get(spec.path) or _open_dataset(fid, spec.path)).shape[0]
-        bounds = _slices(tables[spec.group][spec.idx_field], total)
+        bounds = _slices(rows, spec.group, spec.idx_field, total)
         for record, (start, end) in zip(records, bounds, strict=True):
             record[count_name] = end - start
