@@ -158,7 +158,9 @@ def test_files_with_other_storage_read_the_same(tmp_path, sample_root, options):
     dst = tmp_path / os.path.relpath(src, sample_root)
     dst.parent.mkdir(parents=True)
     _rewrite(src, str(dst), **options)
-    assert read_msd_file(str(dst), expect_single_track=True).records == read_msd_file(src, expect_single_track=True).records
+    # The MSD file first: the layouts it proves good are remembered, and must not admit the other.
+    expected = read_msd_file(src, expect_single_track=True).records
+    assert read_msd_file(str(dst), expect_single_track=True).records == expected
 
 
 # --- what is refused, and why -------------------------------------------------------------

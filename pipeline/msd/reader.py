@@ -141,22 +141,34 @@ def _open_dataset(fid, path: str):
         raise InvalidMSDFileError(fid.name.decode(errors="replace"), f"missing dataset /{path}; not an MSD song file") from None
 
 
-def _msd_chunk_rows(dsid) -> int | None:
+# Creation property lists already proven to be the MSD layout, with their rows per chunk, per
+# dataset path. One H5Pequal (~1 µs) against these replaces five property look-ups a dataset.
+_KNOWN_GOOD_LAYOUTS: dict[str, list[tuple[object, int]]] = {}
+
+
+def _msd_chunk_rows(dsid, where: str) -> int | None:
     """Rows per chunk if the dataset is chunked with shuffle then deflate and nothing else (the
     only layout the fast path undoes), else None."""
     plist = dsid.get_create_plist()
+    known = _KNOWN_GOOD_LAYOUTS.setdefault(where, [])
+    for good, rows in known:
+        if plist.equal(good):
+            return rows
     if (plist.get_layout() == h5py.h5d.CHUNKED and plist.get_nfilters() == 2
             and plist.get_filter(0)[0] == _SHUFFLE and plist.get_filter(1)[0] == _DEFLATE):
-        return plist.get_chunk()[0]
+        rows = plist.get_chunk()[0]
+        if len(known) < 4:
+            known.append((plist, rows))
+        return rows
     return None
 
 
-def _read_dataset(dsid, dtype: np.dtype) -> np.ndarray:
+def _read_dataset(dsid, dtype: np.dtype, where: str) -> np.ndarray:
     """All rows of a 1-D dataset as ``dtype``."""
     n = dsid.shape[0]
     if n == 0:
         return np.zeros(0, dtype)
-    rows = _msd_chunk_rows(dsid)
+    rows = _msd_chunk_rows(dsid, where)
     if rows is None:
         out = np.empty(dsid.shape, dtype)
         dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
@@ -190,8 +202,9 @@ _KNOWN_GOOD_TYPES: dict[str, list] = {}
 def _check_dtype(dsid, expected: np.dtype, path: str, where: str) -> None:
     tid = dsid.get_type()
     known = _KNOWN_GOOD_TYPES.setdefault(where, [])
-    if any(tid == good for good in known):
-        return
+    for good in known:
+        if tid == good:
+            return
     actual = dsid.dtype
     if actual == expected:
         if len(known) < 4:
@@ -255,7 +268,7 @@ def _read_open_file(fid, path: str, expect_single_track: bool) -> ReadResult:
     for spec in schema.TABLES:
         dsid = _open_dataset(fid, spec.path)
         _check_dtype(dsid, spec.dtype, path, spec.path)
-        tables[spec.group] = _read_dataset(dsid, spec.dtype)
+        tables[spec.group] = _read_dataset(dsid, spec.dtype, spec.path)
     n = len(tables["analysis"])
     if len(tables["metadata"]) != n or len(tables["musicbrainz"]) != n:
         raise InvalidMSDFileError(path, "the three songs tables have different row counts")
@@ -322,7 +335,7 @@ def _attach_arrays(fid, path: str, rows: dict[str, list[tuple]], records: list[d
         spec = schema.ARRAY_BY_NAME[name]
         dsid = _open_dataset(fid, spec.path)
         _check_dtype(dsid, spec.dtype, path, spec.path)
-        value_arrays[name] = _read_dataset(dsid, spec.dtype)
+        value_arrays[name] = _read_dataset(dsid, spec.dtype, spec.path)
     # Parallel arrays must agree, or the terms would be paired with the wrong numbers.
     for a, b in (("artist_terms", "artist_terms_freq"), ("artist_terms", "artist_terms_weight"),
                  ("artist_mbtags", "artist_mbtags_count")):
