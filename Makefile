@@ -101,6 +101,7 @@ bench: setup-env
 	$(BIN)/python bench/extract.py --songs 2000 --seed 11 --rounds 3 --json var/bench/extract.json
 	$(BIN)/python bench/enrich.py --songs 1000 --seed 11 --latency-ms 10 --json var/bench/enrich.json
 	$(BIN)/python bench/load.py --songs 1000 --seed 11 --json var/bench/load.json
+	$(BIN)/python bench/load_growth.py --copies 50 --json var/bench/load_growth.json
 	$(BIN)/python bench/orchestration.py --partitions 676 --json var/bench/orchestration.json
 
 clean-data:

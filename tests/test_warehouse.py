@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 
 import luigi
 import pytest
@@ -217,6 +218,38 @@ def test_postgres_loads_with_copy_not_row_inserts(staged, warehouse_url):
     assert len(copies) == len(TABLES) and all(s.endswith("FROM STDIN") for s in copies)
     assert not any(s.startswith("INSERT INTO") and "VALUES" in s for s in statements
                    if not s.startswith(f"INSERT INTO {MARKER_TABLE}"))
+
+
+@pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
+def test_checks_reach_the_loads_rows_through_indexes_not_whole_tables(staged, warehouse_url, monkeypatch):
+    """With 676 partitions loaded one by one, a check that reads whole tables would cost more
+    with every partition. PostgreSQL is told to avoid sequential scans; the plan of the load's
+    check query must then read no analytics table whole (stage tables are the load's own)."""
+    from pipeline.warehouse import load as load_module
+
+    plans = []
+    original = load_module.check
+
+    def check_and_explain(backend, load, staged_counts):
+        problems = original(backend, load, staged_counts)
+        query = next(s for s in reversed(backend.statements) if s.startswith("SELECT ("))
+        backend.execute("SET LOCAL enable_seqscan = off")
+        plans.append("\n".join(r[0] for r in backend.query("EXPLAIN " + query)))
+        backend.execute("SET LOCAL enable_seqscan = on")
+        return problems
+
+    monkeypatch.setattr(load_module, "check", check_and_explain)
+    backend = warehouse_backend()
+    try:
+        backend.ensure_schema()
+        for partition in PARTITIONS:
+            load_partition(backend, read_manifests(partition))
+    finally:
+        backend.close()
+    assert len(plans) == len(PARTITIONS)
+    whole_table_reads = {name for plan in plans for name in re.findall(r"Seq Scan on (\w+)", plan)
+                         if not name.startswith("stage_")}
+    assert whole_table_reads == set(), plans[-1]
 
 
 def test_unknown_warehouse_url_is_a_clear_error(luigi_config):
