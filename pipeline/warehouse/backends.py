@@ -393,12 +393,6 @@ class CopyText:
                 return self._encode(records).encode()
         return b""
 
-    def read_all(self) -> str:
-        parts = []
-        while chunk := self.read():
-            parts.append(chunk)
-        return b"".join(parts).decode()
-
     def _encode(self, records: list[dict]) -> str:
         if self._key:
             before = len(self._keys_seen)
