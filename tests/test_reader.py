@@ -205,6 +205,18 @@ def test_a_damaged_compressed_chunk_is_refused_as_corrupt(tmp_path, sample_root,
     assert "corrupt" in _refusal(dst)
 
 
+def test_a_dataset_with_another_rank_is_refused_with_the_reason(tmp_path, sample_root):
+    src = sorted(glob.glob(os.path.join(sample_root, "A", "B", "*", "*.h5")))[0]
+    dst = tmp_path / os.path.relpath(src, sample_root)
+    dst.parent.mkdir(parents=True)
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as h5:
+        del h5["metadata/artist_terms_freq"]
+        h5.create_dataset("metadata/artist_terms_freq", data=np.zeros((4, 2)), chunks=(1024, 2), maxshape=(None, 2),
+                          compression="gzip", compression_opts=1, shuffle=True)
+    assert "/metadata/artist_terms_freq has 2 dimensions" in _refusal(dst)
+
+
 def test_wrong_name_or_folder_for_the_track_id_is_refused(tmp_path, sample_root):
     src = sorted(glob.glob(os.path.join(sample_root, "A", "B", "*", "*.h5")))[0]
     track_id = os.path.basename(src)[:-3]

@@ -165,7 +165,10 @@ def _msd_chunk_rows(dsid, where: str) -> int | None:
 
 def _read_dataset(dsid, dtype: np.dtype, where: str) -> np.ndarray:
     """All rows of a 1-D dataset as ``dtype``."""
-    n = dsid.shape[0]
+    space = dsid.get_space()
+    if space.get_simple_extent_ndims() != 1:
+        raise ValueError(f"/{where} has {space.get_simple_extent_ndims()} dimensions where the MSD's has 1")
+    n = space.get_simple_extent_npoints()
     if n == 0:
         return np.zeros(0, dtype)
     rows = _msd_chunk_rows(dsid, where)
@@ -187,9 +190,13 @@ def _read_dataset(dsid, dtype: np.dtype, where: str) -> np.ndarray:
         if len(data) != rows * itemsize:
             raise ValueError(f"a chunk of {len(data)} bytes where {rows} rows of {itemsize} bytes belong")
         used = min(rows, n - start)  # a chunk is allocated whole (1,024 rows for one song's table)
-        # Shuffle stored byte k of every element together; transpose (only the rows in use) to undo it.
-        plain = np.frombuffer(data, np.uint8, rows * itemsize).reshape(itemsize, rows)[:, :used].T
-        parts.append(np.ascontiguousarray(plain).view(dtype).reshape(used))
+        # Shuffle stored byte k of every element together, so element i's bytes are every
+        # rows-th byte from i: one such slice for a one-song table, a transpose otherwise.
+        if used == 1:
+            parts.append(np.frombuffer(data[0::rows], dtype, 1))
+        else:
+            plain = np.frombuffer(data, np.uint8, rows * itemsize).reshape(itemsize, rows)[:, :used].T
+            parts.append(np.ascontiguousarray(plain).view(dtype).reshape(used))
         start += rows
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
