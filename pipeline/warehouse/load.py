@@ -119,12 +119,18 @@ def _direct(backend: Backend, table: Table) -> bool:
     return backend.loads_directly and (table.owned or table.replace_from is not None)
 
 
-def _delete_previous(backend: Backend, table: Table, partition: str) -> None:
+def _replaced_rows(table: Table, partition: str) -> str:
+    """A condition matching the rows a load of ``partition`` replaces in ``table``, through
+    indexed columns: a partition's own tables by ``msd_partition``, a shared table by the keys its
+    stage table holds (stage tables live until the load's transaction ends)."""
     if table.owned:
-        backend.execute(f"DELETE FROM {table.name} WHERE msd_partition = {literal(partition)}")
-    else:
-        source = f"stage_{table.replace_from or table.name}"
-        backend.execute(f"DELETE FROM {table.name} WHERE {table.replace_by} IN (SELECT {table.replace_by} FROM {source})")
+        return f"msd_partition = {literal(partition)}"
+    source = f"stage_{table.replace_from or table.name}"
+    return f"{table.replace_by} IN (SELECT {table.replace_by} FROM {source})"
+
+
+def _delete_previous(backend: Backend, table: Table, partition: str) -> None:
+    backend.execute(f"DELETE FROM {table.name} WHERE {_replaced_rows(table, partition)}")
 
 
 def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
@@ -209,19 +215,12 @@ def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list
 
 
 def _rows_of(table: Table, load: PartitionLoad) -> str:
-    """A condition matching the rows this load wrote to ``table``, through indexed columns.
-
-    ``load_id = …`` alone would match the same rows but read the whole table for every count.
-    A partition's own tables are found by ``msd_partition``; a shared table by the keys its
-    stage table holds, which are the keys this load deleted and wrote (the stage tables live
-    until the load's transaction ends). A row the load wrote outside these keys would only be
-    a row the staged artists do not list; it is then missing from the count, and the count check
-    fails, naming the table."""
-    mine = f"load_id = {literal(load.load_id)}"
-    if table.owned:
-        return f"msd_partition = {literal(load.partition)} AND {mine}"
-    source = f"stage_{table.replace_from or table.name}"
-    return f"{table.replace_by} IN (SELECT {table.replace_by} FROM {source}) AND {mine}"
+    """A condition matching the rows this load wrote to ``table``: those it replaced, now with
+    its load id. ``load_id = …`` alone would match the same rows but read the whole table for
+    every count. A row the load wrote outside the replaced keys would be a row the staged
+    artists do not list; it is then missing from the count, and the count check fails, naming
+    the table."""
+    return f"{_replaced_rows(table, load.partition)} AND load_id = {literal(load.load_id)}"
 
 
 def _raise_if(partition: str, problems: list[str]) -> None:
