@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import repeat
 
 import orjson
 
@@ -91,38 +90,26 @@ class _ArtistCollector:
             a = self.artists[artist_id]
             writers["artists"].write({k: a[k] for k in ARTIST_FIELDS})
             aid = orjson.dumps(artist_id)
-            terms, freqs, weights = a["artist_terms"] or [], a["artist_terms_freq"] or [], a["artist_terms_weight"] or []
-            if terms:
-                _same_lengths(artist_id, terms, freqs, weights)
-                writers["artist_terms"].write_lines([
-                    b'{"artist_id":%b,"term":%b,"freq":%b,"weight":%b}\n' % row
-                    for row in zip(repeat(aid), _json_each(terms), _json_numbers(freqs), _json_numbers(weights), strict=False)])
-            tags, counts = a["artist_mbtags"] or [], a["artist_mbtags_count"] or []
-            if tags:
-                _same_lengths(artist_id, tags, counts)
-                writers["artist_mbtags"].write_lines([
-                    b'{"artist_id":%b,"mbtag":%b,"count":%b}\n' % row
-                    for row in zip(repeat(aid), _json_each(tags), _json_numbers(counts), strict=False)])
-            similar = a["similar_artists"] or []
-            if similar:
-                writers["similar_artists"].write_lines([
-                    b'{"artist_id":%b,"similar_artist_id":%b,"rank":%d}\n' % (aid, similar_id, rank)
-                    for rank, similar_id in enumerate(_json_each(similar), start=1)])
+            # strict zips: the reader refuses files whose parallel arrays disagree; this keeps the pairing honest here too
+            terms = zip(_json_each(a["artist_terms"]), _json_numbers(a["artist_terms_freq"]),
+                        _json_numbers(a["artist_terms_weight"]), strict=True)
+            writers["artist_terms"].write_lines([b'{"artist_id":%b,"term":%b,"freq":%b,"weight":%b}\n' % (aid, term, freq, weight)
+                                                 for term, freq, weight in terms])
+            tags = zip(_json_each(a["artist_mbtags"]), _json_numbers(a["artist_mbtags_count"]), strict=True)
+            writers["artist_mbtags"].write_lines([b'{"artist_id":%b,"mbtag":%b,"count":%b}\n' % (aid, tag, count)
+                                                  for tag, count in tags])
+            writers["similar_artists"].write_lines([
+                b'{"artist_id":%b,"similar_artist_id":%b,"rank":%d}\n' % (aid, similar_id, rank)
+                for rank, similar_id in enumerate(_json_each(a["similar_artists"]), start=1)])
 
 
-def _json_each(strings: list) -> list[bytes]:
-    return [orjson.dumps(value) for value in strings]
+def _json_each(strings: list | None) -> list[bytes]:
+    return [orjson.dumps(value) for value in strings or []]
 
 
-def _json_numbers(numbers: list) -> list[bytes]:
+def _json_numbers(numbers: list | None) -> list[bytes]:
     # A JSON array of numbers (and nulls) has no comma but its separators.
     return orjson.dumps(numbers)[1:-1].split(b",") if numbers else []
-
-
-def _same_lengths(artist_id: str, *lists: list) -> None:
-    # The reader refuses files whose parallel arrays disagree; this guards the pairing here too.
-    if len({len(values) for values in lists}) != 1:
-        raise ValueError(f"artist {artist_id}: parallel lists of lengths {[len(v) for v in lists]}")
 
 
 def extract_partition(
