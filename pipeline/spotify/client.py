@@ -5,7 +5,8 @@ Development-Mode quota is 13+ hours, silently (shared/reference/spotify-web-api.
 This client hands spotipy a ``requests.Session`` whose urllib3 ``Retry`` covers only
 connection errors and 5xx, with backoff, and decides about 429 and 401 itself:
 
-* 429 with a Retry-After up to ``max_retry_after`` seconds (default 60): wait it out, retry;
+* 429 with a Retry-After up to ``max_retry_after`` seconds (default 60): wait it out, retry, at
+  most ``MAX_RATE_LIMIT_WAITS`` times in a row for one call (then ``RateLimitedError``, transient);
 * 429 with a longer one (the daily quota): raise ``QuotaExhaustedError`` at once, naming the
   time the quota may allow requests again;
 * 401: drop the cached token, fetch a new one, retry once.
@@ -33,6 +34,9 @@ from pipeline.errors import TerminalError, TransientError
 
 logger = logging.getLogger(__name__)
 
+# Short 429s waited out for one call before giving up on it: a rate limit that never lifts is an outage.
+MAX_RATE_LIMIT_WAITS = 5
+
 SPOTIFY_API_URL = "https://api.spotify.com/v1/"
 SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
 
@@ -45,6 +49,13 @@ class QuotaExhaustedError(TransientError):
             f"Spotify quota exhausted on `{endpoint}`: Retry-After {retry_after_s:.0f} s. Stopping instead of "
             f"sleeping; rerun after {self.resume_at.strftime('%Y-%m-%d %H:%M UTC')} and finished work is kept."
         )
+
+
+class RateLimitedError(TransientError):
+    def __init__(self, endpoint: str, waits: int):
+        super().__init__(
+            f"Spotify kept answering 429 on `{endpoint}`: {waits} short waits in a row did not help. Stopping; "
+            f"finished work is kept, rerun later (or lower the number of workers sharing the app).")
 
 
 class MissingCredentialsError(TerminalError):
@@ -112,7 +123,7 @@ class SpotifyClient:
     def __init__(self, api_url: str = SPOTIFY_API_URL, token_url: str = SPOTIFY_TOKEN_URL,
                  client_id: str | None = None, client_secret: str | None = None, timeout_s: float = 10.0,
                  max_retry_after_s: float = 60.0, backoff_factor: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         client_id = client_id or os.environ.get("SPOTIPY_CLIENT_ID")
         client_secret = client_secret or os.environ.get("SPOTIPY_CLIENT_SECRET")
         missing = [name for name, value in (("SPOTIPY_CLIENT_ID", client_id), ("SPOTIPY_CLIENT_SECRET", client_secret))
@@ -129,7 +140,7 @@ class SpotifyClient:
                                   retries=0, status_retries=0)
         self.sp.prefix = api_url if api_url.endswith("/") else api_url + "/"
         self.max_retry_after_s = max_retry_after_s
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
 
     def __repr__(self) -> str:  # no credentials in reprs, logs or tracebacks
         return f"SpotifyClient(api_url={self.sp.prefix!r})"
@@ -137,6 +148,7 @@ class SpotifyClient:
     def call(self, endpoint: str, fn: Callable, *args, **kwargs):
         """Run one spotipy call under the 429/401 policy; ``endpoint`` names it in errors and logs."""
         refreshed = False
+        waits = 0
         while True:
             try:
                 return fn(*args, **kwargs)
@@ -149,6 +161,9 @@ class SpotifyClient:
                     wait = _retry_after(exc)
                     if wait > self.max_retry_after_s:
                         raise QuotaExhaustedError(wait, endpoint) from None
+                    if waits >= MAX_RATE_LIMIT_WAITS:
+                        raise RateLimitedError(endpoint, waits) from None
+                    waits += 1
                     logger.info("Spotify rate limit on %s: waiting %.0f s (Retry-After)", endpoint, wait)
                     self._sleep(wait)
                     continue
