@@ -35,6 +35,7 @@ from pipeline.msd.sample import generate_sample  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
 from pipeline.spotify.catalog import build_catalog, load_identities  # noqa: E402
 from pipeline.spotify.sandbox import SandboxServer, SandboxState  # noqa: E402
+from pipeline.tasks import LoadPartition  # noqa: E402
 from pipeline.warehouse import schema  # noqa: E402
 from pipeline.warehouse.backends import DuckDBBackend, PostgresBackend  # noqa: E402
 from pipeline.warehouse.load import PartitionLoad, load_partition, read_manifests  # noqa: E402
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     _, _ = stage_sample(args.songs, args.seed, args.partitions.split(","))
     from pipeline.partitions import discover_partitions as discover
 
-    loads = [read_manifests(p) for p in discover(os.environ["MUSIC_ETL_MSD_ROOT"])]
+    loads = [read_manifests(p, LoadPartition(partition=p).input_manifests()) for p in discover(os.environ["MUSIC_ETL_MSD_ROOT"])]
     results = {"songs": args.songs, "partitions": len(loads), "backends": {}}
 
     # PostgreSQL: fresh schemas for each contender, baseline first then pipeline, then once more

@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import write_results  # noqa: E402
 from bench.load import drop_schema, postgres_backend, stage_sample  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
+from pipeline.tasks import LoadPartition  # noqa: E402
 from pipeline.warehouse import load as load_module  # noqa: E402
 from pipeline.warehouse.backends import literal  # noqa: E402
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     stage_sample(args.songs, args.seed, args.partitions.split(","))
-    loads = [load_module.read_manifests(p) for p in discover_partitions(os.environ["MUSIC_ETL_MSD_ROOT"])]
+    loads = [load_module.read_manifests(p, LoadPartition(partition=p).input_manifests())
+             for p in discover_partitions(os.environ["MUSIC_ETL_MSD_ROOT"])]
 
     indexed = load_module._rows_of
 

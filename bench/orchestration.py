@@ -9,7 +9,8 @@ with task bodies that only write their completion file:
 * ``plain``: Luigi as it comes: ``S3Target`` outputs (``exists()`` is a HEAD, and for a missing
   key a folder check too) and Luigi's default run-time re-check of every dependency;
 * ``pipeline``: the project's ``StagedPartitionTask`` with ``ManifestTarget`` outputs (existence
-  from one listing per stage; a manifest is one PUT), ``[worker] check_unfulfilled_deps = false``
+  from one listing per stage; before its work each task asks the store with one LIST of its own
+  folder; a manifest is one PUT), ``[worker] check_unfulfilled_deps = false``
   as luigi.cfg sets it, and the local scheduler ``python -m pipeline run`` uses (no pruning of
   the task table on every ``get_work``).
 
@@ -54,7 +55,7 @@ class _Trivial(StagedPartitionTask):
     def run(self):
         if not self.start():
             return
-        staging.write_json(self.output(), {"partition": self.partition, "stage": self.stage})
+        self.write_manifest({"partition": self.partition, "stage": self.stage})
 
 
 class PExtract(_Trivial):
@@ -162,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, wrapper, load_stage, ours in (("plain", QAll, "q_load", False), ("pipeline", PAll, "p_load", True)):
             fresh = run(wrapper(partitions=partitions), ours)
             for p in partitions[::2]:
-                s3.delete_object(Bucket=BUCKET, Key=f"staging/{load_stage}/{p}/_manifest.json")
+                for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"staging/{load_stage}/{p}/")["Contents"]:
+                    if "_manifest" in item["Key"]:
+                        s3.delete_object(Bucket=BUCKET, Key=item["Key"])
             half = run(wrapper(partitions=partitions), ours)
             noop = run(wrapper(partitions=partitions), ours)
             results["contenders"][name] = {"fresh_s": round(fresh, 2), "half_done_s": round(half, 2), "noop_s": round(noop, 2)}

@@ -3,7 +3,7 @@
 ``luigi --module pipeline RunAll`` imports this package, which registers the tasks.
 """
 
-from pipeline import config  # noqa: F401  (sets the environment defaults luigi.cfg refers to)
+from pipeline.caches import forget_listings
 from pipeline.tasks import (
     EnrichAll,
     EnrichPartition,
@@ -12,20 +12,10 @@ from pipeline.tasks import (
     FinalizeWarehouse,
     LoadPartition,
     RunAll,
+    RunReport,
     WarehouseSchema,
 )
 
 __all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "FinalizeWarehouse", "LoadPartition", "RunAll",
-           "WarehouseSchema"]
+           "RunReport", "WarehouseSchema", "forget_listings"]
 
-
-def forget_listings() -> None:
-    """Drop this process's listings of staged manifests and warehouse markers.
-
-    ``complete()`` answers from them for up to 5 s; code that asks again right after a run whose
-    tasks ran in other processes (``workers > 1``, luigid) calls this first."""
-    from pipeline import staging
-    from pipeline.warehouse.target import forget_known_markers
-
-    staging.reset_manifest_index()
-    forget_known_markers()

@@ -21,7 +21,6 @@ import sys
 from datetime import UTC, datetime
 
 import luigi
-from luigi.execution_summary import _summary_dict
 
 from pipeline import config, forget_listings, progress, staging, status
 from pipeline.partitions import validate_partition
@@ -29,31 +28,38 @@ from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll
 from pipeline.tasks.enrich import QUOTA_STATE
-from pipeline.tasks.load import warehouse_backend
-from pipeline.warehouse.backends import literal, redact
+from pipeline.warehouse.backends import literal, redact, warehouse_backend
 from pipeline.warehouse.load import read_manifests
 from pipeline.warehouse.schema import MARKER_TABLE
 from pipeline.warehouse.target import marker_table_exists_sql
 
+STEPS = (ExtractPartition, EnrichPartition, LoadPartition)
 
-def run_summary(result: luigi.execution_summary.LuigiRunResult) -> tuple[str, list[str]]:
-    """Partitions done / skipped / failed, songs, match rate, Spotify requests, quota, where the data is."""
-    groups = _summary_dict(result.worker)
 
-    def partitions(kind, group):
-        return sorted({t.partition for t in groups.get(group, set()) if isinstance(t, kind)})
+def stopped_at(partition: str) -> str | None:
+    """The first step of a partition that is not complete (``EnrichPartition(A/B)``), None if loaded."""
+    for step in STEPS:
+        if not step(partition=partition).complete():
+            return f"{step.__name__}({partition})"
+    return None
 
-    loaded = partitions(LoadPartition, "completed")
-    skipped = partitions(LoadPartition, "already_done")
-    failed = sorted({f"{type(t).__name__}({getattr(t, 'partition', '')})" for t in groups.get("failed", set())}
-                    | {f"{type(t).__name__}({getattr(t, 'partition', '')})" for t in groups.get("scheduling_error", set())})
-    not_run = sorted({f"{type(t).__name__}({getattr(t, 'partition', '')})" for t in groups.get("upstream_failure", set())})
+
+def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> tuple[str, list[str]]:
+    """Partitions loaded / already loaded / not loaded, songs, match rate, Spotify requests, quota,
+    where the data is: judged by the targets before and after the run, so the work of other
+    processes on the same scheduler counts as it should."""
+    loaded = [p for p in after if after[p] is None and before[p] is not None]
+    skipped = [p for p in after if before[p] is None]
+    failed = sorted(step for step in after.values() if step is not None)
     songs = matched = requests = 0
-    for partition in partitions(EnrichPartition, "completed"):
-        target = staging.target(f"{staging.partition_prefix('spotify', partition)}/{staging.MANIFEST}")
-        manifest = staging.read_json(target)
-        songs, matched = songs + manifest["songs"], matched + manifest["statuses"]["matched"]
-        requests += manifest["requests"]["this_run_total"]
+    for partition in after:
+        if before[partition] in (None, f"LoadPartition({partition})"):
+            continue  # enriched before this run
+        enrich = EnrichPartition(partition=partition).output()
+        if enrich.exists():
+            manifest = enrich.read()[0]
+            songs, matched = songs + manifest["songs"], matched + manifest["statuses"]["matched"]
+            requests += manifest["requests"]["this_run_total"]
     lines = [f"partitions loaded this run: {len(loaded)}, already loaded: {len(skipped)}, failed: {len(failed)}",
              f"songs enriched this run: {songs}, matched {matched}"
              + (f" ({matched / songs:.1%})" if songs else "") + f", Spotify requests {requests}"]
@@ -64,28 +70,26 @@ def run_summary(result: luigi.execution_summary.LuigiRunResult) -> tuple[str, li
             lines.append(f"Spotify quota exhausted (partition {state['partition']}): rerun after {state['resume_at']}; "
                          f"answers so far are journaled")
     lines.append(f"staging {staging.root()}; warehouse {redact(config.warehouse().url)}")
-    if failed or not_run:
-        lines.append("failed: " + ", ".join(failed) + (f"; not run because of them: {len(not_run)} tasks" if not_run else ""))
+    if failed:
+        lines.append("not complete: " + ", ".join(failed))
     return "\n".join(lines), failed
 
 
-def build(tasks, workers: int, scheduler_url: str | None) -> int:
+def build(run: RunAll, workers: int, scheduler_url: str | None, **luigi_options) -> int:
+    """Run ``run`` with Luigi, print the run summary; 0 when everything it selected is complete."""
     progress.install()
+    selected = run.selected_partitions()
+    before = {p: stopped_at(p) for p in selected}
     kwargs = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
-    result = luigi.build(tasks, workers=workers, detailed_summary=True, worker_scheduler_factory=WorkerSchedulerFactory(),
-                         **kwargs)
-    summary, failed = run_summary(result)
+    result = luigi.build([run], workers=workers, detailed_summary=True, worker_scheduler_factory=WorkerSchedulerFactory(),
+                         **kwargs, **luigi_options)
+    forget_listings()  # what this process listed while scheduling predates the run's work
+    after = {p: stopped_at(p) for p in selected}
+    summary, failed = run_summary(before, after)
     print(summary)
-    if result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
+    if not failed and run.complete():
         return 0
-    # What this process listed while scheduling predates the other workers' work: ask afresh.
-    forget_listings()
-    if not failed and all(task.complete() for task in tasks):
-        # Several workers on one luigid: Luigi reports tasks another worker ran (or was granted first)
-        # as not run here; the targets say whether the run as a whole is done.
-        print(f"everything selected is complete ({result.status.name} here: other workers ran part of it)")
-        return 0
-    print(f"run did not succeed ({result.status.name}): " + (", ".join(failed) or result.status.value[1]),
+    print(f"run did not succeed ({result.status.name}): " + (", ".join(failed) or "the warehouse step did not finish"),
           file=sys.stderr)
     return 1
 
@@ -148,7 +152,7 @@ def dry_run(partitions: str, letters: str) -> int:
                 state = "done" if task.complete() else "to run"
             except Exception as exc:  # e.g. the warehouse is not reachable from here
                 state = f"unknown ({type(exc).__name__})"
-            steps.append(f"{type(task).__name__} {state} -> {getattr(task.output(), 'path', None) or task.output().update_id}")
+            steps.append(f"{type(task).__name__} {state} -> {getattr(task.output(), 'folder', None) or task.output().update_id}")
         print(f"{partition}:\n  " + "\n  ".join(steps))
         if steps[1].split()[1] == "done" and steps[2].split()[1] != "done":
             to_load.append(partition)
@@ -157,7 +161,7 @@ def dry_run(partitions: str, letters: str) -> int:
     for statement in statements(backend.dialect):
         print(statement.split("(")[0].strip() + " …;" if statement.startswith("CREATE TABLE") else statement + ";")
     if to_load:
-        load = read_manifests(to_load[0])
+        load = read_manifests(to_load[0], LoadPartition(partition=to_load[0]).input_manifests())
         twin = recording(backend, {t.name: load.expected_rows(t) for t in TABLES})
         load_partition(twin, load)
         print(f"\n-- the load of {to_load[0]} ({len(to_load)} partition(s) staged and waiting), one transaction")
@@ -193,11 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run" and args.dry_run:
         return dry_run(args.partitions, args.letters)
     if args.command == "run":
-        return build([RunAll(partitions=args.partitions, letters=args.letters)], args.workers, args.scheduler_url)
+        return build(RunAll(partitions=args.partitions, letters=args.letters), args.workers, args.scheduler_url)
     partition = validate_partition(args.partition)
     for item in forget_partition(partition, args.forget_spotify_answers):
         print(f"removed {item}")
-    return build([RunAll(partitions=partition)], args.workers, args.scheduler_url)
+    return build(RunAll(partitions=partition), args.workers, args.scheduler_url)
 
 
 if __name__ == "__main__":

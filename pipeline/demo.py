@@ -16,12 +16,11 @@ import os
 import sys
 import time
 
-import luigi
-
-from pipeline import config, progress, status
-from pipeline.scheduling import WorkerSchedulerFactory
+from pipeline import config, status
+from pipeline.__main__ import build
 from pipeline.spotify.catalog import build_catalog, load_identities
 from pipeline.spotify.sandbox import DEV, EXTENDED, SandboxServer, SandboxState
+from pipeline.tasks import RunAll
 from pipeline.warehouse.backends import DuckDBBackend
 
 QUERIES = [
@@ -75,22 +74,15 @@ def main(argv: list[str] | None = None) -> int:
           f"MSD sample {msd_root}; warehouse {url}", flush=True)
     started = time.monotonic()
     try:
-        from pipeline.__main__ import run_summary
-        from pipeline.tasks import RunAll
-
-        progress.install()
-        result = luigi.build([RunAll()], workers=args.workers, local_scheduler=True, detailed_summary=True,
-                             log_level="WARNING", worker_scheduler_factory=WorkerSchedulerFactory())
+        code = build(RunAll(), args.workers, None, log_level="WARNING")
     finally:
         server.stop()
-    print(result.summary_text)
-    print(run_summary(result)[0])
     spent = state.stats()["requests"]
     print(f"Spotify requests this run: {sum(spent.values())} {dict(sorted(spent.items()))}; "
           f"{time.monotonic() - started:.1f} s")
-    if result.status not in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
-        print(f"RunAll did not finish: {result.status.name}", file=sys.stderr)
-        return 1
+    if code:
+        print("RunAll did not finish", file=sys.stderr)
+        return code
     status.main()
     _print_queries(url)
     return 0

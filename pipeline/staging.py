@@ -1,8 +1,16 @@
-"""Staging storage: one place that turns ``<staging root>/<stage>/A/B/<file>`` into a Luigi target.
+"""Staging storage: one place that turns ``<staging root>/<stage>/A/B/…`` into Luigi targets.
 
 The root is a local folder (atomic writes by rename, ``luigi.LocalTarget``) or
 ``s3://bucket/prefix`` (atomic uploads on close, ``luigi.contrib.s3.S3Target``). Every target
 is opened in bytes mode (``luigi.format.Nop``); callers add gzip or JSON on top.
+
+A stage's outputs for one partition live in a folder named by what produced them (see
+``pipeline/versioning.py``): ``<root>/<stage>/A/B/v-<settings digest>/``. The folder's
+completion file is its manifest, written last and named by the SHA-256 of its own bytes:
+``_manifest-<16 hex>.json``. So a stage listing says both *whether* a partition stage is done
+and *which* staging it is (the load id is built from those names), without a GET and without
+trusting how a store computes ETags (S3's ETag is not an MD5 under SSE-KMS, SSE-C or multipart
+uploads). Whoever reads a manifest checks its bytes against its name.
 """
 
 from __future__ import annotations
@@ -10,46 +18,64 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
-import io
 import os
+import re
 import time
+from urllib.parse import urlsplit
 
-import botocore.exceptions
 import luigi
+import luigi.configuration
 import luigi.format
 import orjson
 from luigi.contrib.s3 import S3Client, S3Target
 
 from pipeline import config
+from pipeline.errors import TerminalError
 
-MANIFEST = "_manifest.json"
+MANIFEST_GLOB = "_manifest-*.json"
+_MANIFEST_NAME = re.compile(r"_manifest-([0-9a-f]{16})\.json$")
 
-
-class StagingS3Client(S3Client):
-    """``luigi.contrib.s3.S3Client`` that treats a blank ``[s3]`` key as unset.
-
-    luigi passes every ``[s3]`` key to boto3, and ``endpoint_url = ${MUSIC_ETL_S3_ENDPOINT_URL}``
-    left blank would reach boto3 as ``""``, which it rejects ("Invalid endpoint").
-    """
-
-    @staticmethod
-    def _get_s3_config(key=None):
-        options = S3Client._get_s3_config()
-        options = {k: v for k, v in options.items() if v != ""}
-        return options.get(key) if key else options
+# Every answer this process keeps about what a store holds (listings of manifests, warehouse
+# markers) is trusted for at most this long; then the store is asked again. Work done by other
+# processes (workers, `rerun --force` elsewhere) is seen within this bound.
+LISTING_MAX_AGE_S = 5.0
 
 
-_clients: dict[int, StagingS3Client] = {}
+class ManifestMismatchError(TerminalError):
+    def __init__(self, path: str, digest: str):
+        super().__init__(
+            f"{path}: its bytes hash to {digest}, not to the digest in its name, so it was changed after it was "
+            f"written. Remove the folder that holds it (or run `python -m pipeline rerun <partition> --force`) and "
+            f"the stage is redone.")
 
 
-def s3_client() -> StagingS3Client:
-    # One client (and boto3 resource) per process: luigi forks a process per task when
-    # workers > 1, and a boto3 resource must not cross a fork.
+def content_digest(data: bytes) -> str:
+    """The identity of a staged manifest: the first 16 hex digits of the SHA-256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def manifest_digest(name: str) -> str | None:
+    match = _MANIFEST_NAME.search(name)
+    return match.group(1) if match else None
+
+
+def s3_client() -> S3Client:
+    """One client (and boto3 resource) per process: luigi forks a process per task when
+    workers > 1, and a boto3 resource must not cross a fork."""
     pid = os.getpid()
     if pid not in _clients:
         _clients.clear()
-        _clients[pid] = StagingS3Client()
+        _clients[pid] = S3Client(**config.s3_options())
     return _clients[pid]
+
+
+_clients: dict[int, S3Client] = {}
+
+
+def split_s3_path(path: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` → (``bucket``, ``a/b``)."""
+    parts = urlsplit(path, allow_fragments=False)
+    return parts.netloc, parts.path.lstrip("/")
 
 
 def is_s3(path: str) -> bool:
@@ -61,12 +87,12 @@ def root() -> str:
 
 
 def partition_prefix(stage: str, partition: str) -> str:
-    """``<staging root>/<stage>/A/B``: the folder of one stage's outputs for one partition."""
+    """``<staging root>/<stage>/A/B``: every version of one stage's outputs for one partition."""
     return f"{root()}/{stage}/{partition}"
 
 
 def remove_stale_temporaries(prefix: str) -> list[str]:
-    """Delete what a killed writer left in a local partition folder (Luigi's ``*-luigi-tmp-*``).
+    """Delete what a killed writer left in a local folder (Luigi's ``*-luigi-tmp-*``).
 
     A process killed mid-write never renames its temporary file, so it never looks complete,
     but it would stay forever. S3 needs nothing: an upload that did not finish leaves no object.
@@ -85,53 +111,65 @@ def target(path: str):
     return luigi.LocalTarget(path, format=luigi.format.Nop)
 
 
+def read_bytes(path: str) -> bytes:
+    if is_s3(path):
+        return s3_client().get_as_bytes(path)
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 class ManifestIndex:
-    """Which partitions of a stage have their ``_manifest.json`` on S3, from one listing per stage.
+    """The manifests of a stage on S3, from one paginated listing of ``<root>/<stage>/``.
 
     Luigi asks every target whether it exists before it runs anything; on S3 a missing key
     costs a HEAD and a listing (``S3Client.exists`` looks for a folder too), so 676 partitions ×
-    3 steps spend minutes on bookkeeping. One paginated listing of ``<root>/<stage>/`` answers
-    them all. The listing can only be stale towards "missing" (manifests are written, never
-    removed, while a run goes on; ``rerun --force`` removes them before the run starts): a task
-    wrongly thought missing is scheduled, and its ``run()`` checks afresh and returns at once.
-    Manifests this process writes are added as they are written. One index per process, so a
-    forked worker lists again rather than trusting its parent's snapshot.
+    3 steps would spend minutes on bookkeeping. One listing answers them all. A listing older
+    than ``LISTING_MAX_AGE_S`` is listed again before it answers, whatever it says: work done or
+    removed by other processes is seen within that bound. One index per process, so a forked
+    worker lists again rather than trusting its parent's snapshot.
     """
-
-    MAX_AGE_S = 5.0  # a "missing" answer from an older listing lists again (long runs, other workers)
 
     def __init__(self):
         self._pid = os.getpid()
-        self._stages: dict[str, dict[str, str]] = {}
+        self._stages: dict[str, dict[str, list[str]]] = {}  # stage prefix → folder → manifest names
         self._listed_at: dict[str, float] = {}
-        self._written: dict[str, str] = {}  # manifests this process wrote (a forked task need not list to know its own)
 
-    def _etags(self, stage_prefix: str, refresh: bool = False) -> dict[str, str]:
-        if stage_prefix not in self._stages or refresh:
-            client = s3_client()
-            bucket, key = client._path_to_bucket_and_key(stage_prefix + "/")
-            found = {}
-            paginator = client.s3.meta.client.get_paginator("list_objects_v2")
+    def _listing(self, stage_prefix: str) -> dict[str, list[str]]:
+        if time.monotonic() - self._listed_at.get(stage_prefix, float("-inf")) > LISTING_MAX_AGE_S:
+            bucket, key = split_s3_path(stage_prefix + "/")
+            found: dict[str, list[str]] = {}
+            paginator = s3_client().s3.meta.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=bucket, Prefix=key):
                 for item in page.get("Contents", []):
-                    if item["Key"].endswith("/" + MANIFEST):
-                        found[f"s3://{bucket}/{item['Key']}"] = item["ETag"].strip('"')
+                    folder, _, name = item["Key"].rpartition("/")
+                    if manifest_digest(name):
+                        found.setdefault(f"s3://{bucket}/{folder}", []).append(name)
             self._stages[stage_prefix] = found
             self._listed_at[stage_prefix] = time.monotonic()
         return self._stages[stage_prefix]
 
-    def etag(self, path: str) -> str | None:
-        """The manifest's ETag (its MD5 for these small single-part uploads), or None if it is absent."""
-        if path in self._written:
-            return self._written[path]
-        stage_prefix = path.rsplit("/", 3)[0]  # <root>/<stage> of <root>/<stage>/A/B/_manifest.json
-        found = self._etags(stage_prefix).get(path)
-        if found is None and time.monotonic() - self._listed_at.get(stage_prefix, 0.0) > self.MAX_AGE_S:
-            found = self._etags(stage_prefix, refresh=True).get(path)
-        return found
+    def names(self, folder: str) -> list[str]:
+        """The manifest names in ``folder`` (``<root>/<stage>/A/B/<version>``), sorted."""
+        return sorted(self._listing(folder.rsplit("/", 3)[0]).get(folder, []))
 
-    def written(self, path: str, etag: str) -> None:
-        self._written[path] = etag
+    def folders(self, stage_prefix: str) -> dict[str, list[str]]:
+        """Every folder of a stage that holds a manifest (all partitions, all versions)."""
+        return self._listing(stage_prefix)
+
+    def learned(self, folder: str, names: list[str]) -> None:
+        """What this process learned from the store itself about one folder (kept only while the
+        stage's listing is; a stage not listed yet is not listed for it)."""
+        listing = self._stages.get(folder.rsplit("/", 3)[0])
+        if listing is not None:
+            if names:
+                listing[folder] = sorted(names)
+            else:
+                listing.pop(folder, None)
+
+    def wrote(self, folder: str, name: str) -> None:
+        listing = self._stages.get(folder.rsplit("/", 3)[0])
+        if listing is not None:
+            listing[folder] = sorted({*listing.get(folder, []), name})
 
 
 _index: ManifestIndex | None = None
@@ -145,54 +183,101 @@ def manifest_index() -> ManifestIndex:
 
 
 def reset_manifest_index() -> None:
-    """Forget the listing (after removing manifests, e.g. ``rerun --force``)."""
+    """Forget the listings (after removing manifests, e.g. ``rerun --force``)."""
     global _index
     _index = None
 
 
+def _local_names(folder: str) -> list[str]:
+    return sorted(os.path.basename(p) for p in glob.glob(os.path.join(glob.escape(folder), MANIFEST_GLOB))
+                  if manifest_digest(os.path.basename(p)))
+
+
 class ManifestTarget(luigi.Target):
-    """A partition stage's ``_manifest.json``: exists() from the stage listing on S3, a stat locally.
+    """A partition stage's completion file, ``<folder>/_manifest-<digest>.json``.
 
-    ``exists_now()`` asks the store itself, for the check a task makes before doing work."""
+    ``exists()`` answers from the stage listing on S3 (bounded in age) and a glob locally;
+    ``exists_now()`` asks the store itself, for the check a task makes before doing work.
+    Should two writers have raced on one folder (two processes without a shared scheduler),
+    the folder holds two manifests; every reader takes the same one, the last by name.
+    """
 
-    def __init__(self, path: str):
-        self.path = path
-        self._target = target(path)
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def _names(self) -> list[str]:
+        return manifest_index().names(self.folder) if is_s3(self.folder) else _local_names(self.folder)
+
+    def _names_now(self) -> list[str]:
+        if not is_s3(self.folder):
+            return _local_names(self.folder)
+        bucket, key = split_s3_path(f"{self.folder}/_manifest-")
+        answer = s3_client().s3.meta.client.list_objects_v2(Bucket=bucket, Prefix=key)
+        names = [item["Key"].rsplit("/", 1)[1] for item in answer.get("Contents", [])]
+        names = sorted(n for n in names if manifest_digest(n))
+        manifest_index().learned(self.folder, names)
+        return names
+
+    def name(self) -> str | None:
+        names = self._names()
+        return names[-1] if names else None
+
+    @property
+    def path(self) -> str | None:
+        name = self.name()
+        return f"{self.folder}/{name}" if name else None
 
     def exists(self) -> bool:
-        if is_s3(self.path):
-            return manifest_index().etag(self.path) is not None
-        return self._target.exists()
+        return self.name() is not None
 
     def exists_now(self) -> bool:
-        if not is_s3(self.path):
-            return self._target.exists()
-        # One HEAD on the key itself: S3Client.exists would also look for a "folder" of that name.
-        client = s3_client()
-        bucket, key = client._path_to_bucket_and_key(self.path)
-        try:
-            head = client.s3.meta.client.head_object(Bucket=bucket, Key=key)
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        manifest_index().written(self.path, head["ETag"].strip('"'))
-        return True
-
-    def open(self, mode="r"):
-        return self._target.open(mode)
+        return bool(self._names_now())
 
     def content_id(self) -> str | None:
-        """A digest of the manifest's bytes (S3: its ETag from the listing, no GET), None if absent."""
-        if is_s3(self.path):
-            return manifest_index().etag(self.path)
-        if not os.path.exists(self.path):
-            return None
-        with open(self.path, "rb") as fh:
-            return hashlib.md5(fh.read()).hexdigest()  # noqa: S324 - an identity, not security
+        """The digest of the manifest's bytes, from its name (no GET); None if absent."""
+        name = self.name()
+        return manifest_digest(name) if name else None
+
+    def read(self) -> tuple[dict, str]:
+        """The manifest and its digest, checked against its name."""
+        names = self._names_now()
+        if not names:
+            raise FileNotFoundError(f"no {MANIFEST_GLOB} in {self.folder}")
+        path = f"{self.folder}/{names[-1]}"
+        data = read_bytes(path)
+        digest = content_digest(data)
+        if digest != manifest_digest(names[-1]):
+            raise ManifestMismatchError(path, digest)
+        return orjson.loads(data), digest
+
+    def write(self, payload: dict) -> str:
+        """Write the manifest (the folder's data files must already be in place); returns its digest."""
+        data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        digest = content_digest(data)
+        name = f"_manifest-{digest}.json"
+        path = f"{self.folder}/{name}"
+        if is_s3(path):
+            # One PUT is atomic on S3 (the object appears whole or not at all); Luigi's atomic file
+            # would stage it locally and hand it to boto3's threaded transfer manager, 5 ms a file.
+            bucket, key = split_s3_path(path)
+            s3_client().s3.meta.client.put_object(Bucket=bucket, Key=key, Body=data)
+            manifest_index().wrote(self.folder, name)
+        else:
+            with target(path).open("w") as fh:
+                fh.write(data)
+        return digest
 
     def __repr__(self) -> str:
-        return f"ManifestTarget({self.path!r})"
+        return f"ManifestTarget({self.folder!r})"
+
+
+def manifest_folders(prefix: str) -> list[str]:
+    """The folders under ``prefix`` (``<root>/<stage>/A/B``) that hold a manifest: every output
+    version of one partition stage that was completed."""
+    if is_s3(prefix):
+        return sorted(f for f in manifest_index().folders(prefix.rsplit("/", 2)[0]) if f.startswith(prefix + "/"))
+    found = glob.glob(os.path.join(glob.escape(prefix), "*", MANIFEST_GLOB))
+    return sorted({os.path.dirname(p) for p in found if manifest_digest(os.path.basename(p))})
 
 
 class JsonLinesWriter:
@@ -239,23 +324,20 @@ class JsonLinesWriter:
     def abort(self) -> None:
         """Drop what was written: nothing reaches the final path."""
         self._gz.close()
-        # Luigi's atomic files move (or upload) in close(); the plain BufferedWriter close does not.
-        io.BufferedWriter.close(self._raw)
+        # Luigi's atomic files are context managers that skip the move (or upload) when the block
+        # ends in an error; that is the way to leave one unpublished.
+        self._raw.__exit__(WriteAbortedError, WriteAbortedError(), None)
         tmp = getattr(self._raw, "tmp_path", None)
         if tmp and os.path.exists(tmp):
             os.remove(tmp)
 
 
+class WriteAbortedError(Exception):
+    """The reason handed to an atomic file left unpublished."""
+
+
 def write_json(tgt, payload: dict) -> None:
     data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    if isinstance(tgt, ManifestTarget) and is_s3(tgt.path):
-        # One PUT is atomic on S3 (the object appears whole or not at all); Luigi's atomic file
-        # would stage it locally and hand it to boto3's threaded transfer manager, 5 ms a file.
-        client = s3_client()
-        bucket, key = client._path_to_bucket_and_key(tgt.path)
-        answer = client.s3.meta.client.put_object(Bucket=bucket, Key=key, Body=data)
-        manifest_index().written(tgt.path, answer["ETag"].strip('"'))
-        return
     with tgt.open("w") as fh:
         fh.write(data)
 

@@ -1,23 +1,24 @@
-"""Where each partition stands: extracted, enriched, loaded (``python -m pipeline.status``)."""
+"""Where each partition stands: extracted, enriched, loaded (``python -m pipeline.status``).
+
+A stage whose staging was made with other settings or code versions than the configured ones
+(``[spotify] match_threshold`` changed, a new reader version, …) is shown as stale, naming what
+changed: the next run redoes it (enrichment from its journal, without paying again).
+"""
 
 from __future__ import annotations
 
 import sys
 
-from pipeline import config, staging
+from pipeline import config, staging, versioning
 from pipeline.partitions import discover_partitions
-
-
-def _manifest(stage: str, partition: str) -> dict | None:
-    target = staging.target(f"{staging.partition_prefix(stage, partition)}/{staging.MANIFEST}")
-    return staging.read_json(target) if target.exists() else None
+from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
+from pipeline.warehouse.backends import warehouse_backend
+from pipeline.warehouse.load import load_id_for
+from pipeline.warehouse.target import marker_table_exists_sql
 
 
 def _loaded_ids() -> dict[str, str]:
     """Partition → load id recorded in the warehouse's marker table ({} if there is none yet)."""
-    from pipeline.tasks.load import warehouse_backend
-    from pipeline.warehouse.target import marker_table_exists_sql
-
     backend = warehouse_backend()
     try:
         if not backend.query(marker_table_exists_sql(backend.dialect)):
@@ -30,9 +31,20 @@ def _loaded_ids() -> dict[str, str]:
         backend.close()
 
 
-def main() -> int:
-    from pipeline.warehouse.load import load_id_for
+def stale_reason(task) -> str | None:
+    """For a stage with no output under the configured settings: what differs from the latest
+    output it has under other settings (None if it never completed at all)."""
+    older = [f for f in staging.manifest_folders(staging.partition_prefix(task.stage, task.partition))
+             if f != task.folder]
+    if not older:
+        return None
+    manifests = [staging.ManifestTarget(folder).read()[0] for folder in older]
+    latest = max(manifests, key=lambda m: m.get("written_at", ""))
+    changes = versioning.changed_settings(latest.get("settings", {}), task.output_settings())
+    return f"stale {task.stage} staging ({'; '.join(changes) or 'older layout'})"
 
+
+def main() -> int:
     loaded = _loaded_ids()
     print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {config.warehouse().url}")
     print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}{'matched':>9}{'rate':>7}{'requests':>9}  loaded")
@@ -40,21 +52,22 @@ def main() -> int:
     partitions = discover_partitions(config.msd().root)
     complete = 0
     for partition in partitions:
-        msd, spotify = _manifest("msd", partition), _manifest("spotify", partition)
-        if msd is None:
-            print(f"{partition:<10}{'not extracted':>14}")
+        extract, enrich = ExtractPartition(partition=partition), EnrichPartition(partition=partition)
+        if not extract.output().exists():
+            print(f"{partition:<10}  {stale_reason(extract) or 'not extracted'}")
             continue
-        counts = msd["counts"]
+        counts = extract.output().read()[0]["counts"]
         totals["tracks"] += counts["tracks"]
         totals["quarantined"] += counts["quarantined"]
         line = f"{partition:<10}{counts['tracks']:>7}{counts['quarantined']:>9}"
-        if spotify is None:
-            print(line + f"{'not enriched':>25}")
+        if not enrich.output().exists():
+            print(f"{line}  {stale_reason(enrich) or 'not enriched'}")
             continue
+        spotify = enrich.output().read()[0]
         matched = spotify["statuses"]["matched"]
         totals["matched"] += matched
         totals["requests"] += spotify["requests"]["this_run_total"]
-        current = load_id_for(partition)
+        current = load_id_for(partition, LoadPartition(partition=partition).input_manifests())
         state = "yes" if loaded.get(partition) == current else ("older staging" if partition in loaded else "no")
         complete += state == "yes"
         print(line + f"{matched:>9}{spotify['match_rate'] or 0:>7.2f}{spotify['requests']['this_run_total']:>9}  {state}")

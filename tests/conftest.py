@@ -1,18 +1,19 @@
 """Hermetic test fixtures: isolated Luigi config, environment, storage, and a real S3 endpoint.
 
 Luigi keeps its configuration and task instances in process-wide singletons; every test gets
-a fresh parser that reads only the test's own cfg, and a clean task instance cache.
+a parser emptied and refilled from the test's own cfg only (its public ConfigParser methods),
+restored afterwards, and a clean task instance cache.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 
 import boto3
 import luigi
 import luigi.configuration
 import pytest
-from luigi.configuration.cfg_parser import LuigiConfigParser
 
 from pipeline import staging
 from pipeline.msd.sample import generate_sample
@@ -33,6 +34,33 @@ def _isolated_environment(monkeypatch):
     os.environ.update(saved)
 
 
+def use_config_files(*paths: str) -> None:
+    """Make ``paths`` (read in order) the whole of Luigi's configuration in this process."""
+    parser = luigi.configuration.get_config()
+    for section in parser.sections():
+        parser.remove_section(section)
+    parser.read([str(p) for p in paths])
+    luigi.task_register.Register.clear_instance_cache()
+    staging._clients.clear()
+    from pipeline import forget_listings
+    forget_listings()
+
+
+@pytest.fixture(autouse=True)
+def _restored_luigi_config():
+    """Whatever a test does to Luigi's configuration is undone after it."""
+    parser = luigi.configuration.get_config()
+    saved = {section: dict(parser.items(section, raw=True)) for section in parser.sections()}
+    yield
+    for section in parser.sections():
+        parser.remove_section(section)
+    for section, values in saved.items():
+        parser.add_section(section)
+        for key, value in values.items():
+            parser.set(section, key, value)
+    luigi.task_register.Register.clear_instance_cache()
+
+
 class LuigiConfig:
     """Writes the test's own luigi cfg and makes it the only one Luigi reads."""
 
@@ -51,12 +79,7 @@ class LuigiConfig:
                 fh.write(f"[{section}]\n")
                 for key, value in values.items():
                     fh.write(f"{key} = {value}\n")
-        self._monkeypatch.setattr(LuigiConfigParser, "_config_paths", [self.path])
-        self._monkeypatch.setattr(LuigiConfigParser, "_instance", None)
-        luigi.task_register.Register.clear_instance_cache()
-        staging._clients.clear()
-        from pipeline import forget_listings
-        forget_listings()
+        use_config_files(self.path)
         return self
 
 
@@ -190,3 +213,23 @@ def postgres_url():
     with con.cursor() as cur:
         cur.execute(f"DROP SCHEMA {name} CASCADE")
     con.close()
+
+
+def stage_folder(staging_root: str, stage: str, partition: str) -> str:
+    """The output folder of one partition stage (``<root>/<stage>/A/B/v-…``): the only one, as a
+    test that does not change settings leaves it."""
+    folders = staging.manifest_folders(f"{staging_root}/{stage}/{partition}")
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def staged_manifest(staging_root: str, stage: str, partition: str) -> dict:
+    return staging.ManifestTarget(stage_folder(staging_root, stage, partition)).read()[0]
+
+
+def rewrite_manifest(folder: str, manifest: dict) -> None:
+    """Replace a folder's manifest (tests that doctor staging): the old one goes, the new one is
+    named by its own digest."""
+    for path in glob.glob(os.path.join(folder, staging.MANIFEST_GLOB)):
+        os.remove(path)
+    staging.ManifestTarget(folder).write(manifest)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import luigi
 import pytest
-from luigi.configuration.cfg_parser import LuigiConfigParser
 
 from pipeline import config
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, use_config_files
 
 SHIPPED = os.path.join(PROJECT_ROOT, "luigi.cfg")
 
@@ -17,20 +18,46 @@ SHIPPED = os.path.join(PROJECT_ROOT, "luigi.cfg")
 @pytest.fixture
 def shipped_config(monkeypatch):
     def use(*overlays):
-        monkeypatch.setattr(LuigiConfigParser, "_config_paths", [SHIPPED, *map(str, overlays)])
-        monkeypatch.setattr(LuigiConfigParser, "_instance", None)
-        luigi.task_register.Register.clear_instance_cache()
+        use_config_files(SHIPPED, *overlays)
     return use
 
 
-def test_defaults_apply_when_nothing_is_exported(shipped_config, monkeypatch):
-    for name in config.ENVIRONMENT_DEFAULTS:
-        monkeypatch.delenv(name, raising=False)
-    config.apply_environment_defaults()
+def _unset_music_etl_variables(monkeypatch):
+    for name in [n for n in os.environ if n.startswith("MUSIC_ETL_")]:
+        monkeypatch.delenv(name)
+
+
+def test_defaults_apply_when_nothing_is_exported(shipped_config, monkeypatch, tmp_path):
+    _unset_music_etl_variables(monkeypatch)
+    monkeypatch.chdir(tmp_path)  # no downloaded subset here
     shipped_config()
     assert config.msd().root == "data/msd"
     assert config.staging().root == "data/staging"
+    assert config.warehouse().url == "duckdb:///data/warehouse.duckdb"
+    assert config.spotify().api_url == "https://api.spotify.com/v1/"
     assert config.extract().fail_on_quarantine is False
+    assert config.s3_options() == {"endpoint_url": None, "region_name": "us-east-1"}  # boto3's own AWS endpoint
+
+
+def test_importing_the_package_leaves_the_environment_alone():
+    before = {n for n in os.environ if n.startswith("MUSIC_ETL_")}
+    code = ("import os, pipeline, pipeline.__main__; "
+            "print(sorted(n for n in os.environ if n.startswith('MUSIC_ETL_')))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_ETL_")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]", out
+    assert {n for n in os.environ if n.startswith("MUSIC_ETL_")} == before
+
+
+def test_a_config_file_value_wins_over_the_environment(shipped_config, monkeypatch, tmp_path):
+    monkeypatch.setenv("MUSIC_ETL_STAGING_ROOT", "/from/the/environment")
+    monkeypatch.setenv("MUSIC_ETL_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
+    overlay = tmp_path / "site.cfg"
+    overlay.write_text("[staging]\nroot = /from/the/file\n[s3]\nendpoint_url = http://127.0.0.1:9999\n")
+    shipped_config(overlay)
+    assert config.staging().root == "/from/the/file"
+    assert "endpoint_url" not in config.s3_options()  # luigi's S3Client reads it from [s3] itself
 
 
 def test_environment_moves_every_path(shipped_config, monkeypatch):
@@ -40,7 +67,7 @@ def test_environment_moves_every_path(shipped_config, monkeypatch):
     shipped_config()
     assert config.msd().root == "/mnt/snap/data"
     assert config.staging().root == "s3://bucket/prefix"
-    assert luigi.configuration.get_config().get("s3", "endpoint_url") == "http://127.0.0.1:9000"
+    assert config.s3_options()["endpoint_url"] == "http://127.0.0.1:9000"
 
 
 def test_luigi_config_path_overlay_wins(shipped_config, tmp_path):

@@ -16,7 +16,7 @@ import luigi
 from pipeline.msd.extract import OUTPUT_FILES, output_name
 from pipeline.spotify.enrich import OUTPUT_FILES as ENRICH_OUTPUT_FILES
 from pipeline.tasks import EnrichPartition, ExtractPartition
-from tests.conftest import PROJECT_ROOT, run_luigi
+from tests.conftest import PROJECT_ROOT, run_luigi, stage_folder, staged_manifest
 
 
 def documented_fields() -> dict[str, set[str]]:
@@ -37,13 +37,13 @@ def documented_fields() -> dict[str, set[str]]:
 def test_every_staged_msd_field_is_documented_and_nothing_else(local_pipeline):
     assert run_luigi([ExtractPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     documented = documented_fields()
-    folder = os.path.join(local_pipeline, "msd", "A", "A")
+    folder = stage_folder(local_pipeline, "msd", "A/A")
     for kind in OUTPUT_FILES:
         with gzip.open(os.path.join(folder, output_name(kind)), "rt", encoding="utf-8") as fh:
             staged = set().union(*(json.loads(line).keys() for line in fh))
         assert staged, kind
         assert documented.get(f"msd/{output_name(kind)}") == staged, kind
-    manifest = json.load(open(os.path.join(folder, "_manifest.json")))
+    manifest = staged_manifest(local_pipeline, "msd", "A/A")
     assert set(manifest) == documented["msd/_manifest.json"]
 
 
@@ -54,14 +54,15 @@ def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipelin
     luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
     assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     documented = documented_fields()
-    folder = os.path.join(local_pipeline, "spotify", "A", "A")
+    folder = stage_folder(local_pipeline, "spotify", "A/A")
     for name in ENRICH_OUTPUT_FILES:
         with gzip.open(os.path.join(folder, name), "rt", encoding="utf-8") as fh:
             staged = set().union(*(json.loads(line).keys() for line in fh))
         assert staged, name
         assert documented.get(f"spotify/{name}") == staged, name
-    manifest = json.load(open(os.path.join(folder, "_manifest.json")))
+    manifest = staged_manifest(local_pipeline, "spotify", "A/A")
     assert set(manifest) == documented["spotify/_manifest.json"]
+    assert set(manifest["settings"]) == set(EnrichPartition.output_settings())
 
 
 def test_every_warehouse_table_view_and_column_is_documented_and_nothing_else(tmp_path):

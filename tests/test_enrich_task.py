@@ -10,17 +10,19 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import luigi
 import pytest
 
 from pipeline import staging
-from pipeline.spotify.client import QuotaExhaustedError
+from pipeline.spotify import client as client_module
+from pipeline.spotify.client import MissingCredentialsError, QuotaExhaustedError
 from pipeline.spotify.crosswalk import CrosswalkError, load_crosswalk
 from pipeline.spotify.enrich import MAX_CONSECUTIVE_FAILURES, SpotifyTransientError
 from pipeline.tasks import EnrichAll, EnrichPartition, ExtractPartition
-from tests.conftest import PROJECT_ROOT, run_luigi
+from tests.conftest import PROJECT_ROOT, run_luigi, stage_folder
 
 
 def read_lines(path):
@@ -43,8 +45,8 @@ def spotify_pipeline(local_pipeline, luigi_config, sandbox, monkeypatch):
 
 
 def outputs(staging_root, partition):
-    folder = os.path.join(staging_root, "spotify", *partition.split("/"))
-    manifest = json.load(open(os.path.join(folder, staging.MANIFEST)))
+    folder = stage_folder(staging_root, "spotify", partition)
+    manifest = staging.ManifestTarget(folder).read()[0]
     return manifest, {name: read_lines(os.path.join(folder, name)) for name in
                       ("matches.jsonl.gz", "tracks.jsonl.gz", "artists.jsonl.gz", "audio_features.jsonl.gz")}
 
@@ -127,16 +129,18 @@ def test_a_finished_partition_is_not_asked_again(spotify_pipeline):
     assert server.state.stats()["requests"] == before
 
 
-def test_quota_stops_at_once_with_the_resume_time_and_the_rerun_repeats_nothing(spotify_pipeline, catalog):
+def test_quota_stops_at_once_with_the_resume_time_and_the_rerun_repeats_nothing(spotify_pipeline, catalog, monkeypatch):
     server = spotify_pipeline(mode="development", daily_quota=12)
     run_luigi([ExtractPartition(partition="A/A")])
     task = EnrichPartition(partition="A/A")
-    started = time.monotonic()
+    slept = []
+    monkeypatch.setattr(client_module, "time", SimpleNamespace(sleep=slept.append))
     with pytest.raises(QuotaExhaustedError, match=r"rerun after \d{4}-\d\d-\d\d \d\d:\d\d UTC"):
         task.run()
-    assert time.monotonic() - started < 10
+    assert slept == []  # stopped at once instead of sleeping out the Retry-After
+    monkeypatch.setattr(client_module, "time", time)
     assert not task.complete()
-    assert not glob.glob(os.path.join(spotify_pipeline.staging, "spotify", "A", "A", "*.jsonl.gz"))
+    assert not glob.glob(os.path.join(spotify_pipeline.staging, "spotify", "A", "A", "*", "*.jsonl.gz"))
     journaled = {e["key"].split("|", 1)[1] for e in journal_entries(spotify_pipeline.staging, "A/A") if e["kind"] == "search"}
     assert len(journaled) == 12
     asked_before = len(server.state.log)
@@ -224,7 +228,7 @@ def test_kill_9_mid_partition_then_resume_repeats_no_journaled_request(spotify_p
     worker.wait()
     journaled = {(e["kind"], e["key"]) for e in journal_entries(staging_root, "A/A")}
     assert len(journaled) >= 8
-    assert not os.path.exists(os.path.join(staging_root, "spotify", "A", "A", staging.MANIFEST))
+    assert not glob.glob(os.path.join(staging_root, "spotify", "A", "A", "v-*", staging.MANIFEST_GLOB))
     asked_before = len(server.state.log)
 
     rerun = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -239,7 +243,7 @@ def test_kill_9_mid_partition_then_resume_repeats_no_journaled_request(spotify_p
 def test_crosswalk_songs_skip_search_and_are_verified_by_id(spotify_pipeline, luigi_config, catalog, tmp_path):
     server = spotify_pipeline(mode="development")
     run_luigi([ExtractPartition(partition="A/A")])
-    songs = read_lines(os.path.join(spotify_pipeline.staging, "msd", "A", "A", "songs.jsonl.gz"))
+    songs = read_lines(os.path.join(stage_folder(spotify_pipeline.staging, "msd", "A/A"), "songs.jsonl.gz"))
     held = [s for s in songs if catalog.ground_truth[s["track_id"]]][:6]
     stale = held.pop()  # its crosswalk id no longer exists: verified, refused, then searched
     path = tmp_path / "crosswalk.csv"
@@ -283,7 +287,7 @@ def test_missing_credentials_fail_before_any_request_and_stage_nothing(spotify_p
     server = spotify_pipeline(mode="development")
     monkeypatch.delenv("SPOTIPY_CLIENT_SECRET")
     run_luigi([ExtractPartition(partition="A/A")])
-    with pytest.raises(Exception, match="SPOTIPY_CLIENT_SECRET"):
+    with pytest.raises(MissingCredentialsError, match="SPOTIPY_CLIENT_SECRET"):
         EnrichPartition(partition="A/A").run()
     assert server.state.stats()["requests"] == {}
     assert not os.path.exists(os.path.join(spotify_pipeline.staging, "spotify", "A", "A"))
@@ -307,6 +311,7 @@ def test_s3_journal_survives_a_quota_stop(spotify_pipeline, s3_bucket, luigi_con
     # 13 answered and journaled; the 14th was refused (429), so it is the one asked again.
     assert len(searches_before) == 14
     assert not set(searches_before[:13]) & set(searches_after) and searches_before[13] in searches_after
-    body = client.get_object(Bucket=bucket, Key="staging/spotify/B/A/matches.jsonl.gz")["Body"].read()
+    folder = EnrichPartition(partition="B/A").folder.split(f"s3://{bucket}/", 1)[1]
+    body = client.get_object(Bucket=bucket, Key=f"{folder}/matches.jsonl.gz")["Body"].read()
     rows = [json.loads(line) for line in gzip.decompress(body).splitlines()]
     assert_matches_agree_with_ground_truth(rows, catalog)

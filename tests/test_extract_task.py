@@ -19,7 +19,7 @@ from pipeline.msd import extract as extract_module
 from pipeline.msd.extract import SCHEMA_VERSION
 from pipeline.partitions import discover_partitions
 from pipeline.tasks import ExtractAll, ExtractPartition, LoadPartition, RunAll
-from tests.conftest import PROJECT_ROOT, run_luigi
+from tests.conftest import PROJECT_ROOT, run_luigi, stage_folder, staged_manifest
 
 
 def read_lines(path):
@@ -34,8 +34,8 @@ def partition_files(root, partition):
 def test_extract_stages_songs_artists_and_a_manifest(local_pipeline, sample_root):
     result = run_luigi([ExtractPartition(partition="A/A")])
     assert result.status == luigi.LuigiStatusCode.SUCCESS
-    out = os.path.join(local_pipeline, "msd", "A", "A")
-    manifest = json.load(open(os.path.join(out, "_manifest.json")))
+    out = stage_folder(local_pipeline, "msd", "A/A")
+    manifest = staged_manifest(local_pipeline, "msd", "A/A")
     songs = read_lines(os.path.join(out, "songs.jsonl.gz"))
     h5_files = partition_files(sample_root, "A/A")
     assert len(songs) == len(h5_files) == manifest["counts"]["tracks"] == manifest["counts"]["files"]
@@ -62,7 +62,7 @@ def test_extract_stages_songs_artists_and_a_manifest(local_pipeline, sample_root
 
 def test_a_finished_partition_is_not_redone(local_pipeline):
     assert run_luigi([ExtractPartition(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
-    manifest_path = os.path.join(local_pipeline, "msd", "A", "B", "_manifest.json")
+    manifest_path = ExtractPartition(partition="A/B").output().path
     before = open(manifest_path, "rb").read()
     luigi.task_register.Register.clear_instance_cache()
     result = run_luigi([ExtractPartition(partition="A/B")])
@@ -91,7 +91,7 @@ def damaged_partition(tmp_path, sample_root, luigi_config):
 def test_invalid_files_are_quarantined_and_the_partition_still_succeeds(damaged_partition):
     root, n_good, staging_root = damaged_partition
     assert run_luigi([ExtractPartition(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
-    manifest = json.load(open(os.path.join(staging_root, "msd", "A", "B", "_manifest.json")))
+    manifest = staged_manifest(staging_root, "msd", "A/B")
     assert manifest["counts"]["files"] == n_good + 3
     assert manifest["counts"]["tracks"] == n_good
     reasons = {os.path.basename(q["path"])[-11:]: q["reason"] for q in manifest["quarantined"]}
@@ -107,8 +107,7 @@ def test_fatal_quarantine_fails_the_partition_and_stages_nothing(damaged_partiti
     luigi_config.set("extract", fail_on_quarantine="true")
     result = run_luigi([ExtractPartition(partition="A/B")])
     assert result.status == luigi.LuigiStatusCode.FAILED
-    assert not os.path.exists(os.path.join(staging_root, "msd", "A", "B", "_manifest.json"))
-    assert glob.glob(os.path.join(staging_root, "msd", "A", "B", "*")) == []
+    assert glob.glob(os.path.join(staging_root, "msd", "A", "B", "*", "*")) == []  # no manifest, no file
 
 
 def test_a_crash_mid_partition_leaves_no_manifest_and_no_partial_files(local_pipeline, monkeypatch):
@@ -124,18 +123,17 @@ def test_a_crash_mid_partition_leaves_no_manifest_and_no_partial_files(local_pip
     monkeypatch.setattr(extract_module, "read_msd_file", failing_read)
     result = run_luigi([ExtractPartition(partition="B/A")])
     assert result.status == luigi.LuigiStatusCode.FAILED
-    out = os.path.join(local_pipeline, "msd", "B", "A")
-    assert not os.path.exists(os.path.join(out, "_manifest.json"))
-    assert glob.glob(os.path.join(out, "*")) == []  # not even temporary files
+    out = ExtractPartition(partition="B/A").folder
+    assert glob.glob(os.path.join(out, "*")) == []  # no manifest, not even temporary files
 
     monkeypatch.setattr(extract_module, "read_msd_file", real_read)
     luigi.task_register.Register.clear_instance_cache()
     assert run_luigi([ExtractPartition(partition="B/A")]).status == luigi.LuigiStatusCode.SUCCESS
-    assert os.path.exists(os.path.join(out, "_manifest.json"))
+    assert ExtractPartition(partition="B/A").output().exists_now()
 
 
 def test_leftovers_of_a_killed_run_are_removed_on_the_next_run(local_pipeline):
-    out = os.path.join(local_pipeline, "msd", "A", "A")
+    out = ExtractPartition(partition="A/A").folder
     os.makedirs(out)
     leftover = os.path.join(out, "songs.jsonl.gz-luigi-tmp-000000042")
     with open(leftover, "wb") as fh:
@@ -143,7 +141,8 @@ def test_leftovers_of_a_killed_run_are_removed_on_the_next_run(local_pipeline):
     assert not ExtractPartition(partition="A/A").complete()
     assert run_luigi([ExtractPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     assert not os.path.exists(leftover)
-    assert sorted(os.listdir(out)) == sorted(["_manifest.json"] + [f"{k}.jsonl.gz" for k in extract_module.OUTPUT_FILES])
+    manifest = os.path.basename(ExtractPartition(partition="A/A").output().path)
+    assert sorted(os.listdir(out)) == sorted([manifest] + [f"{k}.jsonl.gz" for k in extract_module.OUTPUT_FILES])
 
 
 def test_partition_parameter_is_validated():
@@ -165,12 +164,12 @@ def test_an_empty_partition_gives_an_empty_valid_output(luigi_config, tmp_path):
     luigi_config.set("msd", root=tmp_path / "msd")
     luigi_config.set("staging", root=tmp_path / "staging")
     assert run_luigi([ExtractPartition(partition="C/C")]).status == luigi.LuigiStatusCode.SUCCESS
-    out = tmp_path / "staging" / "msd" / "C" / "C"
-    manifest = json.load(open(out / "_manifest.json"))
+    out = ExtractPartition(partition="C/C").folder
+    manifest = staged_manifest(str(tmp_path / "staging"), "msd", "C/C")
     assert manifest["counts"] == {"files": 0, "tracks": 0, "quarantined": 0, "artists": 0,
                                   "artist_conflicts": 0, "decode_warnings": 0}
     for name in ("songs", "artists", "artist_terms", "artist_mbtags", "similar_artists"):
-        assert read_lines(out / f"{name}.jsonl.gz") == []
+        assert read_lines(os.path.join(out, f"{name}.jsonl.gz")) == []
 
 
 def test_original_subset_layout_with_data_folder_is_understood(luigi_config, tmp_path, sample_root):
@@ -181,7 +180,7 @@ def test_original_subset_layout_with_data_folder_is_understood(luigi_config, tmp
     luigi_config.set("msd", root=subset)
     luigi_config.set("staging", root=tmp_path / "staging")
     assert run_luigi([ExtractAll()]).status == luigi.LuigiStatusCode.SUCCESS
-    assert os.path.exists(tmp_path / "staging" / "msd" / "B" / "A" / staging.MANIFEST)
+    assert ExtractPartition(partition="B/A").output().exists_now()
 
 
 def test_discovery_lists_letter_partitions_only(sample_root):
@@ -191,6 +190,7 @@ def test_discovery_lists_letter_partitions_only(sample_root):
 
 def test_runall_selects_partitions_by_list_or_letter(local_pipeline, luigi_config, tmp_path):
     assert all(isinstance(t, LoadPartition) for t in RunAll().requires().requires())
+    assert RunAll().launched_by != RunAll(launched_by="another-command").launched_by  # a RunAll per command
     assert list(RunAll(letters="B").requires().partitions) == ["B/A"]
     assert list(RunAll(partitions="A/B, B/A").requires().partitions) == ["A/B", "B/A"]
     assert list(RunAll().requires().partitions) == ["A/A", "A/B", "B/A"]
@@ -210,7 +210,7 @@ def test_command_line_exits_non_zero_when_a_partition_fails(tmp_path, sample_roo
     ok = subprocess.run([luigi_bin, "--module", "pipeline", "ExtractAll", "--letters", "B", "--local-scheduler"],
                         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr
-    assert os.path.exists(tmp_path / "staging" / "msd" / "B" / "A" / staging.MANIFEST)
+    assert staged_manifest(str(tmp_path / "staging"), "msd", "B/A")["counts"]["tracks"] > 0
     failed = subprocess.run([luigi_bin, "--module", "pipeline", "ExtractPartition", "--partition", "Q/Q",
                              "--local-scheduler"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 30, failed.stderr[-2000:]

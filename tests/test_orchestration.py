@@ -16,10 +16,9 @@ import duckdb
 import luigi
 import pytest
 
-from pipeline import staging
 from pipeline.__main__ import main as front_end
 from pipeline.tasks import LoadPartition, RunAll
-from tests.conftest import PROJECT_ROOT, run_luigi
+from tests.conftest import PROJECT_ROOT, run_luigi, staged_manifest
 
 BIN = os.path.dirname(sys.executable)
 
@@ -85,8 +84,7 @@ def warehouse_counts(env) -> dict:
 
 
 def staged_songs(env, partition) -> int:
-    prefix = os.path.join(env["MUSIC_ETL_STAGING_ROOT"], "msd", *partition.split("/"))
-    return json.load(open(os.path.join(prefix, staging.MANIFEST)))["counts"]["tracks"]
+    return staged_manifest(env["MUSIC_ETL_STAGING_ROOT"], "msd", partition)["counts"]["tracks"]
 
 
 def test_two_worker_processes_on_one_luigid_run_each_task_once(luigid, pipeline_env, postgres_url):

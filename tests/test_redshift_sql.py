@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 import luigi
+import psycopg2.errors
 import pytest
 import sqlglot
 from sqlglot import exp
 
-from pipeline.tasks import EnrichPartition
+from pipeline.tasks import EnrichPartition, LoadPartition
 from pipeline.warehouse import schema
-from pipeline.warehouse.backends import RedshiftBackend, WarehouseConfigError, backend_for
+from pipeline.warehouse.backends import PostgresBackend, RedshiftBackend, WarehouseConfigError, backend_for
 from pipeline.warehouse.dry_run import recording
 from pipeline.warehouse.load import load_partition, read_manifests
 from tests.conftest import run_luigi
@@ -48,7 +49,7 @@ def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipel
     server = sandbox(mode="development")
     luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
     assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
-    load = read_manifests("A/A")
+    load = read_manifests("A/A", LoadPartition(partition="A/A").input_manifests())
     backend = recording(RedshiftBackend("redshift://etl@cluster.example:5439/music", iam_role=ROLE, region="us-east-1"),
                         expected={t.name: load.expected_rows(t) for t in schema.TABLES})
     load_partition(backend, load)
@@ -60,7 +61,7 @@ def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipel
         assert "TRUNCATE" not in sql.upper()  # TRUNCATE commits in Redshift: never inside the load
     for sql in copies:
         assert isinstance(parse(sql), exp.Copy)
-        assert re.search(rf"FROM 's3://{bucket}/staging/(msd|spotify)/A/A/\w+\.jsonl\.gz'", sql)
+        assert re.search(rf"FROM 's3://{bucket}/staging/(msd|spotify)/A/A/v-[0-9a-f]{{12}}/\w+\.jsonl\.gz'", sql)
         assert f"IAM_ROLE '{ROLE}'" in sql and "FORMAT AS JSON 'auto'" in sql and " GZIP" in sql
         for forbidden in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "CREDENTIALS"):
             assert forbidden not in sql.upper()
@@ -79,15 +80,22 @@ def test_redshift_refuses_local_staging_and_a_missing_role(local_pipeline):
     assert backend.dsn() == "postgresql://etl@cluster:5439/music"
 
 
-def test_maintenance_after_the_loads_runs_outside_a_transaction_and_parses():
+def test_maintenance_after_the_loads_parses_and_runs_outside_a_transaction(postgres_url):
     backend = RedshiftBackend("redshift://etl@cluster:5439/music", iam_role=ROLE)
     assert backend.maintenance_statements() == ["VACUUM", "ANALYZE"]
     for sql in backend.maintenance_statements():
         parse(sql)
-    # psycopg2 would wrap them in a transaction, which Redshift refuses for VACUUM: autocommit is switched on.
-    class FakeConnection:
-        autocommit = False
-    backend._con = FakeConnection()
-    with backend.autocommit():
-        assert backend._con.autocommit is True
-    assert backend._con.autocommit is False
+    # Redshift refuses VACUUM inside a transaction, and so does PostgreSQL: the autocommit that
+    # Redshift inherits from the PostgreSQL backend is proven on a real PostgreSQL connection.
+    assert RedshiftBackend.autocommit is PostgresBackend.autocommit
+    postgres = PostgresBackend(postgres_url)
+    try:
+        with pytest.raises(psycopg2.errors.ActiveSqlTransaction, match="VACUUM cannot run inside a transaction block"):
+            postgres.execute("VACUUM")
+        postgres.con.rollback()
+        with postgres.autocommit():
+            for sql in backend.maintenance_statements():
+                postgres.execute(sql)
+        assert postgres.con.autocommit is False  # later loads get their transaction back
+    finally:
+        postgres.close()

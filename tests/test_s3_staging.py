@@ -30,31 +30,36 @@ def s3_pipeline(s3_bucket, luigi_config, sample_root):
 def test_extract_writes_the_partition_to_s3(s3_pipeline):
     bucket, client = s3_pipeline
     assert run_luigi([ExtractPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
-    prefix = "staging/msd/A/A/"
-    assert _keys(client, bucket, prefix) == [prefix + n for n in (
-        "_manifest.json", "artist_mbtags.jsonl.gz", "artist_terms.jsonl.gz", "artists.jsonl.gz",
-        "similar_artists.jsonl.gz", "songs.jsonl.gz")]
-    manifest = json.loads(client.get_object(Bucket=bucket, Key=prefix + "_manifest.json")["Body"].read())
+    folder = ExtractPartition(partition="A/A").folder
+    prefix = folder.split(f"s3://{bucket}/", 1)[1] + "/"
+    keys = _keys(client, bucket, "staging/msd/A/A/")
+    manifest_key = next(k for k in keys if "/_manifest-" in k)
+    assert keys == sorted([manifest_key] + [prefix + n for n in (
+        "artist_mbtags.jsonl.gz", "artist_terms.jsonl.gz", "artists.jsonl.gz", "similar_artists.jsonl.gz",
+        "songs.jsonl.gz")])
+    body = client.get_object(Bucket=bucket, Key=manifest_key)["Body"].read()
+    assert manifest_key.endswith(f"/_manifest-{staging.content_digest(body)}.json")  # named by its own bytes
+    manifest = json.loads(body)
     songs = gzip.decompress(client.get_object(Bucket=bucket, Key=prefix + "songs.jsonl.gz")["Body"].read()).splitlines()
     assert len(songs) == manifest["counts"]["tracks"] > 0
-    assert staging.read_jsonl_gz(staging.target(f"s3://{bucket}/staging/msd/A/A/songs.jsonl.gz"))[0]["msd_partition"] == "A/A"
+    assert staging.read_jsonl_gz(staging.target(f"{folder}/songs.jsonl.gz"))[0]["msd_partition"] == "A/A"
 
 
 def test_rerun_against_s3_does_nothing(s3_pipeline):
     bucket, client = s3_pipeline
     run_luigi([ExtractPartition(partition="A/B")])
-    before = client.head_object(Bucket=bucket, Key="staging/msd/A/B/_manifest.json")["ETag"]
+    before = _keys(client, bucket, "staging/msd/A/B/")
     luigi.task_register.Register.clear_instance_cache()
     assert run_luigi([ExtractPartition(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
-    assert client.head_object(Bucket=bucket, Key="staging/msd/A/B/_manifest.json")["ETag"] == before
+    assert _keys(client, bucket, "staging/msd/A/B/") == before
 
 
 def test_two_worker_processes_share_the_s3_endpoint(s3_pipeline):
     bucket, client = s3_pipeline
     result = run_luigi([ExtractAll()], workers=2)
     assert result.status == luigi.LuigiStatusCode.SUCCESS
-    manifests = [k for k in _keys(client, bucket, "staging/msd/") if k.endswith("_manifest.json")]
-    assert manifests == [f"staging/msd/{p}/_manifest.json" for p in ("A/A", "A/B", "B/A")]
+    manifests = [k for k in _keys(client, bucket, "staging/msd/") if "/_manifest-" in k]
+    assert [k.split("/")[2:4] for k in manifests] == [["A", "A"], ["A", "B"], ["B", "A"]]
 
 
 def test_a_crash_leaves_nothing_in_the_bucket(s3_pipeline, monkeypatch):
@@ -68,11 +73,12 @@ def test_a_crash_leaves_nothing_in_the_bucket(s3_pipeline, monkeypatch):
     assert _keys(client, bucket, "staging/msd/B/A/") == []
 
 
-def test_blank_s3_keys_are_not_passed_to_boto3(luigi_config):
+def test_blank_s3_keys_are_not_passed_to_boto3(luigi_config, monkeypatch):
+    monkeypatch.delenv("MUSIC_ETL_S3_ENDPOINT_URL", raising=False)
     luigi_config.set("s3", endpoint_url="", region_name="eu-west-1")
-    client = staging.StagingS3Client()
-    assert "endpoint_url" not in client._options and client._options["region_name"] == "eu-west-1"
+    client = staging.s3_client()
     assert client.s3.meta.client.meta.region_name == "eu-west-1"  # boto3 accepts the options
+    assert client.s3.meta.client.meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"  # blank: AWS itself
 
 
 def _count_calls():
@@ -86,61 +92,76 @@ def _count_calls():
     return calls
 
 
+def _put_manifest(client, bucket, folder_key, body=b"{}"):
+    key = f"{folder_key}/_manifest-{staging.content_digest(body)}.json"
+    client.put_object(Bucket=bucket, Key=key, Body=body)
+    return key
+
+
 def test_manifest_existence_comes_from_one_listing_per_stage(s3_pipeline):
     bucket, client = s3_pipeline
     for p in ("A/A", "A/C", "B/B"):
-        client.put_object(Bucket=bucket, Key=f"staging/msd/{p}/_manifest.json", Body=b"{}")
-    client.put_object(Bucket=bucket, Key="staging/msd/A/A/songs.jsonl.gz", Body=b"")
+        _put_manifest(client, bucket, f"staging/msd/{p}/v-1")
+    client.put_object(Bucket=bucket, Key="staging/msd/A/A/v-1/songs.jsonl.gz", Body=b"")
+    client.put_object(Bucket=bucket, Key="staging/msd/A/B/v-1/_manifest.json", Body=b"{}")  # not named by a digest
     calls = _count_calls()
-    answers = {p: staging.ManifestTarget(f"s3://{bucket}/staging/msd/{p}/_manifest.json").exists()
+    answers = {p: staging.ManifestTarget(f"s3://{bucket}/staging/msd/{p}/v-1").exists()
                for p in ("A/A", "A/B", "A/C", "B/A", "B/B")}
     assert answers == {"A/A": True, "A/B": False, "A/C": True, "B/A": False, "B/B": True}
     assert calls == {"ListObjectsV2": 1}  # no HEAD per target, no folder checks
 
 
-def test_a_listing_is_trusted_for_a_few_seconds_then_asked_again(s3_pipeline, monkeypatch):
+def test_every_listed_answer_is_asked_again_once_it_is_older_than_the_bound(s3_pipeline, monkeypatch):
     bucket, client = s3_pipeline
-    target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/B/_manifest.json")
+    target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/B/v-1")
     assert not target.exists()
-    client.put_object(Bucket=bucket, Key="staging/msd/A/B/_manifest.json", Body=b"{}")  # another process
-    assert not target.exists()  # the listing is seconds old: "missing" is believed
+    key = _put_manifest(client, bucket, "staging/msd/A/B/v-1")  # another process
+    assert not target.exists()  # the listing is seconds old: it is believed
     assert target.exists_now()  # the store itself
-    staging.reset_manifest_index()
-    assert not staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/_manifest.json").exists()
-    monkeypatch.setattr(staging.ManifestIndex, "MAX_AGE_S", 0.0)
-    client.put_object(Bucket=bucket, Key="staging/msd/A/C/_manifest.json", Body=b"{}")
-    assert staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/_manifest.json").exists()
+    assert target.exists()  # and what the store said is remembered
+    client.delete_object(Bucket=bucket, Key=key)  # `rerun --force` in another process
+    assert target.exists()  # within the bound
+    monkeypatch.setattr(staging, "LISTING_MAX_AGE_S", 0.0)
+    assert not target.exists()  # a "present" answer ages too
+    _put_manifest(client, bucket, "staging/msd/A/B/v-1")
+    assert target.exists()  # and so does "missing"
 
 
-def test_what_this_process_writes_is_known_at_once_with_the_etag_s3_gives(s3_pipeline):
+def test_what_this_process_writes_is_known_at_once_and_named_by_its_bytes(s3_pipeline):
     bucket, client = s3_pipeline
-    path = f"s3://{bucket}/staging/spotify/B/A/_manifest.json"
-    target = staging.ManifestTarget(path)
+    folder = f"s3://{bucket}/staging/spotify/B/A/v-1"
+    target = staging.ManifestTarget(folder)
     assert not target.exists() and target.content_id() is None
-    staging.write_json(target, {"partition": "B/A"})
-    assert target.exists()
-    written = target.content_id()
+    written = target.write({"partition": "B/A"})
+    assert target.exists() and target.content_id() == written
     staging.reset_manifest_index()  # what another process would list
-    assert staging.ManifestTarget(path).content_id() == written
-    head = client.head_object(Bucket=bucket, Key="staging/spotify/B/A/_manifest.json")
-    assert head["ETag"].strip('"') == written
+    assert staging.ManifestTarget(folder).content_id() == written
+    assert staging.ManifestTarget(folder).read() == ({"partition": "B/A"}, written)
 
 
 def test_writing_a_manifest_does_not_list_the_stage(s3_pipeline):
     bucket, _ = s3_pipeline
     calls = _count_calls()
-    target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/B/A/_manifest.json")
-    staging.write_json(target, {"partition": "B/A"})
-    assert target.exists() and calls == {"PutObject": 1}
+    target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/B/A/v-1")
+    target.write({"partition": "B/A"})
+    assert calls == {"PutObject": 1}
+
+
+def test_a_manifest_changed_after_it_was_written_is_refused_naming_it(s3_pipeline):
+    bucket, client = s3_pipeline
+    key = _put_manifest(client, bucket, "staging/msd/B/A/v-1", b'{"partition": "B/A"}')
+    client.put_object(Bucket=bucket, Key=key, Body=b'{"partition": "B/B"}')
+    with pytest.raises(staging.ManifestMismatchError, match=key.rsplit("/", 1)[1]):
+        staging.ManifestTarget(f"s3://{bucket}/staging/msd/B/A/v-1").read()
 
 
 def test_the_load_id_from_the_listing_equals_the_one_from_the_bytes(s3_pipeline):
-    """LoadPartition's completeness (listing ETags) and its load (bytes read) must name the same load."""
+    """LoadPartition's completeness (the listing) and its load (bytes read) must name the same load."""
     from pipeline.warehouse.load import load_id_for, read_manifests
 
     bucket, _ = s3_pipeline
-    for stage in ("msd", "spotify"):
-        staging.write_json(staging.ManifestTarget(f"s3://{bucket}/staging/{stage}/A/B/_manifest.json"),
-                           {"stage": stage, "partition": "A/B"})
+    manifests = tuple(staging.ManifestTarget(f"s3://{bucket}/staging/{stage}/A/B/v-1") for stage in ("msd", "spotify"))
+    for target in manifests:
+        target.write({"stage": target.folder, "partition": "A/B"})
     staging.reset_manifest_index()  # as another process would see it
-    assert load_id_for("A/B") == read_manifests("A/B").load_id is not None
+    assert load_id_for("A/B", manifests) == read_manifests("A/B", manifests).load_id is not None

@@ -10,12 +10,12 @@ import luigi
 import pytest
 
 from pipeline import forget_listings, staging
-from pipeline.tasks import EnrichPartition, LoadPartition
-from pipeline.tasks.load import warehouse_backend
-from pipeline.warehouse.backends import CopyText, PostgresBackend
-from pipeline.warehouse.load import DataQualityError, load_partition, read_manifests
+from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
+from pipeline.warehouse.backends import CopyText, PostgresBackend, warehouse_backend
+from pipeline.warehouse.load import DataQualityError, load_partition
+from pipeline.warehouse.load import read_manifests as read_manifests_of
 from pipeline.warehouse.schema import MARKER_TABLE, TABLES
-from tests.conftest import run_luigi
+from tests.conftest import rewrite_manifest, run_luigi, stage_folder
 
 PARTITIONS = ("A/A", "A/B", "B/A")
 @pytest.fixture(params=["duckdb", "postgresql"])
@@ -52,8 +52,18 @@ def snapshot(backend) -> dict[str, list[tuple]]:
     return out
 
 
+def read_manifests(partition):
+    """What LoadPartition reads: the partition's staging under the configured settings."""
+    return read_manifests_of(partition, LoadPartition(partition=partition).input_manifests())
+
+
+def staged_path(stage, partition, name):
+    task = {"msd": ExtractPartition, "spotify": EnrichPartition}[stage](partition=partition)
+    return f"{task.folder}/{name}"
+
+
 def staged_rows(staging_root, stage, partition, name):
-    with gzip.open(os.path.join(staging_root, stage, *partition.split("/"), name)) as fh:
+    with gzip.open(staged_path(stage, partition, name)) as fh:
         return sum(1 for _ in fh)
 
 
@@ -127,9 +137,7 @@ def test_a_crash_between_statements_leaves_the_previous_state(staged, warehouse_
 def test_new_staging_data_makes_the_partition_load_again(staged, warehouse_url, luigi_config, tmp_path):
     run_luigi([LoadPartition(partition=p) for p in PARTITIONS])
     old_id = read_manifests("A/A").load_id
-    # Enrich A/A again with a stricter threshold: new staging, new load id.
-    staging_spotify = os.path.join(staged, "spotify", "A", "A")
-    os.remove(os.path.join(staging_spotify, staging.MANIFEST))
+    # A stricter threshold: enrichment has a new output version to fill, so new staging, a new load id.
     luigi_config.set("spotify", match_threshold=0.99)
     assert not LoadPartition(partition="A/A").complete()
     assert run_luigi([LoadPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
@@ -151,7 +159,7 @@ def test_data_quality_failure_names_partition_and_numbers_and_changes_nothing(st
     run_luigi([LoadPartition(partition="A/A")])
     backend = warehouse_backend()
     before = snapshot(backend)
-    path = os.path.join(staged, "msd", "A", "A", "songs.jsonl.gz")
+    path = staged_path("msd", "A/A", "songs.jsonl.gz")
     lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
     with open(path, "wb") as fh:
         fh.write(gzip.compress(b"".join(lines[:-1])))  # a row lost after the manifest was written
@@ -165,18 +173,18 @@ def test_data_quality_failure_names_partition_and_numbers_and_changes_nothing(st
                                          ("spotify_tracks", "spotify/A/A/tracks.jsonl.gz"),
                                          ("songs", "msd/A/A/songs.jsonl.gz")])
 def test_duplicate_keys_in_staging_are_refused(staged, warehouse_url, table, file):
-    path = os.path.join(staged, *file.split("/"))
+    stage, partition = file.split("/")[0], "A/A"
+    path = staged_path(stage, partition, os.path.basename(file))
     lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
     with open(path, "wb") as fh:
         fh.write(gzip.compress(b"".join(lines + lines[:1])))  # the first row twice
-    stage, partition = file.split("/")[0], "A/A"
-    manifest_path = os.path.join(staged, stage, "A", "A", staging.MANIFEST)
-    manifest = staging.read_json(staging.target(manifest_path))
+    folder = stage_folder(staged, stage, partition)
+    manifest = staging.ManifestTarget(folder).read()[0]
     if stage == "msd":
         next(f for f in manifest["files"].values() if f["path"] == os.path.basename(file))["rows"] += 1
     else:
         manifest["rows"][os.path.basename(file)] += 1
-    staging.write_json(staging.target(manifest_path), manifest)
+    rewrite_manifest(folder, manifest)
     backend = warehouse_backend()
     try:
         backend.ensure_schema()
@@ -188,12 +196,12 @@ def test_duplicate_keys_in_staging_are_refused(staged, warehouse_url, table, fil
 
 
 def test_a_match_pointing_at_no_track_is_refused(staged, warehouse_url):
-    path = os.path.join(staged, "spotify", "A", "B", "tracks.jsonl.gz")
+    path = staged_path("spotify", "A/B", "tracks.jsonl.gz")
     lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
-    manifest_path = os.path.join(staged, "spotify", "A", "B", staging.MANIFEST)
-    manifest = staging.read_json(staging.target(manifest_path))
+    folder = stage_folder(staged, "spotify", "A/B")
+    manifest = staging.ManifestTarget(folder).read()[0]
     manifest["rows"]["tracks.jsonl.gz"] -= 1
-    staging.write_json(staging.target(manifest_path), manifest)
+    rewrite_manifest(folder, manifest)
     with open(path, "wb") as fh:
         fh.write(gzip.compress(b"".join(lines[1:])))
     backend = warehouse_backend()
@@ -266,7 +274,7 @@ def test_awkward_text_survives_the_load_byte_for_byte(staged, warehouse_url, mon
     # PostgreSQL receives the rows in blocks; small ones put block boundaries around the awkward rows.
     monkeypatch.setattr(CopyText, "ROWS_PER_BLOCK", 3)
     awkward = 'Tab\there, line\nbreak, back\\slash \\N, \'single\' "double" Björk ∞ \u0001'
-    path = os.path.join(staged, "msd", "A", "A", "songs.jsonl.gz")
+    path = staged_path("msd", "A/A", "songs.jsonl.gz")
     lines = gzip.decompress(open(path, "rb").read()).splitlines(keepends=True)
     import orjson
     changed = {}

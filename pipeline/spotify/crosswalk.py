@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import hashlib
 import os
 import re
 import sys
@@ -82,11 +83,33 @@ def _from_echo_nest_json(path: str, out: dict[str, list[str]]) -> None:
                         ids.append(spotify_id)
 
 
-@functools.lru_cache(maxsize=2)
 def load_crosswalk(path: str) -> dict[str, list[str]]:
     """MSD song or track id → Spotify track ids, in the order the source lists them."""
     if not os.path.exists(path):
         raise CrosswalkError(f"[spotify] crosswalk `{path}` does not exist; point it at a CSV or Echo Nest JSON, or leave it blank")
+    return _load(path, _signature(path))
+
+
+def crosswalk_digest(path: str) -> str:
+    """What the crosswalk says, as a digest: the same mapping in another file or format has the
+    same digest, an edited one another."""
+    return _digest(path, _signature(path))
+
+
+def _signature(path: str) -> tuple:
+    # A long-lived worker re-reads a crosswalk that was edited since it last read it.
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=2)
+def _digest(path: str, signature: tuple) -> str:
+    mapping = load_crosswalk(path)
+    return hashlib.sha256(orjson.dumps(mapping, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str, signature: tuple) -> dict[str, list[str]]:
     if os.path.isdir(path):
         out: dict[str, list[str]] = {}
         for folder, _, files in sorted(os.walk(path)):

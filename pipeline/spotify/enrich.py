@@ -363,8 +363,6 @@ def _enrich(partition, songs, gateway, threshold, crosswalk, fetch_artists, fetc
                      "journal_entries_at_start": gateway.journal.loaded_entries},
         "capabilities": gateway.capabilities,
         "crosswalk": {"songs_with_ids": sum(1 for v in wanted.values() if v), "verified": verified},
-        "settings": {"threshold": threshold, "search_limit": gateway.search_limit, "fetch_artists": fetch_artists,
-                     "fetch_audio_features": fetch_audio_features},
         "run_id": gateway.journal.run_id, "completed_at": utc_now(),
     }
     return outputs, manifest

@@ -4,7 +4,7 @@ from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
 from pipeline.tasks.load import LoadPartition, WarehouseSchema
-from pipeline.tasks.run_all import EnrichAll, ExtractAll, RunAll
+from pipeline.tasks.run_all import EnrichAll, ExtractAll, RunAll, RunReport
 
 __all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "FinalizeWarehouse", "LoadPartition", "RunAll",
-           "WarehouseSchema"]
+           "RunReport", "WarehouseSchema"]

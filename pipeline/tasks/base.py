@@ -3,42 +3,53 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import luigi
 
-from pipeline import staging
+from pipeline import staging, versioning
 from pipeline.tasks.params import PartitionParameter
 
 logger = logging.getLogger("luigi-interface")
 
 
 class StagedPartitionTask(luigi.Task):
-    """One stage of one partition: files under ``<staging root>/<stage>/A/B/``, completion target
-    ``_manifest.json`` written last, so an interrupted run never looks finished."""
+    """One stage of one partition: files under ``<staging root>/<stage>/A/B/v-<digest>/``, where
+    the digest is taken over ``output_settings()``, and a completion target, the manifest,
+    written last, so an interrupted run never looks finished."""
 
     partition = PartitionParameter(description="MSD letter partition, e.g. A/B")
 
     stage: str  # the staging folder of the subclass: msd, spotify
 
+    @classmethod
+    def output_settings(cls) -> dict:
+        """The settings and code versions that change this stage's output (recorded in its manifest)."""
+        return {}
+
     @property
-    def prefix(self) -> str:
-        return staging.partition_prefix(self.stage, self.partition)
+    def folder(self) -> str:
+        return f"{staging.partition_prefix(self.stage, self.partition)}/{versioning.folder_name(self.output_settings())}"
 
     def output(self):
-        return staging.ManifestTarget(f"{self.prefix}/{staging.MANIFEST}")
+        return staging.ManifestTarget(self.folder)
 
     def start(self) -> bool:
         """False when there is nothing to do; otherwise clears what a killed run left behind."""
-        # Another worker may have finished it while this one waited (gokart's complete_check_at_run).
-        # On S3 the answer comes from the stage listing, listed again when a "missing" is older than
-        # a few seconds: a HEAD per task would double the requests of a fresh run, and with luigid
-        # the scheduler already hands a task to one worker only.
-        if self.output().exists():
+        # Another worker may have finished it while this one waited (gokart's complete_check_at_run):
+        # the store itself answers, not this process's listing.
+        if self.output().exists_now():
             logger.info("%s already complete; nothing to do", self)
             return False
-        for path in staging.remove_stale_temporaries(self.prefix):
+        for path in staging.remove_stale_temporaries(self.folder):
             logger.warning("removed %s, left by an interrupted run", path)
         return True
+
+    def write_manifest(self, manifest: dict) -> None:
+        """Last step of a run: the manifest, with the settings the output was produced with."""
+        settings = self.output_settings()
+        self.output().write({**manifest, "output_version": versioning.folder_name(settings), "settings": settings,
+                             "written_at": datetime.now(UTC).isoformat()})
 
     def report_progress(self, done: int, total: int, message: str) -> None:
         # Wired by the worker; None when run() is called directly (tests, scripts).

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from pipeline import config, staging
+from pipeline import config, staging, versioning
+from pipeline.spotify import enrich as spotify_enrich
 from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient
-from pipeline.spotify.crosswalk import load_crosswalk
+from pipeline.spotify.crosswalk import crosswalk_digest, load_crosswalk
 from pipeline.spotify.enrich import Gateway, enrich_partition
 from pipeline.spotify.journal import Journal
-from pipeline.spotify.matching import Song
+from pipeline.spotify.matching import MATCHER_VERSION, Song
 from pipeline.tasks.base import StagedPartitionTask
 from pipeline.tasks.extract import ExtractPartition
 
@@ -20,11 +21,13 @@ QUOTA_STATE = "_quota_exhausted.json"
 
 
 class EnrichPartition(StagedPartitionTask):
-    """``<staging root>/msd/A/B/songs.jsonl.gz`` → ``<staging root>/spotify/A/B/``.
+    """The extraction's ``songs.jsonl.gz`` → ``<staging root>/spotify/A/B/v-…/``.
 
-    Every Spotify answer goes to ``journal/`` as it arrives, so an interrupted run resumes
-    without repeating a request. The data files and, last, ``_manifest.json`` (the completion
-    target) are written only when every song has an outcome.
+    Every Spotify answer goes to ``<staging root>/spotify/A/B/journal/`` as it arrives, shared by
+    every output version of the partition: an interrupted run resumes without repeating a
+    request, and a run with other matching settings decides again from the answers already paid
+    for. The data files and, last, the manifest (the completion target) are written only when
+    every song has an outcome.
     """
 
     stage = "spotify"
@@ -32,18 +35,26 @@ class EnrichPartition(StagedPartitionTask):
     def requires(self):
         return ExtractPartition(partition=self.partition)
 
+    @classmethod
+    def output_settings(cls) -> dict:
+        settings = versioning.significant_settings(config.spotify())
+        crosswalk = settings.pop("crosswalk")
+        return {**settings, "crosswalk_sha256": crosswalk_digest(crosswalk) if crosswalk else None,
+                "matcher_version": MATCHER_VERSION, "enrich_schema_version": spotify_enrich.SCHEMA_VERSION,
+                "extract_output": versioning.folder_name(ExtractPartition.output_settings())}
+
     def run(self):
         if not self.start():
             return
         settings = config.spotify()
-        prefix = self.prefix
-        msd_prefix = staging.partition_prefix(ExtractPartition.stage, self.partition)
-        songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(staging.target(f"{msd_prefix}/songs.jsonl.gz"))]
+        songs_file = staging.target(f"{self.input().folder}/songs.jsonl.gz")
+        songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
         crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
 
         client = SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
                                max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff)
-        journal = Journal(prefix, segment_size=settings.journal_segment_size).load()
+        journal = Journal(staging.partition_prefix(self.stage, self.partition),
+                          segment_size=settings.journal_segment_size).load()
         if journal.loaded_entries:
             logger.info("partition %s: resuming with %d journaled answers", self.partition, journal.loaded_entries)
         try:
@@ -63,7 +74,7 @@ class EnrichPartition(StagedPartitionTask):
         writers = []
         try:
             for name, rows in outputs.items():
-                writer = staging.JsonLinesWriter(staging.target(f"{prefix}/{name}"))
+                writer = staging.JsonLinesWriter(staging.target(f"{self.folder}/{name}"))
                 writers.append(writer)
                 for row in rows:
                     writer.write(row)
@@ -73,6 +84,6 @@ class EnrichPartition(StagedPartitionTask):
             for writer in writers:
                 writer.abort()
             raise
-        staging.write_json(self.output(), manifest)
+        self.write_manifest(manifest)
         logger.info("partition %s: %d songs, match rate %s, %d Spotify requests",
                     self.partition, manifest["songs"], manifest["match_rate"], manifest["requests"]["this_run_total"])

@@ -2,37 +2,52 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 
-from pipeline import config, staging
-from pipeline.msd.extract import extract_partition
+from pipeline import config, staging, versioning
+from pipeline.msd import extract as msd_extract
+from pipeline.msd.reader import READER_VERSION
+from pipeline.partitions import resolve_msd_root
 from pipeline.tasks.base import StagedPartitionTask
 
 logger = logging.getLogger("luigi-interface")
 
 
-class ExtractPartition(StagedPartitionTask):
-    """Every track under ``<msd root>/A/B/*/*.h5`` → ``<staging root>/msd/A/B/``.
+@functools.lru_cache(maxsize=8)
+def _absolute_msd_root(root: str) -> str:
+    return os.path.abspath(resolve_msd_root(root))
 
-    Complete when ``_manifest.json`` exists; it is written after every data file is in place,
-    so an interrupted run never looks finished and a rerun simply redoes the partition.
+
+class ExtractPartition(StagedPartitionTask):
+    """Every track under ``<msd root>/A/B/*/*.h5`` → ``<staging root>/msd/A/B/v-…/``.
+
+    Complete when the manifest exists; it is written after every data file is in place, so an
+    interrupted run never looks finished and a rerun simply redoes the partition.
     """
 
     stage = "msd"
+
+    @classmethod
+    def output_settings(cls) -> dict:
+        # Another MSD root is other input (the demo sample, then the real subset, in one staging root).
+        return {"msd_root": _absolute_msd_root(config.msd().root), "reader_version": READER_VERSION,
+                "extract_schema_version": msd_extract.SCHEMA_VERSION, **versioning.significant_settings(config.extract())}
 
     def run(self):
         if not self.start():
             return
         settings = config.extract()
-        prefix = self.prefix
-        manifest = extract_partition(
+        folder = self.folder
+        manifest = msd_extract.extract_partition(
             msd_root=config.msd().root,
             partition=self.partition,
-            open_writer=lambda name: staging.JsonLinesWriter(staging.target(f"{prefix}/{name}"), settings.gzip_level),
+            open_writer=lambda name: staging.JsonLinesWriter(staging.target(f"{folder}/{name}"), settings.gzip_level),
             fail_on_quarantine=settings.fail_on_quarantine,
             progress=lambda done, total: self.report_progress(done, total, f"{done}/{total} MSD files read"),
         )
         if manifest["quarantined"]:
-            logger.warning("partition %s: %d file(s) quarantined, listed in %s",
-                           self.partition, len(manifest["quarantined"]), self.output().path)
-        staging.write_json(self.output(), manifest)
+            logger.warning("partition %s: %d file(s) quarantined, listed in the manifest in %s",
+                           self.partition, len(manifest["quarantined"]), folder)
+        self.write_manifest(manifest)

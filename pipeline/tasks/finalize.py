@@ -7,7 +7,8 @@ import logging
 
 import luigi
 
-from pipeline.tasks.load import LoadPartition, warehouse_backend
+from pipeline.tasks.load import LoadPartition
+from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.load import record_marker
 from pipeline.warehouse.schema import statements
 from pipeline.warehouse.target import WarehouseMarker

@@ -10,17 +10,12 @@ from pipeline import config
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.params import PartitionParameter
-from pipeline.warehouse.backends import Backend, backend_for
+from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.load import load_id_for, load_partition, read_manifests, record_marker, update_id_for
 from pipeline.warehouse.schema import WAREHOUSE_SCHEMA_VERSION
 from pipeline.warehouse.target import WarehouseMarker
 
 logger = logging.getLogger("luigi-interface")
-
-
-def warehouse_backend() -> Backend:
-    settings = config.redshift()
-    return backend_for(config.warehouse().url, iam_role=settings.iam_role, region=settings.region)
 
 
 class WarehouseSchema(luigi.Task):
@@ -41,7 +36,7 @@ class WarehouseSchema(luigi.Task):
                 record_marker(backend, self.output().update_id, "*", "schema", f"schema-v{WAREHOUSE_SCHEMA_VERSION}")
         finally:
             backend.close()
-        self.output().exists_now()  # remembered for this process's checks
+        self.output().exists_now()  # remembered (for a bounded time) by this process's checks
 
 
 class LoadPartition(luigi.Task):
@@ -59,13 +54,17 @@ class LoadPartition(luigi.Task):
         # DuckDB allows one writer per file; PostgreSQL and Redshift serialise loads with locks instead.
         return {"duckdb_warehouse": 1} if config.warehouse().url.startswith("duckdb:") else {}
 
+    def input_manifests(self):
+        inputs = self.input()
+        return inputs["msd"], inputs["spotify"]
+
     def output(self):
-        load_id = load_id_for(self.partition)
+        load_id = load_id_for(self.partition, self.input_manifests())
         # No staging yet, so no load id: not loaded. (Luigi runs the requirements first.)
         return WarehouseMarker(warehouse_backend, update_id_for(self.partition, load_id or "pending"))
 
     def run(self):
-        load = read_manifests(self.partition)
+        load = read_manifests(self.partition, self.input_manifests())
         if WarehouseMarker(warehouse_backend, load.update_id).exists_now():
             logger.info("%s already loaded; nothing to do", self)
             return
@@ -76,6 +75,6 @@ class LoadPartition(luigi.Task):
             counts = load_partition(backend, load)
         finally:
             backend.close()
-        WarehouseMarker(warehouse_backend, load.update_id).exists_now()  # remembered for this process's checks
+        WarehouseMarker(warehouse_backend, load.update_id).exists_now()  # remembered (for a bounded time)
         logger.info("partition %s loaded (%s): %s", self.partition, load.load_id,
                     ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from datetime import UTC, datetime
+
 import luigi
 
-from pipeline import config
+from pipeline import config, staging
+from pipeline.caches import forget_listings
 from pipeline.errors import TerminalError
 from pipeline.partitions import discover_partitions, validate_partition
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
+from pipeline.tasks.load import LoadPartition, WarehouseSchema
+
+# Who launched this command: a host, a process and a time, fixed at import (forked task processes
+# inherit it), so each command on each machine has a RunAll of its own.
+LAUNCH_ID = f"{socket.gethostname()}-{os.getpid()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
 
 
 class PartitionSelection:
@@ -48,10 +58,58 @@ class EnrichAll(PartitionSelection, luigi.WrapperTask):
         return [EnrichPartition(partition=p) for p in self.selected_partitions()]
 
 
-class RunAll(PartitionSelection, luigi.WrapperTask):
+class RunAll(PartitionSelection, luigi.Task):
     """Entry point: ``luigi --module pipeline RunAll``: extract, enrich and load every selected
     partition (each load requires its partition's extraction and enrichment), then the
-    whole-warehouse step."""
+    whole-warehouse step.
+
+    Each command has a RunAll of its own (``launched_by``), and, once the warehouse step is done,
+    re-checks every task of the run through ``RunReport``. That is what lets several ``luigi``
+    processes on one luigid each exit 0 when everything they selected is complete: Luigi counts
+    a task another process ran as "not run" (exit code 25) unless this process saw it done.
+    While a partition has failed (here or in another process) RunAll cannot run, and the
+    command exits non-zero."""
+
+    launched_by = luigi.Parameter(default=LAUNCH_ID, description="the command this RunAll belongs to (host-pid-time)")
 
     def requires(self):
         return FinalizeWarehouse(partitions=self.selected_partitions())
+
+    def complete(self):
+        return self.requires().complete()
+
+    def run(self):
+        yield RunReport(partitions=",".join(self.selected_partitions()), launched_by=self.launched_by)
+
+
+class RunReport(luigi.Task):
+    """What one command's run ended with: the selected partitions and the load each holds, in
+    ``<staging root>/runs/<launched_by>.json``. It requires every task of the run, so the process
+    that writes it has checked each one complete."""
+
+    partitions = luigi.Parameter(description="comma-separated partitions of the run")
+    launched_by = luigi.Parameter(description="the command this run belongs to (host-pid-time)")
+
+    def _selected(self) -> list[str]:
+        return self.partitions.split(",")
+
+    def requires(self):
+        tasks = [WarehouseSchema(), FinalizeWarehouse(partitions=self._selected())]
+        for partition in self._selected():
+            tasks += [ExtractPartition(partition=partition), EnrichPartition(partition=partition),
+                      LoadPartition(partition=partition)]
+        return tasks
+
+    def output(self):
+        return staging.target(f"{staging.root()}/runs/{self.launched_by}.json")
+
+    def complete(self):
+        # Checked when the run is over, just before its requirements are: what this process listed
+        # while scheduling predates the work of the run, its own and other processes'.
+        forget_listings()
+        return super().complete()
+
+    def run(self):
+        loads = {t.partition: t.output().update_id for t in self.requires() if isinstance(t, LoadPartition)}
+        staging.write_json(self.output(), {"launched_by": self.launched_by, "partitions": self._selected(),
+                                           "loads": loads, "finished_at": datetime.now(UTC).isoformat()})

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from pipeline import staging
+from pipeline import config, staging
 from pipeline.errors import TerminalError
 from pipeline.warehouse import schema
 from pipeline.warehouse.schema import DUCKDB, POSTGRESQL, REDSHIFT, Column, Table
@@ -446,3 +446,9 @@ def backend_for(url: str, iam_role: str = "", region: str = "") -> Backend:
         f"[warehouse] url `{redact(url)}`: unknown scheme `{scheme}`; use duckdb:///path.duckdb, "
         f"postgresql://user@host:5432/db or redshift://user@cluster:5439/db")
 
+
+
+def warehouse_backend() -> Backend:
+    """The warehouse the configuration names (``[warehouse] url``, ``[redshift]``): a new connection."""
+    settings = config.redshift()
+    return backend_for(config.warehouse().url, iam_role=settings.iam_role, region=settings.region)

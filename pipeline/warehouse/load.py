@@ -14,9 +14,10 @@ The same SQL for every backend (only staging differs, pipeline/warehouse/backend
    Spotify tracks): any failure raises and the transaction rolls back;
 6. replace the partition's marker row, commit.
 
-The load id is a digest of the staged manifests' bytes and the schema version, so reloading
-the same staging gives identical tables, and new staging gives a new id that the marker does
-not know yet: the partition loads again.
+The load id is a digest of the staged manifests' own digests (SHA-256 of their bytes, carried in
+their names, pipeline/staging.py) and the schema version, so reloading the same staging gives
+identical tables, and new staging gives a new id that the marker does not know yet: the
+partition loads again.
 """
 
 from __future__ import annotations
@@ -41,15 +42,10 @@ class DataQualityError(PipelineError):
                          + "; ".join(problems))
 
 
-def manifest_targets(partition: str) -> tuple[staging.ManifestTarget, staging.ManifestTarget]:
-    return (staging.ManifestTarget(f"{staging.partition_prefix('msd', partition)}/{staging.MANIFEST}"),
-            staging.ManifestTarget(f"{staging.partition_prefix('spotify', partition)}/{staging.MANIFEST}"))
-
-
-def load_id_for(partition: str) -> str | None:
-    """The load id of a partition's current staging: a digest of its two manifests' bytes (on S3
-    their ETags, from the stage listing: no GET) and the schema version; None until both exist."""
-    ids = [t.content_id() for t in manifest_targets(partition)]
+def load_id_for(partition: str, manifests: tuple[staging.ManifestTarget, staging.ManifestTarget]) -> str | None:
+    """The load id of a partition's current staging, from its MSD and Spotify manifests' digests
+    (in their names: no GET) and the schema version; None until both exist."""
+    ids = [t.content_id() for t in manifests]
     return None if None in ids else _load_id(partition, ids)
 
 
@@ -68,13 +64,14 @@ class PartitionLoad:
     msd_manifest: dict
     spotify_manifest: dict
     load_id: str
+    folders: dict[str, str]  # stage → the staged folder this load reads
 
     @property
     def update_id(self) -> str:
         return update_id_for(self.partition, self.load_id)
 
     def path(self, table: Table) -> str:
-        return f"{staging.partition_prefix(table.stage, self.partition)}/{table.file}"
+        return f"{self.folders[table.stage]}/{table.file}"
 
     def expected_rows(self, table: Table) -> int:
         if table.stage == "msd":
@@ -83,15 +80,12 @@ class PartitionLoad:
         return self.spotify_manifest["rows"][table.file]
 
 
-def read_manifests(partition: str) -> PartitionLoad:
-    """Both manifests, and the load id from the very bytes read (their MD5 is what S3's ETag and
-    ``content_id`` give), so no second read and no listing."""
-    raw = []
-    for target in manifest_targets(partition):
-        with target.open("r") as fh:
-            raw.append(fh.read())
-    ids = [hashlib.md5(data).hexdigest() for data in raw]  # noqa: S324 - an identity, not security
-    return PartitionLoad(partition, orjson.loads(raw[0]), orjson.loads(raw[1]), _load_id(partition, ids))
+def read_manifests(partition: str, manifests: tuple[staging.ManifestTarget, staging.ManifestTarget]) -> PartitionLoad:
+    """Both manifests, each checked against the digest in its name; the load id comes from those
+    digests, as ``load_id_for`` computes it from a listing."""
+    (msd, msd_id), (spotify, spotify_id) = (t.read() for t in manifests)
+    return PartitionLoad(partition, msd, spotify, _load_id(partition, [msd_id, spotify_id]),
+                         {"msd": manifests[0].folder, "spotify": manifests[1].folder})
 
 
 def record_marker(backend: Backend, update_id: str, partition: str, step: str, load_id: str,

@@ -6,10 +6,10 @@ itself, inside its transaction, so the data and the marker commit together.
 
 Luigi asks every task whether it is complete before running anything: one query per target
 would be one connection per partition. ``exists()`` answers from one query of all update ids
-per process (a listing that can only be stale towards "missing": markers are added by loads,
-removed only by ``rerun --force`` before its run; a "missing" answer from a listing older than
-5 s lists again); ``exists_now()`` asks the table itself, which is what a task does before
-it does work, and what this process learns from it is remembered.
+per process, and a listing older than ``LISTING_MAX_AGE_S`` is queried again before it answers
+either way, so a load or a ``rerun --force`` made by another process is seen within that bound;
+``exists_now()`` asks the table itself, which is what a task does before it does work, and
+what this process learns from it is added to the listing (and ages with it).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ import time
 
 import luigi
 
+from pipeline import staging
 from pipeline.warehouse.backends import Backend, DuckDBBackend
 from pipeline.warehouse.load import is_loaded
 from pipeline.warehouse.schema import MARKER_TABLE
 
-# A "missing" answer older than this asks again: long runs and other machines' work.
-LISTING_MAX_AGE_S = 5.0
 _known: dict[tuple[int, str], tuple[float, set[str]]] = {}
 
 
@@ -40,12 +39,10 @@ class WarehouseMarker(luigi.Target):
     def exists(self) -> bool:
         backend: Backend = self._backend_factory()
         key = (os.getpid(), backend.url)
-        listed_at, known = _known.get(key, (0.0, set()))
-        if self.update_id in known:
-            return True
-        if isinstance(backend, DuckDBBackend) and not os.path.exists(backend.path):
-            return False  # nothing loaded yet; connecting would create the file
-        if time.monotonic() - listed_at > LISTING_MAX_AGE_S:
+        listed_at, known = _known.get(key, (float("-inf"), set()))
+        if time.monotonic() - listed_at > staging.LISTING_MAX_AGE_S:
+            if isinstance(backend, DuckDBBackend) and not os.path.exists(backend.path):
+                return False  # nothing loaded yet; connecting would create the file
             try:
                 exists = backend.query(marker_table_exists_sql(backend.dialect))
                 rows = backend.query(f"SELECT update_id FROM {MARKER_TABLE}") if exists else []
@@ -62,7 +59,9 @@ class WarehouseMarker(luigi.Target):
         finally:
             backend.close()
         if found:
-            _known.setdefault((os.getpid(), backend.url), (0.0, set()))[1].add(self.update_id)
+            listing = _known.get((os.getpid(), backend.url))
+            if listing is not None:
+                listing[1].add(self.update_id)
         return found
 
     def __repr__(self) -> str:

@@ -1,0 +1,147 @@
+"""Reruns that stay right: a load identity that does not trust ETags, and outputs versioned by the
+settings and code that made them (a changed threshold re-decides from the journal; a changed
+timeout changes nothing)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import luigi
+import pytest
+
+from pipeline import forget_listings, staging, status
+from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll
+from pipeline.warehouse.backends import warehouse_backend
+from pipeline.warehouse.schema import MARKER_TABLE
+from tests.conftest import run_luigi
+from tests.etag_proxy import EtagRewritingProxy
+
+PARTITIONS = "A/A,A/B"
+
+
+def load_markers() -> dict[str, tuple]:
+    backend = warehouse_backend()
+    try:
+        rows = backend.query(f"SELECT msd_partition, load_id, loaded_at FROM {MARKER_TABLE} WHERE step = 'load'")
+    finally:
+        backend.close()
+    return {partition: (load_id, str(loaded_at)) for partition, load_id, loaded_at in rows}
+
+
+def fresh_process_view():
+    """What a new command sees: no listing, no task instance carried over."""
+    forget_listings()
+    luigi.task_register.Register.clear_instance_cache()
+
+
+@pytest.fixture
+def spotify_sandbox(luigi_config, sandbox, monkeypatch, tmp_path):
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+    server = sandbox(mode="development")
+    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    return server
+
+
+@pytest.fixture
+def etag_proxy(moto_endpoint):
+    proxy = EtagRewritingProxy(moto_endpoint).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_loads_are_recognised_on_an_s3_whose_etags_are_not_md5s(etag_proxy, s3_bucket, luigi_config, sample_root,
+                                                                spotify_sandbox):
+    bucket, _ = s3_bucket
+    luigi_config.set("s3", endpoint_url=etag_proxy.url)
+    luigi_config.set("msd", root=sample_root)
+    luigi_config.set("staging", root=f"s3://{bucket}/staging")
+    assert run_luigi([RunAll(partitions=PARTITIONS)], workers=2).status == luigi.LuigiStatusCode.SUCCESS
+    first = load_markers()
+    assert set(first) == {"A/A", "A/B"}
+
+    # The store really gives ETags that are not the MD5 of the bytes.
+    manifest = ExtractPartition(partition="A/A").output()
+    s3 = staging.s3_client().s3.meta.client
+    key = staging.split_s3_path(manifest.path)[1]
+    etag = s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    assert etag != hashlib.md5(staging.read_bytes(manifest.path)).hexdigest() and etag.endswith("-3")  # noqa: S324
+    assert etag_proxy.rewritten > 0
+
+    # A rerun in a new process: every load is recognised as done, nothing reloads.
+    fresh_process_view()
+    assert all(LoadPartition(partition=p).complete() for p in PARTITIONS.split(","))
+    assert run_luigi([RunAll(partitions=PARTITIONS)]).status == luigi.LuigiStatusCode.SUCCESS
+    assert load_markers() == first
+
+    # New staging for one partition (its extraction redone): that partition alone reloads.
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix="staging/msd/A/B/")["Contents"]:
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    fresh_process_view()
+    assert run_luigi([RunAll(partitions=PARTITIONS)]).status == luigi.LuigiStatusCode.SUCCESS
+    after = load_markers()
+    assert after["A/A"] == first["A/A"]
+    assert after["A/B"][0] != first["A/B"][0]
+
+
+def match_statuses() -> dict[str, str]:
+    backend = warehouse_backend()
+    try:
+        return dict(backend.query("SELECT track_id, status FROM spotify_matches"))
+    finally:
+        backend.close()
+
+
+def test_a_changed_threshold_redecides_every_match_from_the_journal_and_reloads(local_pipeline, luigi_config,
+                                                                               spotify_sandbox, capsys):
+    server = spotify_sandbox
+    # A strict first pass: songs whose best candidate scores below 0.99 are searched on both rungs.
+    luigi_config.set("spotify", match_threshold=0.99)
+    assert run_luigi([RunAll(partitions=PARTITIONS)]).status == luigi.LuigiStatusCode.SUCCESS
+    asked = sum(server.state.stats()["requests"].values())
+    statuses, markers = match_statuses(), load_markers()
+    extractions = {p: ExtractPartition(partition=p).output().path for p in PARTITIONS.split(",")}
+    old_enrich = {p: EnrichPartition(partition=p).folder for p in PARTITIONS.split(",")}
+
+    luigi_config.set("spotify", match_threshold=0.9)
+    fresh_process_view()
+    assert status.main() == 0
+    out = capsys.readouterr().out
+    assert out.count("stale spotify staging (match_threshold 0.99 → 0.9)") == 2, out
+
+    assert run_luigi([RunAll(partitions=PARTITIONS)]).status == luigi.LuigiStatusCode.SUCCESS
+    assert sum(server.state.stats()["requests"].values()) == asked  # every answer came from the journal
+    changed = {t for t in statuses if match_statuses()[t] != statuses[t]}
+    assert changed and all(match_statuses()[t] == "matched" for t in changed)
+    assert {p: ExtractPartition(partition=p).output().path for p in PARTITIONS.split(",")} == extractions
+    for partition in PARTITIONS.split(","):
+        new = EnrichPartition(partition=partition)
+        assert new.folder != old_enrich[partition]
+        assert new.output().read()[0]["settings"]["match_threshold"] == 0.9
+        assert staging.ManifestTarget(old_enrich[partition]).exists()  # the older output is kept
+    reloaded = load_markers()
+    assert all(reloaded[p][0] != markers[p][0] for p in markers)
+
+    # A setting that cannot change output: nothing is stale, nothing reruns.
+    luigi_config.set("spotify", timeout=3, retry_backoff=0.1, journal_segment_size=7)
+    luigi_config.set("extract", gzip_level=9)
+    fresh_process_view()
+    assert RunAll(partitions=PARTITIONS).complete()
+    assert run_luigi([RunAll(partitions=PARTITIONS)]).status == luigi.LuigiStatusCode.SUCCESS
+    assert load_markers() == reloaded
+    assert sum(server.state.stats()["requests"].values()) == asked
+
+
+def test_a_new_msd_root_is_other_input_and_is_extracted_again(local_pipeline, luigi_config, sample_root, tmp_path):
+    import shutil
+
+    assert run_luigi([ExtractPartition(partition="B/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    before = ExtractPartition(partition="B/A").folder
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(sample_root, moved)
+    luigi_config.set("msd", root=moved)
+    fresh_process_view()
+    assert not ExtractPartition(partition="B/A").complete()
+    assert ExtractPartition(partition="B/A").output_settings()["msd_root"] == str(moved)
+    assert ExtractPartition(partition="B/A").folder != before
