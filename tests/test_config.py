@@ -81,5 +81,8 @@ def test_luigi_config_path_overlay_wins(shipped_config, tmp_path):
 def test_failures_give_non_zero_exit_codes(shipped_config):
     shipped_config()
     cfg = luigi.configuration.get_config()
-    for key in ("task_failed", "scheduling_error", "missing_data", "not_run", "unhandled_exception", "already_running"):
+    for key in ("task_failed", "scheduling_error", "missing_data", "not_run", "unhandled_exception"):
         assert cfg.getint("retcode", key) > 0, key
+    # A task run by another command on the same luigid is normal (tests/test_orchestration.py), and
+    # without the pid lock nothing else gives this code.
+    assert cfg.getint("retcode", "already_running") == 0 and cfg.getboolean("core", "no_lock")

@@ -113,6 +113,57 @@ def test_two_worker_processes_on_one_luigid_run_each_task_once(luigid, pipeline_
     assert all("songs matched or tried" in (v["status_message"] or "") for v in enrich.values())
 
 
+def _luigi_command(port, workers=2):
+    return [os.path.join(BIN, "luigi"), "--module", "pipeline", "RunAll", "--scheduler-host", "127.0.0.1",
+            "--scheduler-port", str(port), "--workers", str(workers)]
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", "postgresql"])
+def test_two_plain_luigi_commands_on_one_luigid_each_exit_0_when_everything_is_done(luigid, pipeline_env, warehouse,
+                                                                                   request):
+    """The design card's command, as EC2 workers run it: each process exits 0 once everything is
+    loaded, however the work was shared between them."""
+    if warehouse == "postgresql":
+        pipeline_env = pipeline_env | {"MUSIC_ETL_WAREHOUSE_URL": request.getfixturevalue("postgres_url")}
+    workers = [subprocess.Popen(_luigi_command(luigid), cwd=PROJECT_ROOT, env=_env(pipeline_env),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], [o[-3000:] for o in outputs]
+    counts = warehouse_counts(pipeline_env)
+    partitions = ["A/A", "A/B", "B/A"]
+    assert counts["markers"] == {p: 1 for p in partitions} and counts["finalized"] == 1
+    assert counts["songs"] == {p: staged_songs(pipeline_env, p) for p in partitions}
+    # Each process ran part of the work (or found it done), and neither ran a partition twice.
+    searches = pipeline_env["server"].state.stats()["requests"]["search"]
+    assert searches <= 2 * counts["distinct_songs"]
+    # A rerun of the same command finds everything complete.
+    again = subprocess.run(_luigi_command(luigid), cwd=PROJECT_ROOT, env=_env(pipeline_env), capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+
+
+def test_two_plain_luigi_commands_exit_non_zero_and_name_the_partition_that_failed(luigid, pipeline_env, tmp_path,
+                                                                                   sample_root):
+    import shutil
+    broken = tmp_path / "msd"
+    shutil.copytree(sample_root, broken)
+    for path in (broken / "A" / "B").rglob("*.h5"):
+        path.write_bytes(b"not hdf5")
+    cfg = tmp_path / "fatal.cfg"
+    cfg.write_text("[extract]\nfail_on_quarantine = true\n")
+    env = _env(pipeline_env) | {"MUSIC_ETL_MSD_ROOT": str(broken), "LUIGI_CONFIG_PATH": str(cfg)}
+    workers = [subprocess.Popen(_luigi_command(luigid), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert all(w.returncode != 0 for w in workers), [o[-3000:] for o in outputs]
+    summaries = [o.split("===== Luigi Execution Summary =====")[1] for o in outputs]
+    # The command that ran the broken extraction reports it failed; the other lists it as not run,
+    # while it ran or saw done every other partition.
+    assert sum("failed:\n    - 1 ExtractPartition(partition=A/B)" in s for s in summaries) == 1, summaries
+    assert all(re.search(r"ExtractPartition\(partition=[A-Z/,]*A/B", s) for s in summaries), summaries
+    assert set(warehouse_counts(pipeline_env)["markers"]) == {"A/A", "B/A"}
+
+
 def test_a_failing_partition_does_not_stop_the_others_and_the_exit_code_names_it(pipeline_env, tmp_path, sample_root):
     import shutil
     broken = tmp_path / "msd"
