@@ -41,7 +41,7 @@ lint: setup-env
 	$(BIN)/ruff check pipeline tests bench
 
 sample: setup-env
-	$(BIN)/python -m pipeline.msd.sample --out $(DATA)/msd --songs $(SAMPLE_SONGS) --seed $(SAMPLE_SEED) \
+	$(BIN)/python -m pipeline.standins.msd_sample --out $(DATA)/msd --songs $(SAMPLE_SONGS) --seed $(SAMPLE_SEED) \
 		--partitions $(SAMPLE_PARTITIONS)
 
 # The demo runs on the embedded default: the sample under data/msd, staging under data/staging,

@@ -48,7 +48,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "music-etl-sample=pipeline.msd.sample:main",
+            "music-etl-sample=pipeline.standins.msd_sample:main",
         ],
     },
 )

@@ -37,14 +37,15 @@ import spotipy  # noqa: E402
 
 from bench import write_results  # noqa: E402
 from pipeline.msd.reader import read_msd_file  # noqa: E402
-from pipeline.msd.sample import generate_sample  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
-from pipeline.spotify.catalog import build_catalog, load_identities  # noqa: E402
 from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient  # noqa: E402
-from pipeline.spotify.enrich import Gateway, enrich_partition  # noqa: E402
+from pipeline.spotify.enrich import enrich_partition  # noqa: E402
+from pipeline.spotify.gateway import Gateway  # noqa: E402
 from pipeline.spotify.journal import Journal  # noqa: E402
 from pipeline.spotify.matching import Song  # noqa: E402
-from pipeline.spotify.sandbox import SandboxServer, SandboxState  # noqa: E402
+from pipeline.standins.msd_sample import generate_sample  # noqa: E402
+from pipeline.standins.spotify_catalog import build_catalog, load_identities  # noqa: E402
+from pipeline.standins.spotify_sandbox import SandboxServer, SandboxState  # noqa: E402
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -35,8 +35,8 @@ from bench.hdf5_getters_baseline import read_track_getters_style  # noqa: E402
 from pipeline import staging  # noqa: E402
 from pipeline.msd import extract as extract_module  # noqa: E402
 from pipeline.msd.reader import ReadResult  # noqa: E402
-from pipeline.msd.sample import generate_sample  # noqa: E402
 from pipeline.partitions import discover_partitions, resolve_msd_root  # noqa: E402
+from pipeline.standins.msd_sample import generate_sample  # noqa: E402
 
 
 def _baseline_read(path, expect_single_track=False):

@@ -31,10 +31,10 @@ import orjson  # noqa: E402
 
 from bench import write_results  # noqa: E402
 from pipeline import staging  # noqa: E402
-from pipeline.msd.sample import generate_sample  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
-from pipeline.spotify.catalog import build_catalog, load_identities  # noqa: E402
-from pipeline.spotify.sandbox import SandboxServer, SandboxState  # noqa: E402
+from pipeline.standins.msd_sample import generate_sample  # noqa: E402
+from pipeline.standins.spotify_catalog import build_catalog, load_identities  # noqa: E402
+from pipeline.standins.spotify_sandbox import SandboxServer, SandboxState  # noqa: E402
 from pipeline.tasks import LoadPartition  # noqa: E402
 from pipeline.warehouse import schema  # noqa: E402
 from pipeline.warehouse.backends import DuckDBBackend, PostgresBackend  # noqa: E402

@@ -18,8 +18,8 @@ import time
 
 from pipeline import config, status
 from pipeline.__main__ import build
-from pipeline.spotify.catalog import build_catalog, load_identities
-from pipeline.spotify.sandbox import DEV, EXTENDED, SandboxServer, SandboxState
+from pipeline.standins.spotify_catalog import build_catalog, load_identities
+from pipeline.standins.spotify_sandbox import DEV, EXTENDED, SandboxServer, SandboxState
 from pipeline.tasks import RunAll
 from pipeline.warehouse.backends import DuckDBBackend
 

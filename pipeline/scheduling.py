@@ -10,6 +10,12 @@ full MSD), measured in bench/orchestration.py:
   leave out, so the count is a plain count.
 
 luigid (remote) is unchanged.
+
+``LocalScheduler.count_pending`` reads Luigi's private scheduler state (``self._state``), a
+re-implementation kept because it is what brings the fresh full-graph run under a quarter of
+plain Luigi's time (BENCHMARKS.md, "Orchestration overhead"); luigi is pinned (setup.py), and
+``tests/test_orchestration.py::test_the_local_schedulers_pending_count_is_luigis_own`` compares
+its answers with Luigi's own walk, so an upgrade that changes either fails there, loudly.
 """
 
 from __future__ import annotations

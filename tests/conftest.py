@@ -16,7 +16,7 @@ import luigi.configuration
 import pytest
 
 from pipeline import staging
-from pipeline.msd.sample import generate_sample
+from pipeline.standins.msd_sample import generate_sample
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -135,7 +135,7 @@ def s3_bucket(moto_endpoint, luigi_config, request):
 @pytest.fixture(scope="session")
 def catalog(sample_root):
     """The Spotify sandbox's catalog for the shared sample."""
-    from pipeline.spotify.catalog import build_catalog, load_identities
+    from pipeline.standins.spotify_catalog import build_catalog, load_identities
 
     return build_catalog(load_identities(sample_root), seed=3)
 
@@ -143,7 +143,7 @@ def catalog(sample_root):
 @pytest.fixture
 def sandbox(catalog):
     """Starts Spotify sandboxes on free loopback ports (``sandbox(mode=..., rate_limit=...)``); stops them after."""
-    from pipeline.spotify.sandbox import SandboxServer, SandboxState
+    from pipeline.standins.spotify_sandbox import SandboxServer, SandboxState
 
     servers = []
 

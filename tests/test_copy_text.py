@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from pipeline.warehouse.backends import CopyText
+from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.schema import Column
 
 COLUMNS = [

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from pipeline.msd.sample import generate_sample
+from pipeline.standins.msd_sample import generate_sample
 from tests.conftest import PROJECT_ROOT
 
 

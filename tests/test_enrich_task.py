@@ -20,7 +20,8 @@ from pipeline import staging
 from pipeline.spotify import client as client_module
 from pipeline.spotify.client import MissingCredentialsError, QuotaExhaustedError
 from pipeline.spotify.crosswalk import CrosswalkError, load_crosswalk
-from pipeline.spotify.enrich import MAX_CONSECUTIVE_FAILURES, SpotifyTransientError
+from pipeline.spotify.enrich import SpotifyTransientError
+from pipeline.spotify.gateway import MAX_CONSECUTIVE_FAILURES
 from pipeline.tasks import EnrichAll, EnrichPartition, ExtractPartition
 from tests.conftest import PROJECT_ROOT, run_luigi, stage_folder
 

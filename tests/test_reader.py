@@ -15,8 +15,8 @@ import pytest
 from pipeline.errors import InvalidMSDFileError
 from pipeline.msd import schema
 from pipeline.msd.reader import read_msd_file
-from pipeline.msd.sample import SampleGenerator
-from pipeline.msd.writer import write_msd_file
+from pipeline.standins.msd_sample import SampleGenerator
+from pipeline.standins.msd_writer import write_msd_file
 
 
 def make_songs(n: int, seed: int = 3, partition: str = "C/D"):

@@ -12,7 +12,7 @@ import h5py
 import pytest
 
 from pipeline.msd.reader import read_msd_file
-from pipeline.msd.sample import generate_sample, main
+from pipeline.standins.msd_sample import generate_sample, main
 
 
 def _read_all(root):

@@ -11,8 +11,8 @@ import sys
 import pytest
 import requests
 
-from pipeline.spotify.catalog import SAME_RECORDING_S, build_catalog, load_identities
-from pipeline.spotify.sandbox import DEV, EXTENDED
+from pipeline.standins.spotify_catalog import SAME_RECORDING_S, build_catalog, load_identities
+from pipeline.standins.spotify_sandbox import DEV, EXTENDED
 from tests.conftest import PROJECT_ROOT
 
 OPENAPI = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "reference", "spotify-openapi.yml")
@@ -163,7 +163,7 @@ def test_rate_limit_quota_and_server_errors(sandbox):
 
 def test_command_line_serves_a_generated_sample(sample_root, tmp_path):
     truth = tmp_path / "truth.json"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.spotify.sandbox", "--msd", sample_root, "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.standins.spotify_sandbox", "--msd", sample_root, "--port", "0",
                              "--mode", "development", "--ground-truth", str(truth)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     try:
@@ -176,5 +176,5 @@ def test_command_line_serves_a_generated_sample(sample_root, tmp_path):
 
 
 def test_missing_identities_say_how_to_make_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m pipeline.msd.sample"):
+    with pytest.raises(FileNotFoundError, match="python -m pipeline.standins.msd_sample"):
         load_identities(str(tmp_path))

@@ -11,7 +11,8 @@ import pytest
 
 from pipeline import forget_listings, staging
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
-from pipeline.warehouse.backends import CopyText, PostgresBackend, warehouse_backend
+from pipeline.warehouse.backends import PostgresBackend, warehouse_backend
+from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.load import DataQualityError, load_partition
 from pipeline.warehouse.load import read_manifests as read_manifests_of
 from pipeline.warehouse.schema import MARKER_TABLE, TABLES

@@ -78,7 +78,7 @@ def search_queries(song: Song) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Scored:
-    track: dict  # compact track (pipeline.spotify.enrich.compact_track)
+    track: dict  # compact track (pipeline.spotify.shapes.compact_track)
     score: float
     title_sim: float
     artist_sim: float

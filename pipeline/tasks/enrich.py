@@ -8,7 +8,8 @@ from pipeline import config, staging, versioning
 from pipeline.spotify import enrich as spotify_enrich
 from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient
 from pipeline.spotify.crosswalk import crosswalk_digest, load_crosswalk
-from pipeline.spotify.enrich import Gateway, enrich_partition
+from pipeline.spotify.enrich import enrich_partition
+from pipeline.spotify.gateway import Gateway
 from pipeline.spotify.journal import Journal
 from pipeline.spotify.matching import MATCHER_VERSION, Song
 from pipeline.tasks.base import StagedPartitionTask

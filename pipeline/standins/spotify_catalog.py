@@ -177,7 +177,7 @@ def load_identities(msd_root: str) -> list[dict]:
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"{path} not found: the sandbox builds its catalog from a generated sample. "
-            f"Generate one with `python -m pipeline.msd.sample --out {msd_root} --songs N`."
+            f"Generate one with `python -m pipeline.standins.msd_sample --out {msd_root} --songs N`."
         )
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]

@@ -1,6 +1,6 @@
 """A Spotify Web API sandbox: real HTTP on 127.0.0.1, Spotify's JSON shapes and failure modes.
 
-    python -m pipeline.spotify.sandbox --msd data/msd --port 8765 [--mode extended|development]
+    python -m pipeline.standins.spotify_sandbox --msd data/msd --port 8765 [--mode extended|development]
         [--latency-ms X] [--rate-limit N/30s] [--daily-quota N] [--fail-rate F]
 
 It serves the subset of the Web API the pipeline uses: the client-credentials token, search,
@@ -31,7 +31,7 @@ from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from pipeline.spotify.catalog import Catalog, CatalogTrack, build_catalog, load_identities, strip_accents
+from pipeline.standins.spotify_catalog import Catalog, CatalogTrack, build_catalog, load_identities, strip_accents
 
 DEV, EXTENDED = "development", "extended"
 BATCH_LIMITS = {"tracks": 50, "artists": 50, "audio-features": 100}
@@ -356,7 +356,7 @@ def _parse_rate(text: str | None) -> tuple[int | None, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.spotify.sandbox", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pipeline.standins.spotify_sandbox", description=__doc__.split("\n\n")[0])
     parser.add_argument("--msd", required=True, help="generated MSD sample root (its AdditionalFiles/ holds the identities)")
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--mode", choices=[EXTENDED, DEV], default=EXTENDED)

@@ -1,9 +1,9 @@
 """Generate a Million-Song-Dataset-format sample: per-track HDF5 files under ``<out>/A/B/C/``.
 
-    python -m pipeline.msd.sample --out data/msd --songs 2000 --seed 7 [--partitions A/A,A/B]
+    python -m pipeline.standins.msd_sample --out data/msd --songs 2000 --seed 7 [--partitions A/A,A/B]
 
 The files match the real format field for field (``pipeline.msd.schema`` and
-``pipeline.msd.writer``), and the values carry the real quirks in the proportions measured on
+``pipeline.standins.msd_writer``), and the values carry the real quirks in the proportions measured on
 971 real files (shared/reference/msd-hdf5.md §10): year 0, NaN coordinates and hotttnesss,
 ``_`` in place of commas, UTF-8 names, empty mbtags, tempo 0 with no beats, duplicate
 (artist, title) pairs, and artists shared by many tracks with identical artist fields.
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.msd import schema
-from pipeline.msd.writer import SongData, write_msd_file
 from pipeline.partitions import validate_partition
+from pipeline.standins.msd_writer import SongData, write_msd_file
 
 GENERATOR_VERSION = 1
 ADDITIONAL_FILES = "AdditionalFiles"
@@ -428,7 +428,7 @@ def generate_sample(out: str, songs: int, seed: int, partitions: list[str] | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.msd.sample", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pipeline.standins.msd_sample", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="MSD root to write (per-track files go to <out>/A/B/C/)")
     parser.add_argument("--songs", type=int, required=True, help="number of tracks")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same sample")
