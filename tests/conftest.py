@@ -233,3 +233,19 @@ def rewrite_manifest(folder: str, manifest: dict) -> None:
     for path in glob.glob(os.path.join(folder, staging.MANIFEST_GLOB)):
         os.remove(path)
     staging.ManifestTarget(folder).write(manifest)
+
+
+class FakeClock:
+    """Time that passes only when someone sleeps: the sandbox's rate window reads ``monotonic``,
+    the client waits with ``sleep``, so rate-limit tests count waits instead of racing a clock."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import forget_listings, staging
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
-from pipeline.warehouse.backends import PostgresBackend, warehouse_backend
+from pipeline.warehouse.backends import PostgresBackend, WarehouseConfigError, warehouse_backend
 from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.load import DataQualityError, load_partition
 from pipeline.warehouse.load import read_manifests as read_manifests_of
@@ -263,10 +263,10 @@ def test_checks_reach_the_loads_rows_through_indexes_not_whole_tables(staged, wa
 
 def test_unknown_warehouse_url_is_a_clear_error(luigi_config):
     luigi_config.set("warehouse", url="mysql://x@y/z")
-    with pytest.raises(Exception, match=r"unknown scheme `mysql`.*duckdb:///"):
+    with pytest.raises(WarehouseConfigError, match=r"unknown scheme `mysql`.*duckdb:///"):
         warehouse_backend()
     luigi_config.set("warehouse", url="postgresql://u:s3cret@127.0.0.1:1/none")
-    with pytest.raises(Exception) as info:
+    with pytest.raises(WarehouseConfigError, match="cannot connect to the warehouse") as info:
         warehouse_backend().query("SELECT 1")
     assert "s3cret" not in str(info.value) and "***" in str(info.value)
 

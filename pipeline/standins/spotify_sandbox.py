@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -50,12 +51,13 @@ class SandboxState:
     def __init__(self, catalog: Catalog, mode: str = EXTENDED, latency_ms: float = 0, rate_limit: int | None = None,
                  rate_window_s: float = 30.0, daily_quota: int | None = None, quota_retry_after: int = 52531,
                  fail_rate: float = 0.0, token_ttl: int = 3600, client_id: str = "sandbox-client",
-                 client_secret: str = "sandbox-secret", seed: int = 0):
+                 client_secret: str = "sandbox-secret", seed: int = 0, clock: Callable[[], float] = time.monotonic):
         if mode not in (DEV, EXTENDED):
             raise ValueError(f"mode must be `{DEV}` or `{EXTENDED}`, not `{mode}`")
         self.catalog, self.mode = catalog, mode
         self.latency_s = latency_ms / 1000
         self.rate_limit, self.rate_window_s = rate_limit, rate_window_s
+        self.clock = clock  # the rate window's time; tests pass one that moves only when the client waits
         self.daily_quota, self.quota_retry_after = daily_quota, quota_retry_after
         self.fail_rate, self.token_ttl = fail_rate, token_ttl
         self.client_id, self.client_secret = client_id, client_secret
@@ -171,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return 401, _error(401, "The access token expired")
             if st.daily_quota is not None and st.quota_used >= st.daily_quota:
                 return 429, _error(429, "Too many requests", "QUOTA_EXCEEDED"), {"Retry-After": str(st.quota_retry_after)}
-            now = time.monotonic()
+            now = st.clock()
             while st.recent and st.recent[0] <= now - st.rate_window_s:
                 st.recent.popleft()
             if st.rate_limit is not None and len(st.recent) >= st.rate_limit:
