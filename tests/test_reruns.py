@@ -145,3 +145,26 @@ def test_a_new_msd_root_is_other_input_and_is_extracted_again(local_pipeline, lu
     assert not ExtractPartition(partition="B/A").complete()
     assert ExtractPartition(partition="B/A").output_settings()["msd_root"] == str(moved)
     assert ExtractPartition(partition="B/A").folder != before
+
+
+def test_a_remembered_warehouse_marker_ages_like_any_other_answer(local_pipeline, luigi_config, tmp_path, monkeypatch):
+    """A long-lived worker must see a `rerun --force` made by another process: "loaded" is not
+    remembered for ever."""
+    from pipeline.warehouse.load import record_marker
+    from pipeline.warehouse.target import WarehouseMarker
+
+    luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    backend = warehouse_backend()
+    backend.ensure_schema()
+    with backend.transaction():
+        record_marker(backend, "LoadPartition(A/A)@AA-1", "A/A", "load", "AA-1")
+    backend.close()
+    marker = WarehouseMarker(warehouse_backend, "LoadPartition(A/A)@AA-1")
+    assert marker.exists() and marker.exists_now()
+    backend = warehouse_backend()
+    with backend.transaction():  # another process's `rerun --force`
+        backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE msd_partition = 'A/A'")
+    backend.close()
+    assert marker.exists()  # within the bound, the listing answers
+    monkeypatch.setattr(staging, "LISTING_MAX_AGE_S", 0.0)
+    assert not marker.exists()

@@ -113,6 +113,7 @@ def test_manifest_existence_comes_from_one_listing_per_stage(s3_pipeline):
 
 def test_every_listed_answer_is_asked_again_once_it_is_older_than_the_bound(s3_pipeline, monkeypatch):
     bucket, client = s3_pipeline
+    monkeypatch.setattr(staging, "FRESH_LISTING_S", 0.0)  # the check before work: the store itself
     target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/B/v-1")
     assert not target.exists()
     key = _put_manifest(client, bucket, "staging/msd/A/B/v-1")  # another process
@@ -165,3 +166,20 @@ def test_the_load_id_from_the_listing_equals_the_one_from_the_bytes(s3_pipeline)
         target.write({"stage": target.folder, "partition": "A/B"})
     staging.reset_manifest_index()  # as another process would see it
     assert load_id_for("A/B", manifests) == read_manifests("A/B", manifests).load_id is not None
+
+
+def test_the_check_before_work_asks_the_store_or_a_listing_of_the_last_seconds(s3_pipeline, monkeypatch):
+    bucket, client = s3_pipeline
+    _put_manifest(client, bucket, "staging/msd/A/A/v-1")
+    calls = _count_calls()
+    assert staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/B/v-1").exists_now() is False
+    assert calls == {"ListObjectsV2": 1}  # no listing in this process: one LIST of the folder
+    assert not staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/v-1").exists()  # lists the stage
+    _put_manifest(client, bucket, "staging/msd/A/C/v-1")  # another process, just now
+    calls.clear()
+    assert not staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/v-1").exists_now()  # a listing seconds old
+    assert calls == {}
+    monkeypatch.setattr(staging, "FRESH_LISTING_S", 0.0)
+    assert staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/v-1").exists_now()
+    assert calls == {"ListObjectsV2": 1}  # a one-page stage is listed again: one request answers every folder
+    assert staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/A/v-1").exists()

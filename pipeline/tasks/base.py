@@ -37,7 +37,7 @@ class StagedPartitionTask(luigi.Task):
     def start(self) -> bool:
         """False when there is nothing to do; otherwise clears what a killed run left behind."""
         # Another worker may have finished it while this one waited (gokart's complete_check_at_run):
-        # the store itself answers, not this process's listing.
+        # the store answers, or a listing of it made in the last few seconds (staging.FRESH_LISTING_S).
         if self.output().exists_now():
             logger.info("%s already complete; nothing to do", self)
             return False
