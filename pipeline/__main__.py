@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import luigi
 
 from pipeline import config, forget_listings, progress, staging, status
+from pipeline.errors import TerminalError
 from pipeline.partitions import validate_partition
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
@@ -191,7 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--scheduler-url", default=None, help="luigid, e.g. http://127.0.0.1:8082 (default: local scheduler)")
     sub.add_parser("status", help="where each partition stands")
     args = parser.parse_args(argv)
+    try:
+        return _command(args)
+    except TerminalError as exc:  # bad input or configuration: one line naming it and the fix
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "status":
         return status.main()
     if args.command == "run" and args.dry_run:

@@ -328,3 +328,12 @@ def test_dry_run_prints_partitions_targets_and_sql_and_changes_nothing(local_pip
     assert {p: os.path.getmtime(p) for p in _files(local_pipeline)} == before
     assert not os.path.exists(tmp_path / "warehouse.duckdb")  # not even created
     assert server.state.stats()["requests"] == requests
+
+
+def test_a_selection_that_names_no_partition_is_one_line_and_exit_2(local_pipeline, luigi_config, tmp_path, capsys):
+    luigi_config.set("msd", root=tmp_path / "nowhere")
+    assert front_end(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: No MSD partitions found under") and len(err.strip().splitlines()) == 1
+    assert front_end(["run", "--partitions", "A/B,b/a"]) == 2
+    assert "Invalid MSD partition `'b/a'`" in capsys.readouterr().err
