@@ -6,8 +6,9 @@ Outputs under ``<staging root>/msd/A/B/`` (the layout is in README.md):
 * ``artists.jsonl.gz``: one object per artist_id met in the partition (artist scalar fields);
 * ``artist_terms.jsonl.gz``, ``artist_mbtags.jsonl.gz``, ``similar_artists.jsonl.gz``: the
   artist-level arrays flattened to rows, ready for the warehouse's tables;
-* ``_manifest.json``, written last by the caller: counts, quarantined files, warnings,
-  schema and reader versions. Its presence is what "this partition is extracted" means.
+* the manifest (returned; the task writes it last, as ``_manifest-<digest>.json``): counts,
+  quarantined files, warnings, schema and reader versions. Its presence is what "this
+  partition is extracted" means.
 """
 
 from __future__ import annotations
