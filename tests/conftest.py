@@ -249,3 +249,17 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
+
+
+@pytest.fixture
+def spotify_at(luigi_config, sandbox, monkeypatch):
+    """``spotify_at(mode=..., ...)``: starts a sandbox and points ``[spotify]`` and the credentials
+    variables at it; returns the server."""
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
+
+    def start(**options):
+        server = sandbox(**options)
+        luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+        return server
+    return start

@@ -47,11 +47,8 @@ def test_every_staged_msd_field_is_documented_and_nothing_else(local_pipeline):
     assert set(manifest) == documented["msd/_manifest.json"]
 
 
-def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipeline, luigi_config, sandbox, monkeypatch):
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="extended")  # every field visible, so every column has values to check
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipeline, luigi_config, spotify_at, monkeypatch):
+    spotify_at(mode="extended")  # every field visible, so every column has values to check
     assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     documented = documented_fields()
     folder = stage_folder(local_pipeline, "spotify", "A/A")

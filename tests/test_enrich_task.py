@@ -32,15 +32,10 @@ def read_lines(path):
 
 
 @pytest.fixture
-def spotify_pipeline(local_pipeline, luigi_config, sandbox, monkeypatch):
-    """Starts a sandbox with the given options and points [spotify] at it; returns (server, staging root)."""
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-
+def spotify_pipeline(local_pipeline, spotify_at):
+    """``spotify_at`` on the sample's local staging; ``.staging`` is the staging root."""
     def start(**options):
-        server = sandbox(**options)
-        luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
-        return server
+        return spotify_at(**options)
     start.staging = local_pipeline
     return start
 

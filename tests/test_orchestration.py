@@ -183,11 +183,8 @@ def test_a_failing_partition_does_not_stop_the_others_and_the_exit_code_names_it
     assert set(counts["markers"]) == {"A/A", "B/A"}
 
 
-def test_rerun_of_one_partition_leaves_the_others_untouched(local_pipeline, luigi_config, sandbox, monkeypatch, tmp_path):
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="development")
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+def test_rerun_of_one_partition_leaves_the_others_untouched(local_pipeline, luigi_config, spotify_at, monkeypatch, tmp_path):
+    server = spotify_at(mode="development")
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
     assert run_luigi([RunAll()], workers=2).status == luigi.LuigiStatusCode.SUCCESS
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
@@ -213,16 +210,13 @@ def _files(root):
     return [os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names]
 
 
-def test_kill_9_in_the_middle_of_a_load_leaves_nothing_half_loaded(local_pipeline, luigi_config, sandbox, monkeypatch,
+def test_kill_9_in_the_middle_of_a_load_leaves_nothing_half_loaded(local_pipeline, luigi_config, spotify_at, monkeypatch,
                                                                   postgres_url, sample_root):
     import psycopg2
 
     from pipeline.tasks import EnrichPartition, WarehouseSchema
 
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="development")
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    spotify_at(mode="development")
     luigi_config.set("warehouse", url=postgres_url.replace("%", "%%"))
     assert run_luigi([EnrichPartition(partition="A/A"), WarehouseSchema()]).status == luigi.LuigiStatusCode.SUCCESS
     # Hold the last table the load writes, so the load stops mid-transaction with songs already inserted.
@@ -293,12 +287,9 @@ def test_the_local_schedulers_pending_count_is_luigis_own():
     assert ours.count_pending("w")["n_pending_tasks"] < before["n_pending_tasks"]
 
 
-def test_the_run_summary_says_when_the_spotify_quota_allows_a_resume(local_pipeline, luigi_config, sandbox, monkeypatch,
+def test_the_run_summary_says_when_the_spotify_quota_allows_a_resume(local_pipeline, luigi_config, spotify_at, monkeypatch,
                                                                     tmp_path, capsys):
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="development", daily_quota=20)
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    spotify_at(mode="development", daily_quota=20)
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
     luigi_config.set("scheduler", retry_count=1)
     assert front_end(["run", "--partitions", "A/A,A/B"]) == 1
@@ -308,14 +299,11 @@ def test_the_run_summary_says_when_the_spotify_quota_allows_a_resume(local_pipel
     assert f"staging {local_pipeline}" in out
 
 
-def test_dry_run_prints_partitions_targets_and_sql_and_changes_nothing(local_pipeline, luigi_config, sandbox,
+def test_dry_run_prints_partitions_targets_and_sql_and_changes_nothing(local_pipeline, luigi_config, spotify_at,
                                                                       monkeypatch, tmp_path, capsys):
     from pipeline.tasks import EnrichPartition
 
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="development")
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    server = spotify_at(mode="development")
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
     assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     before = {p: os.path.getmtime(p) for p in _files(local_pipeline)}

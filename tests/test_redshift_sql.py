@@ -40,14 +40,11 @@ def test_the_redshift_ddl_parses_with_distribution_and_sort_keys():
     assert not any("DISTKEY" in s for s in schema.statements("postgresql") + schema.statements("duckdb"))
 
 
-def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipeline, luigi_config, sandbox, monkeypatch,
+def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipeline, luigi_config, spotify_at, monkeypatch,
                                                                      s3_bucket):
     bucket, _ = s3_bucket
     luigi_config.set("staging", root=f"s3://{bucket}/staging")
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="development")
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    spotify_at(mode="development")
     assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     load = read_manifests("A/A", LoadPartition(partition="A/A").input_manifests())
     backend = recording(RedshiftBackend("redshift://etl@cluster.example:5439/music", iam_role=ROLE, region="us-east-1"),

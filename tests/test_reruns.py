@@ -35,11 +35,8 @@ def fresh_process_view():
 
 
 @pytest.fixture
-def spotify_sandbox(luigi_config, sandbox, monkeypatch, tmp_path):
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="development")
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+def spotify_sandbox(luigi_config, spotify_at, monkeypatch, tmp_path):
+    server = spotify_at(mode="development")
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
     return server
 

@@ -33,12 +33,9 @@ def warehouse_url(request, tmp_path, luigi_config):
 
 
 @pytest.fixture
-def staged(local_pipeline, luigi_config, sandbox, monkeypatch):
+def staged(local_pipeline, luigi_config, spotify_at, monkeypatch):
     """Every sample partition extracted and enriched (extended mode) on local staging."""
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="extended")
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    spotify_at(mode="extended")
     assert run_luigi([EnrichPartition(partition=p) for p in PARTITIONS]).status == luigi.LuigiStatusCode.SUCCESS
     return local_pipeline
 
@@ -299,15 +296,12 @@ def test_awkward_text_survives_the_load_byte_for_byte(staged, warehouse_url, mon
         backend.close()
 
 
-def test_runall_extracts_enriches_and_loads_with_two_workers(local_pipeline, warehouse_url, luigi_config, sandbox,
+def test_runall_extracts_enriches_and_loads_with_two_workers(local_pipeline, warehouse_url, luigi_config, spotify_at,
                                                             monkeypatch):
     """Two worker processes: DuckDB loads take turns (the duckdb_warehouse resource), PostgreSQL's lock."""
     from pipeline.tasks import RunAll
 
-    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
-    server = sandbox(mode="development")
-    luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+    spotify_at(mode="development")
     luigi_config.set("resources", duckdb_warehouse=1)
     assert run_luigi([RunAll()], workers=2).status == luigi.LuigiStatusCode.SUCCESS
     forget_listings()  # the loads ran in other processes than the listing this one made while scheduling
