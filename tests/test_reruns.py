@@ -165,3 +165,19 @@ def test_a_remembered_warehouse_marker_ages_like_any_other_answer(local_pipeline
     assert marker.exists()  # within the bound, the listing answers
     monkeypatch.setattr(staging, "LISTING_MAX_AGE_S", 0.0)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("module, name, stage", [("pipeline.tasks.extract", "READER_VERSION", "msd"),
+                                                  ("pipeline.tasks.enrich", "MATCHER_VERSION", "spotify")])
+def test_a_new_reader_or_matcher_version_is_a_new_output_version_downstream_too(local_pipeline, module, name, stage,
+                                                                                 monkeypatch):
+    import importlib
+
+    tasks = {"msd": ExtractPartition(partition="A/A"), "spotify": EnrichPartition(partition="A/A")}
+    before = {s: t.folder for s, t in tasks.items()}
+    monkeypatch.setattr(importlib.import_module(module), name, getattr(importlib.import_module(module), name) + 1)
+    after = {s: t.folder for s, t in tasks.items()}
+    assert after[stage] != before[stage]
+    assert after["spotify"] != before["spotify"]  # enrichment follows a new extraction as well
+    if stage == "spotify":
+        assert after["msd"] == before["msd"]  # a new matcher leaves extraction alone
