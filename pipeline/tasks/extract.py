@@ -15,8 +15,17 @@ from pipeline.tasks.base import StagedPartitionTask
 logger = logging.getLogger("luigi-interface")
 
 
-@functools.lru_cache(maxsize=8)
 def _absolute_msd_root(root: str) -> str:
+    # Keyed by the folder's modification time too: a subset unpacked under it later is seen.
+    try:
+        signature = os.stat(root).st_mtime_ns
+    except OSError:
+        signature = None
+    return _resolved(root, signature)
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved(root: str, signature: int | None) -> str:
     return os.path.abspath(resolve_msd_root(root))
 
 
