@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from pipeline import staging
+from pipeline.warehouse.target import forget_known_markers
+
 
 def forget_listings() -> None:
     """Drop this process's listings of staged manifests and warehouse markers.
 
     ``complete()`` answers from them for up to ``staging.LISTING_MAX_AGE_S``; code that asks again
     right after work done by other processes (``workers > 1``, luigid) calls this first."""
-    from pipeline import staging
-    from pipeline.warehouse.target import forget_known_markers
-
     staging.reset_manifest_index()
     forget_known_markers()
