@@ -24,7 +24,6 @@ import time
 from urllib.parse import urlsplit
 
 import luigi
-import luigi.configuration
 import luigi.format
 import orjson
 from luigi.contrib.s3 import S3Client, S3Target
@@ -65,6 +64,9 @@ def manifest_digest(name: str) -> str | None:
     return match.group(1) if match else None
 
 
+_clients: dict[int, S3Client] = {}
+
+
 def s3_client() -> S3Client:
     """One client (and boto3 resource) per process: luigi forks a process per task when
     workers > 1, and a boto3 resource must not cross a fork."""
@@ -73,9 +75,6 @@ def s3_client() -> S3Client:
         _clients.clear()
         _clients[pid] = S3Client(**config.s3_options())
     return _clients[pid]
-
-
-_clients: dict[int, S3Client] = {}
 
 
 def split_s3_path(path: str) -> tuple[str, str]:
