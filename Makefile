@@ -15,7 +15,7 @@ WORKERS ?= 2
 SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
-.PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data scheduler scheduler-stop \
+.PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data forget-spotify-answers scheduler scheduler-stop \
 	run-etl-dev run-etl-prod download-msd-subset prod-config
 
 setup-env: $(INSTALLED)
@@ -104,5 +104,16 @@ bench: setup-env
 	$(BIN)/python bench/load_growth.py --copies 50 --json var/bench/load_growth.json
 	$(BIN)/python bench/orchestration.py --partitions 676 --json var/bench/orchestration.json
 
+# Staged files and the DuckDB warehouse go; the Spotify answers (spotify/*/*/journal/) stay: they were
+# paid for, and the next run rebuilds everything from them without asking Spotify again.
 clean-data:
-	rm -rf $(DATA)/staging $(DATA)/warehouse.duckdb
+	@if [ -d $(DATA)/staging ]; then \
+		find $(DATA)/staging -type f -not -path '*/journal/*' -delete; \
+		find $(DATA)/staging -mindepth 1 -type d -empty -delete; \
+	fi
+	rm -f $(DATA)/warehouse.duckdb $(DATA)/warehouse.duckdb.wal
+	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept the Spotify answers under $(DATA)/staging/spotify/*/*/journal/ (make forget-spotify-answers removes them)"
+
+# Only by name: the Spotify answers cost quota to get again.
+forget-spotify-answers:
+	rm -rf $(DATA)/staging/spotify/*/*/journal

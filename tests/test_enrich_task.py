@@ -179,7 +179,8 @@ def test_an_outage_stops_the_partition_early_and_keeps_the_answers(spotify_pipel
         answered["n"] = len(server.state.log)
         server.state.fail_rate = 1.0
     task.report_progress = outage_after_some_answers
-    with pytest.raises(SpotifyTransientError, match="partition A/A: .*consecutive.*rerun"):
+    with pytest.raises(SpotifyTransientError,
+                       match=f"partition A/A: stopped after {MAX_CONSECUTIVE_FAILURES} consecutive failed requests .*rerun"):
         task.run()
     failing = len(server.state.log) - answered["n"]
     # Five requests in a row failed (each after its own retries), then the partition stopped.

@@ -31,9 +31,9 @@ OUTPUT_FILES = ("matches.jsonl.gz", "tracks.jsonl.gz", "artists.jsonl.gz", "audi
 
 
 class SpotifyTransientError(TransientError):
-    def __init__(self, partition: str, failures: list[str], consecutive: bool = False):
+    def __init__(self, partition: str, failures: list[str], consecutive: int = 0):
         shown = "; ".join(failures[-3:])
-        what = f"stopped after {len(failures)} consecutive failed requests" if consecutive else \
+        what = f"stopped after {consecutive} consecutive failed requests" if consecutive else \
             f"{len(failures)} Spotify request(s) failed after retries"
         super().__init__(
             f"partition {partition}: {what} ({shown}). Every answer received is journaled: "
@@ -48,7 +48,7 @@ def enrich_partition(partition: str, songs: list[Song], gateway: Gateway, thresh
     try:
         return _enrich(partition, songs, gateway, threshold, crosswalk, fetch_artists, fetch_audio_features, progress)
     except SpotifyOutage:
-        raise SpotifyTransientError(partition, gateway.transient_failures, consecutive=True) from None
+        raise SpotifyTransientError(partition, gateway.transient_failures, consecutive=gateway.consecutive_failures) from None
 
 
 def _enrich(partition, songs, gateway, threshold, crosswalk, fetch_artists, fetch_audio_features, progress):
