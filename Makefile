@@ -56,7 +56,7 @@ demo: sample
 # Extraction of every partition under [msd] root (luigi.cfg / MUSIC_ETL_MSD_ROOT).
 extract-msd-data: setup-env
 	$(BIN)/luigi --module pipeline ExtractAll --local-scheduler --workers $(WORKERS)
-	$(BIN)/python -m pipeline.status
+	$(BIN)/python -m pipeline status
 
 # luigid in the background; state and logs under var/luigid (the state is a cache: targets are the truth).
 scheduler: setup-env
@@ -94,7 +94,7 @@ download-msd-subset: setup-env
 	$(BIN)/python -m pipeline.msd.download --dest $(DATA) $(if $(MSD_SUBSET_SHA256),--sha256 $(MSD_SUBSET_SHA256))
 
 status: setup-env
-	$(BIN)/python -m pipeline.status
+	$(BIN)/python -m pipeline status
 
 # The commands BENCHMARKS.md reports (several minutes each; PostgreSQL on 127.0.0.1:5432 for bench/load.py).
 bench: setup-env

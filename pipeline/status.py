@@ -1,4 +1,4 @@
-"""Where each partition stands: extracted, enriched, loaded (``python -m pipeline.status``).
+"""Where each partition stands: extracted, enriched, loaded (``python -m pipeline status``).
 
 A stage whose staging was made with other settings or code versions than the configured ones
 (``[spotify] match_threshold`` changed, a new reader version, …) is shown as stale, naming what
@@ -12,21 +12,22 @@ import sys
 from pipeline import config, staging, versioning
 from pipeline.partitions import discover_partitions
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
-from pipeline.warehouse.backends import warehouse_backend
+from pipeline.warehouse.backends import redact, warehouse_backend
 from pipeline.warehouse.load import load_id_for
 from pipeline.warehouse.target import marker_table_exists_sql
 
 
-def _loaded_ids() -> dict[str, str]:
-    """Partition → load id recorded in the warehouse's marker table ({} if there is none yet)."""
+def _loaded_ids() -> dict[str, str] | None:
+    """Partition → load id recorded in the warehouse's marker table ({} if there is none yet);
+    None, with the reason printed, when the warehouse cannot be read."""
     backend = warehouse_backend()
     try:
         if not backend.query(marker_table_exists_sql(backend.dialect)):
             return {}
         return dict(backend.query("SELECT msd_partition, load_id FROM etl_load_markers WHERE step = 'load'"))
     except Exception as exc:  # status must still print what is staged when the warehouse is unreachable
-        print(f"(warehouse not readable: {exc})")
-        return {}
+        print(f"warehouse not readable, so the loaded column is unknown: {str(exc).strip()}", file=sys.stderr)
+        return None
     finally:
         backend.close()
 
@@ -45,11 +46,17 @@ def stale_reason(task) -> str | None:
 
 
 def main() -> int:
+    """0 when the table could be drawn, 2 when there is no MSD partition to show, 1 when the
+    warehouse could not be read (what is staged is still shown)."""
+    partitions = discover_partitions(config.msd().root)
+    if not partitions:
+        print(f"error: no MSD partitions under `{config.msd().root}`: set [msd] root (environment MUSIC_ETL_MSD_ROOT) "
+              f"to the folder that holds A/, B/, … (make download-msd-subset, or make sample)", file=sys.stderr)
+        return 2
     loaded = _loaded_ids()
-    print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {config.warehouse().url}")
+    print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {redact(config.warehouse().url)}")
     print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}{'matched':>9}{'rate':>7}{'requests':>9}  loaded")
     totals = {"tracks": 0, "quarantined": 0, "matched": 0, "requests": 0}
-    partitions = discover_partitions(config.msd().root)
     complete = 0
     for partition in partitions:
         extract, enrich = ExtractPartition(partition=partition), EnrichPartition(partition=partition)
@@ -68,14 +75,19 @@ def main() -> int:
         totals["matched"] += matched
         totals["requests"] += spotify["requests"]["this_run_total"]
         current = load_id_for(partition, LoadPartition(partition=partition).input_manifests())
-        state = "yes" if loaded.get(partition) == current else ("older staging" if partition in loaded else "no")
+        if loaded is None:
+            state = "unknown"
+        else:
+            state = "yes" if loaded.get(partition) == current else ("older staging" if partition in loaded else "no")
         complete += state == "yes"
         print(line + f"{matched:>9}{spotify['match_rate'] or 0:>7.2f}{spotify['requests']['this_run_total']:>9}  {state}")
     rate = totals["matched"] / totals["tracks"] if totals["tracks"] else 0
     print(f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}{totals['matched']:>9}{rate:>7.2f}"
           f"{totals['requests']:>9}  {complete}/{len(partitions)} partitions loaded")
-    return 0
+    return 0 if loaded is not None else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.__main__ import main as front_end
+
+    sys.exit(front_end(["status"]))

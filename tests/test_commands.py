@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 from tests.conftest import PROJECT_ROOT
 
@@ -30,3 +31,39 @@ def test_clean_data_keeps_the_spotify_answers_and_forgetting_them_takes_their_na
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert forget.returncode == 0, forget.stderr
     assert _tree(data) == {"msd/A/A/x.h5"}
+
+
+def _status(env):
+    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "python"), "-m", "pipeline", "status"],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_status_says_what_is_wrong_and_exits_non_zero(tmp_path, sample_root):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_ETL_")}
+    env.pop("LUIGI_CONFIG_PATH", None)
+    missing = _status(env | {"MUSIC_ETL_MSD_ROOT": str(tmp_path / "nowhere")})
+    assert missing.returncode == 2 and missing.stderr.startswith("error: no MSD partitions under")
+    assert "MUSIC_ETL_MSD_ROOT" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+    unreachable = _status(env | {"MUSIC_ETL_MSD_ROOT": sample_root, "MUSIC_ETL_STAGING_ROOT": str(tmp_path / "staging"),
+                                 "MUSIC_ETL_WAREHOUSE_URL": "postgresql://etl:s3cret@127.0.0.1:1/none"})
+    assert unreachable.returncode == 1
+    assert "warehouse not readable" in unreachable.stderr and "s3cret" not in unreachable.stdout + unreachable.stderr
+    assert "0/3 partitions loaded" in unreachable.stdout  # what is staged is still shown
+    unknown = _status(env | {"MUSIC_ETL_MSD_ROOT": sample_root, "MUSIC_ETL_WAREHOUSE_URL": "mysql://x@y/z"})
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error: [warehouse] url `mysql://x@y/z`: unknown scheme")
+    assert len(unknown.stderr.strip().splitlines()) == 1
+
+
+def test_a_forced_rerun_answered_from_the_journal_needs_no_credentials(local_pipeline, luigi_config, spotify_at,
+                                                                       monkeypatch, tmp_path, capsys):
+    from pipeline.__main__ import main as front_end
+
+    server = spotify_at(mode="development")
+    luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    assert front_end(["run", "--partitions", "A/A"]) == 0
+    asked = dict(server.state.stats()["requests"])
+    monkeypatch.delenv("SPOTIPY_CLIENT_ID")
+    monkeypatch.delenv("SPOTIPY_CLIENT_SECRET")
+    assert front_end(["rerun", "A/A", "--force"]) == 0, capsys.readouterr()
+    assert "partitions loaded this run: 1" in capsys.readouterr().out
+    assert server.state.stats()["requests"] == asked  # not even a token was asked for

@@ -49,10 +49,13 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 class Gateway:
-    """Journaled, capability-aware Spotify lookups for one partition."""
+    """Journaled, capability-aware Spotify lookups for one partition.
 
-    def __init__(self, client: SpotifyClient, journal: Journal, search_limit: int = 10):
-        self.client, self.journal, self.search_limit = client, journal, search_limit
+    ``client`` may be a function that makes one: it is then called at the first request, so a
+    run answered wholly from the journal needs no credentials and opens no connection."""
+
+    def __init__(self, client: SpotifyClient | Callable[[], SpotifyClient], journal: Journal, search_limit: int = 10):
+        self._client, self.journal, self.search_limit = client, journal, search_limit
         self.requests: Counter[str] = Counter()
         self.answered_from_journal = 0
         self.transient_failures: list[str] = []
@@ -64,8 +67,16 @@ class Gateway:
 
     # --- plumbing ----------------------------------------------------------------------
 
-    def _call(self, endpoint: str, fn: Callable, *args, **kwargs):
-        """One request; returns (status, body). Transient failures return (None, None)."""
+    @property
+    def client(self) -> SpotifyClient:
+        if not isinstance(self._client, SpotifyClient):
+            self._client = self._client()
+        return self._client
+
+    def _call(self, endpoint: str, method: str, *args, **kwargs):
+        """One request through spotipy's ``method``; returns (status, body). Transient failures
+        return (None, None)."""
+        fn = getattr(self.client.sp, method)
         self.requests[endpoint] += 1
         try:
             with warnings.catch_warnings():
@@ -109,7 +120,7 @@ class Gateway:
         entry = self._cached("search", key)
         if entry is not None:
             return entry
-        status, body = self._call("search", self.client.sp.search, q=query, type="track", limit=self.search_limit)
+        status, body = self._call("search", "search", q=query, type="track", limit=self.search_limit)
         if status is None:
             return None
         if status == 200:
@@ -120,8 +131,8 @@ class Gateway:
 
     # --- lookups by id -------------------------------------------------------------------
 
-    def _lookup(self, kind: str, ids: list[str], batch_capability: str | None, batch_fn: Callable | None,
-                single_fn: Callable, unwrap: str, compact: Callable[[dict], dict], stop: Callable[[], bool]) -> dict[str, dict]:
+    def _lookup(self, kind: str, ids: list[str], batch_capability: str | None, batch_method: str | None,
+                single_method: str, unwrap: str, compact: Callable[[dict], dict], stop: Callable[[], bool]) -> dict[str, dict]:
         """id → journal entry (``obj`` is the compact object or None) for every id answered."""
         out: dict[str, dict] = {}
         missing = []
@@ -135,7 +146,7 @@ class Gateway:
             for chunk in _chunks(missing, BATCH[unwrap]):
                 if stop():
                     return out
-                status, body = self._call(f"{kind}s (batch)", batch_fn, chunk)
+                status, body = self._call(f"{kind}s (batch)", batch_method, chunk)
                 if status == 403:
                     self._set_capability(batch_capability, False, f"GET /{unwrap.replace('_', '-')}?ids= answered 403")
                     break
@@ -151,7 +162,7 @@ class Gateway:
                 continue
             if stop():
                 break
-            status, body = self._call(kind, single_fn, item_id)
+            status, body = self._call(kind, single_method, item_id)
             if status is None:
                 continue
             if status == 200:
@@ -163,7 +174,7 @@ class Gateway:
         return out
 
     def tracks(self, ids: list[str]) -> dict[str, dict]:
-        return self._lookup("track", ids, "tracks_batch", self.client.sp.tracks, self.client.sp.track,
+        return self._lookup("track", ids, "tracks_batch", "tracks", "track",
                             "tracks", compact_track, stop=lambda: False)
 
     def artists(self, ids: list[str]) -> dict[str, dict]:
@@ -178,7 +189,7 @@ class Gateway:
         while pending and not details_invisible():
             step = pending[:1] if self.capabilities["artist_details"]["available"] is None else pending
             pending = pending[len(step):]
-            got = self._lookup("artist", step, "artists_batch", self.client.sp.artists, self.client.sp.artist,
+            got = self._lookup("artist", step, "artists_batch", "artists", "artist",
                                "artists", compact_artist, stop=details_invisible)
             out.update(got)
             for entry in got.values():
@@ -204,7 +215,7 @@ class Gateway:
             else:
                 todo.append(item_id)
         for chunk in _chunks(todo, BATCH["audio_features"]):
-            status, body = self._call("audio-features (batch)", self.client.sp.audio_features, chunk)
+            status, body = self._call("audio-features (batch)", "audio_features", chunk)
             if status == 403:
                 self._set_capability("audio_features", False, "GET /audio-features answered 403")
                 break

@@ -52,8 +52,9 @@ class EnrichPartition(StagedPartitionTask):
         songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
         crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
 
-        client = SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
-                               max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff)
+        def client():  # made at the first request: a run answered from the journal needs no credentials
+            return SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
+                                 max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff)
         journal = Journal(staging.partition_prefix(self.stage, self.partition),
                           segment_size=settings.journal_segment_size).load()
         if journal.loaded_entries:
