@@ -10,10 +10,12 @@ import spotipy
 
 from pipeline.spotify.client import (
     MAX_RATE_LIMIT_WAITS,
+    InvalidCredentialsError,
     MissingCredentialsError,
     QuotaExhaustedError,
     RateLimitedError,
     SpotifyClient,
+    SpotifyUnreachableError,
 )
 from tests.conftest import FakeClock
 
@@ -114,3 +116,37 @@ def test_credentials_come_from_the_environment_and_never_reach_logs(sandbox, mon
     for secret in ("sandbox-secret", basic, bearer):
         assert secret not in caplog.text
     assert "sandbox-secret" not in repr(client)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+def test_a_wrong_secret_is_one_error_naming_the_variables(sandbox):
+    server = sandbox()
+    client = SpotifyClient(api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token",
+                           client_id="sandbox-client", client_secret="not-the-secret")
+    with pytest.raises(InvalidCredentialsError, match="SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET") as info:
+        client.search_tracks("love")
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no spotipy traceback chained
+    assert "not-the-secret" not in str(info.value)
+    assert stats(server)["requests"] == {"token": 1}
+
+
+@pytest.mark.parametrize("dead", ["api", "token"])
+def test_a_url_where_nothing_listens_is_named_with_its_setting_at_once(sandbox, dead):
+    server = sandbox()
+    nowhere = f"http://127.0.0.1:{_closed_port()}"
+    api, token = (f"{nowhere}/v1/", f"{server.url}/api/token") if dead == "api" else \
+        (f"{server.url}/v1/", f"{nowhere}/api/token")
+    client = SpotifyClient(api_url=api, token_url=token, client_id="sandbox-client", client_secret="sandbox-secret",
+                           backoff_factor=30)  # a retry with backoff would wait minutes: the refusal is not retried so
+    with pytest.raises(SpotifyUnreachableError) as info:
+        client.search_tracks("love")
+    message = str(info.value)
+    assert f"nothing answered at {nowhere}" in message
+    assert (f"MUSIC_ETL_SPOTIFY_{dead.upper()}_URL" in message) and "refused" in message.lower()

@@ -28,6 +28,7 @@ import requests
 import spotipy
 from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import MemoryCacheHandler
+from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
 from pipeline.errors import TerminalError, TransientError
@@ -56,6 +57,22 @@ class RateLimitedError(TransientError):
         super().__init__(
             f"Spotify kept answering 429 on `{endpoint}`: {waits} short waits in a row did not help. Stopping; "
             f"finished work is kept, rerun later (or lower the number of workers sharing the app).")
+
+
+class SpotifyUnreachableError(TransientError):
+    def __init__(self, url: str, setting: str, reason: str):
+        self.url = url
+        super().__init__(
+            f"nothing answered at {url} ({setting}): {reason}. Check that setting, or rerun when the service is "
+            f"back; every answer received so far is journaled.")
+
+
+class InvalidCredentialsError(TerminalError):
+    def __init__(self, token_url: str):
+        super().__init__(
+            f"Spotify refused the app's credentials (invalid_client) at {token_url}: check SPOTIPY_CLIENT_ID and "
+            f"SPOTIPY_CLIENT_SECRET, the Client ID and Client Secret of your app at developer.spotify.com "
+            f"(Dashboard → the app → Settings).")
 
 
 class MissingCredentialsError(TerminalError):
@@ -102,7 +119,9 @@ for _name in ("spotipy.client", "spotipy.oauth2"):
 def retrying_session(total: int = 4, backoff_factor: float = 0.5) -> requests.Session:
     """Connection errors and 5xx retried with backoff; 429 left to the caller, Retry-After ignored."""
     retry = Retry(
-        total=total, connect=total, read=total, status=total,
+        # A refused connection or an unknown host gets one immediate second try, not minutes of
+        # backoff: nothing is listening there, and the caller says so (SpotifyUnreachableError).
+        total=total, connect=1, read=total, status=total,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "POST"}),
         backoff_factor=backoff_factor,
@@ -140,6 +159,7 @@ class SpotifyClient:
                                   retries=0, status_retries=0)
         self.sp.prefix = api_url if api_url.endswith("/") else api_url + "/"
         self.max_retry_after_s = max_retry_after_s
+        self.token_url = token_url
         self._sleep = sleep or time.sleep
 
     def __repr__(self) -> str:  # no credentials in reprs, logs or tracebacks
@@ -152,6 +172,18 @@ class SpotifyClient:
         while True:
             try:
                 return fn(*args, **kwargs)
+            except spotipy.exceptions.SpotifyOauthError as exc:
+                if getattr(exc, "error", None) == "invalid_client":
+                    raise InvalidCredentialsError(self.token_url) from None
+                raise
+            except requests.exceptions.ConnectionError as exc:
+                refused = _refused_connection(exc)
+                if refused is None:
+                    raise  # dropped mid-answer: transient, the caller's breaker counts it
+                url = getattr(exc.request, "url", None) or self.sp.prefix
+                setting = ("[spotify] token_url, environment MUSIC_ETL_SPOTIFY_TOKEN_URL" if url.startswith(self.token_url)
+                           else "[spotify] api_url, environment MUSIC_ETL_SPOTIFY_API_URL")
+                raise SpotifyUnreachableError(url.split("?")[0], setting, refused) from None
             except spotipy.SpotifyException as exc:
                 if exc.http_status == 401 and not refreshed:
                     refreshed = True
@@ -171,6 +203,16 @@ class SpotifyClient:
 
     def search_tracks(self, q: str, limit: int = 10):
         return self.call("search", self.sp.search, q=q, type="track", limit=limit)
+
+
+def _refused_connection(exc: requests.exceptions.ConnectionError) -> str | None:
+    """Why no connection could be made (refused, unknown host), or None for a connection that
+    was made and then dropped."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the last error
+    if isinstance(reason, NewConnectionError):
+        return str(reason).split(": ", 1)[-1]
+    return None
 
 
 def _retry_after(exc: spotipy.SpotifyException) -> float:
