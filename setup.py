@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["pipeline", "pipeline.*"]),
     python_requires=">=3.11,<3.14",
     install_requires=[
-        # Luigi 3.8.1 is the version whose behaviour docs/luigi.md was verified against.
+        # Luigi 3.8.1 is the version the tests verify (pipeline/scheduling.py relies on its scheduler's internals).
         "luigi==3.8.1",
         "h5py>=3.11,<4",
         "numpy>=1.26,<3",

@@ -18,7 +18,7 @@ import time
 
 from pipeline import config, status
 from pipeline.__main__ import build
-from pipeline.standins.spotify_catalog import build_catalog, load_identities
+from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, build_catalog, load_identities
 from pipeline.standins.spotify_sandbox import DEV, EXTENDED, SandboxServer, SandboxState
 from pipeline.tasks import RunAll
 from pipeline.warehouse.backends import DuckDBBackend
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if not url.startswith("duckdb:"):
         print(f"The demo runs on the embedded DuckDB warehouse; [warehouse] url is {url}.", file=sys.stderr)
         return 2
-    catalog = build_catalog(load_identities(msd_root), seed=3)
+    catalog = build_catalog(load_identities(msd_root), seed=DEMO_CATALOG_SEED)
     state = SandboxState(catalog, mode=args.mode, latency_ms=args.latency_ms)
     server = SandboxServer(state).start()
     os.environ["MUSIC_ETL_SPOTIFY_API_URL"] = f"{server.url}/v1/"

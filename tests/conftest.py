@@ -135,9 +135,9 @@ def s3_bucket(moto_endpoint, luigi_config, request):
 @pytest.fixture(scope="session")
 def catalog(sample_root):
     """The Spotify sandbox's catalog for the shared sample."""
-    from pipeline.standins.spotify_catalog import build_catalog, load_identities
+    from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, build_catalog, load_identities
 
-    return build_catalog(load_identities(sample_root), seed=3)
+    return build_catalog(load_identities(sample_root), seed=DEMO_CATALOG_SEED)
 
 
 @pytest.fixture

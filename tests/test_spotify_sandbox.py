@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import pytest
 import requests
 
-from pipeline.standins.spotify_catalog import SAME_RECORDING_S, build_catalog, load_identities
+from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, SAME_RECORDING_S, build_catalog, load_identities
 from pipeline.standins.spotify_sandbox import DEV, EXTENDED
 from tests.conftest import PROJECT_ROOT
 
@@ -179,12 +180,17 @@ def test_rate_limit_quota_and_server_errors(sandbox):
 def test_command_line_serves_a_generated_sample(sample_root, tmp_path):
     truth = tmp_path / "truth.json"
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.standins.spotify_sandbox", "--msd", sample_root, "--port", "0",
-                             "--mode", "development", "--ground-truth", str(truth)],
+                             "--ground-truth", str(truth)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     try:
         base = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stdout.readline()).group(1)
+        told = [proc.stdout.readline() for _ in range(3)]
+        assert f"export MUSIC_ETL_SPOTIFY_API_URL={base}/v1/ MUSIC_ETL_SPOTIFY_TOKEN_URL={base}/api/token" in told[1]
+        assert "export SPOTIPY_CLIENT_ID=sandbox-client SPOTIPY_CLIENT_SECRET=sandbox-secret" in told[2]
         stats = requests.get(f"{base}/sandbox/stats", timeout=5).json()
         assert stats["mode"] == DEV and truth.exists()
+        # The default seed builds the demo's catalog (the one the tests' catalog fixture builds too).
+        assert json.loads(truth.read_text()) == build_catalog(load_identities(sample_root), seed=DEMO_CATALOG_SEED).ground_truth
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -27,6 +27,9 @@ ABSENT_SHARE = 0.10
 # MSD tracks of one song closer than this in length are one recording on Spotify.
 SAME_RECORDING_S = 10.0
 
+# The catalog `make demo`, the tests and the standalone sandbox build by default: one seed, one catalog.
+DEMO_CATALOG_SEED = 3
+
 
 def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from pipeline.standins.spotify_catalog import Catalog, CatalogTrack, build_catalog, load_identities, strip_accents
+from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, Catalog, CatalogTrack, build_catalog, load_identities, strip_accents
 
 DEV, EXTENDED = "development", "extended"
 BATCH_LIMITS = {"tracks": 50, "artists": 50, "audio-features": 100}
@@ -361,13 +361,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.standins.spotify_sandbox", description=__doc__.split("\n\n")[0])
     parser.add_argument("--msd", required=True, help="generated MSD sample root (its AdditionalFiles/ holds the identities)")
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--mode", choices=[EXTENDED, DEV], default=EXTENDED)
+    parser.add_argument("--mode", choices=[EXTENDED, DEV], default=DEV,
+                        help="what the app may see (development: 2026's default for new apps, as in make demo)")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rate-limit", default=None, help="N/30s: at most N requests per rolling window")
     parser.add_argument("--daily-quota", type=int, default=None, help="requests before QUOTA_EXCEEDED")
     parser.add_argument("--fail-rate", type=float, default=0.0, help="share of requests answered 5xx")
     parser.add_argument("--token-ttl", type=int, default=3600)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=DEMO_CATALOG_SEED,
+                        help="catalog and fault seed (the default builds the catalog make demo uses)")
     parser.add_argument("--ground-truth", default=None, help="write the MSD → Spotify ground truth (JSON) here")
     args = parser.parse_args(argv)
     rate, window = _parse_rate(args.rate_limit)
@@ -377,8 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     state = SandboxState(catalog, mode=args.mode, latency_ms=args.latency_ms, rate_limit=rate, rate_window_s=window,
                          daily_quota=args.daily_quota, fail_rate=args.fail_rate, token_ttl=args.token_ttl, seed=args.seed)
     server = SandboxServer(state, args.port)
-    print(f"Spotify sandbox ({args.mode}) on {server.url}: {len(catalog.tracks)} tracks, {len(catalog.artists)} artists; "
-          f"client id `{state.client_id}`", flush=True)
+    print(f"Spotify sandbox ({args.mode}) on {server.url}: {len(catalog.tracks)} tracks, {len(catalog.artists)} artists\n"
+          f"point the pipeline at it (these are the sandbox's own credentials, not a real app's):\n"
+          f"  export MUSIC_ETL_SPOTIFY_API_URL={server.url}/v1/ MUSIC_ETL_SPOTIFY_TOKEN_URL={server.url}/api/token\n"
+          f"  export SPOTIPY_CLIENT_ID={state.client_id} SPOTIPY_CLIENT_SECRET={state.client_secret}", flush=True)
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:
