@@ -58,20 +58,32 @@ extract-msd-data: setup-env
 	$(BIN)/luigi --module pipeline ExtractAll --local-scheduler --workers $(WORKERS)
 	$(BIN)/python -m pipeline status
 
-# luigid in the background; state and logs under var/luigid (the state is a cache: targets are the truth).
+# luigid in the background; state and logs under $(LUIGID_DIR) (the state is a cache: targets are the truth).
+# "started" is said only once it answers; a luigid that died at once (a busy port) is reported with its log.
+LUIGID_DIR ?= var/luigid
 scheduler: setup-env
-	@mkdir -p var/luigid/log
-	@if [ -f var/luigid/luigid.pid ] && kill -0 $$(cat var/luigid/luigid.pid) 2>/dev/null; then \
-		echo "luigid already running (pid $$(cat var/luigid/luigid.pid))"; \
+	@mkdir -p $(LUIGID_DIR)/log
+	@if [ -f $(LUIGID_DIR)/luigid.pid ] && kill -0 $$(cat $(LUIGID_DIR)/luigid.pid) 2>/dev/null; then \
+		echo "luigid already running (pid $$(cat $(LUIGID_DIR)/luigid.pid))"; \
 	else \
-		nohup $(BIN)/luigid --address 127.0.0.1 --port $(SCHEDULER_PORT) --state-path var/luigid/state.pickle \
-			> var/luigid/log/luigid.log 2>&1 & echo $$! > var/luigid/luigid.pid; \
-		echo "luigid started (pid $$(cat var/luigid/luigid.pid)), log var/luigid/log/luigid.log"; \
+		rm -f $(LUIGID_DIR)/luigid.pid; \
+		nohup $(BIN)/luigid --address 127.0.0.1 --port $(SCHEDULER_PORT) --state-path $(LUIGID_DIR)/state.pickle \
+			> $(LUIGID_DIR)/log/luigid.log 2>&1 & echo $$! > $(LUIGID_DIR)/luigid.pid; \
+		if $(BIN)/python -m pipeline.luigid wait $(SCHEDULER_URL) $$(cat $(LUIGID_DIR)/luigid.pid); then \
+			echo "luigid started (pid $$(cat $(LUIGID_DIR)/luigid.pid)), log $(LUIGID_DIR)/log/luigid.log"; \
+			echo "visualiser: $(SCHEDULER_URL)"; \
+		else \
+			kill $$(cat $(LUIGID_DIR)/luigid.pid) 2>/dev/null; rm -f $(LUIGID_DIR)/luigid.pid; \
+			echo "luigid did not answer at $(SCHEDULER_URL) (port $(SCHEDULER_PORT) busy? set SCHEDULER_PORT); its log:" >&2; \
+			tail -n 5 $(LUIGID_DIR)/log/luigid.log >&2; exit 1; \
+		fi; \
 	fi
-	@echo "visualiser: $(SCHEDULER_URL)"
 
 scheduler-stop:
-	@if [ -f var/luigid/luigid.pid ]; then kill $$(cat var/luigid/luigid.pid) && rm var/luigid/luigid.pid && echo "luigid stopped"; fi
+	@if [ ! -f $(LUIGID_DIR)/luigid.pid ]; then echo "luigid is not running (no $(LUIGID_DIR)/luigid.pid)"; \
+	elif kill -0 $$(cat $(LUIGID_DIR)/luigid.pid) 2>/dev/null; then \
+		kill $$(cat $(LUIGID_DIR)/luigid.pid) && rm -f $(LUIGID_DIR)/luigid.pid && echo "luigid stopped"; \
+	else rm -f $(LUIGID_DIR)/luigid.pid; echo "luigid was not running; removed its stale pid file"; fi
 
 # RunAll against luigid with WORKERS workers (make scheduler first). Spotify credentials from the environment.
 run-etl-dev: setup-env

@@ -67,3 +67,36 @@ def test_a_forced_rerun_answered_from_the_journal_needs_no_credentials(local_pip
     assert front_end(["rerun", "A/A", "--force"]) == 0, capsys.readouterr()
     assert "partitions loaded this run: 1" in capsys.readouterr().out
     assert server.state.stats()["requests"] == asked  # not even a token was asked for
+
+
+def _make(target, tmp_path, port, timeout=120):
+    return subprocess.run(["make", "--no-print-directory", target, f"LUIGID_DIR={tmp_path / 'luigid'}",
+                           f"SCHEDULER_PORT={port}"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def test_make_scheduler_says_started_only_when_luigid_answers_and_cleans_a_stale_pid(tmp_path):
+    import socket
+
+    pid_file = tmp_path / "luigid" / "luigid.pid"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        refused = _make("scheduler", tmp_path, port)
+        assert refused.returncode != 0 and "started" not in refused.stdout
+        assert f"luigid did not answer at http://127.0.0.1:{port}" in refused.stderr
+        assert not pid_file.exists()
+    stopped = _make("scheduler-stop", tmp_path, port)
+    assert stopped.returncode == 0 and "not running" in stopped.stdout
+
+    pid_file.write_text("999999\n")  # a luigid that died without its pid file going
+    stale = _make("scheduler-stop", tmp_path, port)
+    assert stale.returncode == 0 and "stale pid file" in stale.stdout and not pid_file.exists()
+
+    started = _make("scheduler", tmp_path, port)  # the port is free now
+    try:
+        assert started.returncode == 0 and "luigid started" in started.stdout, started.stderr
+        from pipeline.luigid import answers
+        assert answers(f"http://127.0.0.1:{port}")
+    finally:
+        assert _make("scheduler-stop", tmp_path, port).stdout.strip() == "luigid stopped"

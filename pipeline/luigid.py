@@ -1,0 +1,62 @@
+"""``python -m pipeline.luigid wait URL PID``: did the luigid just started answer? (``make scheduler``)
+
+Exits 0 once ``URL`` answers Luigi's API, 1 as soon as process ``PID`` is gone (a busy port ends
+luigid at once) or after ``--timeout`` seconds without an answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import urllib.request
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A child that died is a zombie until reaped; /proc says so where there is one.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/task_list", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait(url: str, pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if answers(url):
+            return True
+        if not _alive(pid):
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.luigid", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    waiting = sub.add_parser("wait")
+    waiting.add_argument("url")
+    waiting.add_argument("pid", type=int)
+    waiting.add_argument("--timeout", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    return 0 if wait(args.url, args.pid, args.timeout) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
