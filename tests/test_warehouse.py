@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import forget_listings, staging
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
-from pipeline.warehouse.backends import PostgresBackend, WarehouseConfigError, warehouse_backend
+from pipeline.warehouse.backends import PostgresBackend, StagedFileError, WarehouseConfigError, warehouse_backend
 from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.load import DataQualityError, load_partition
 from pipeline.warehouse.load import read_manifests as read_manifests_of
@@ -310,5 +310,22 @@ def test_runall_extracts_enriches_and_loads_with_two_workers(local_pipeline, war
     try:
         assert backend.scalar(f"SELECT count(DISTINCT msd_partition) FROM {MARKER_TABLE} WHERE step = 'load'") == 3
         assert backend.scalar("SELECT count(*) FROM enriched_songs") == backend.scalar("SELECT count(*) FROM songs") > 0
+    finally:
+        backend.close()
+
+
+def test_a_truncated_staged_file_names_itself_the_partition_and_the_fix(staged, warehouse_url):
+    run_luigi([LoadPartition(partition="A/A")])
+    backend = warehouse_backend()
+    before = snapshot(backend)
+    path = staged_path("msd", "A/A", "songs.jsonl.gz")
+    data = open(path, "rb").read()
+    with open(path, "wb") as fh:
+        fh.write(data[: len(data) // 2])  # what a full disk or a killed copy leaves
+    try:
+        with pytest.raises(StagedFileError, match=rf"partition A/A: staged file {re.escape(path)} cannot be read .*"
+                                                  r"`python -m pipeline rerun A/A --force`"):
+            load_partition(backend, read_manifests("A/A"))
+        assert snapshot(backend) == before
     finally:
         backend.close()

@@ -26,8 +26,11 @@ import os
 import re
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
+
+import orjson
 
 from pipeline import config, staging
 from pipeline.errors import TerminalError
@@ -45,6 +48,14 @@ class WarehouseConfigError(TerminalError):
     pass
 
 
+class StagedFileError(TerminalError):
+    def __init__(self, partition: str, path: str, reason: str):
+        self.partition, self.path = partition, path
+        super().__init__(
+            f"partition {partition}: staged file {path} cannot be read ({reason}); nothing was loaded. Restage it with "
+            f"`python -m pipeline rerun {partition} --force` (its Spotify answers are kept).")
+
+
 def redact(url: str) -> str:
     """The URL without its password, for logs and errors."""
     parts = urlsplit(url)
@@ -60,6 +71,12 @@ def literal(value: str) -> str:
 
 
 class Backend:
+    # Errors that mean a staged file itself cannot be read (truncated gzip, broken JSON), as opposed
+    # to the warehouse failing: the load names the file and how to restage it.
+    @staticmethod
+    def unreadable_file_errors() -> tuple[type[BaseException], ...]:
+        return (EOFError, zlib.error, gzip.BadGzipFile, orjson.JSONDecodeError)
+
     dialect: str
 
     def __init__(self, url: str):
@@ -140,6 +157,12 @@ class Backend:
 
 
 class DuckDBBackend(Backend):
+    @staticmethod
+    def unreadable_file_errors() -> tuple[type[BaseException], ...]:
+        import duckdb
+
+        return (*Backend.unreadable_file_errors(), duckdb.IOException, duckdb.InvalidInputException)
+
     dialect = DUCKDB
 
     def __init__(self, url: str, lock_wait_s: float = 120.0):

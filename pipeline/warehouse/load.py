@@ -22,6 +22,7 @@ partition loads again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ import orjson
 
 from pipeline import staging
 from pipeline.errors import PipelineError
-from pipeline.warehouse.backends import Backend, literal
+from pipeline.warehouse.backends import Backend, StagedFileError, literal
 from pipeline.warehouse.schema import MARKER_TABLE, TABLES, WAREHOUSE_SCHEMA_VERSION, Table
 
 STEP = "load"
@@ -137,13 +138,15 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
         for table in TABLES:  # a table that feeds another's delete (artists) comes first in TABLES
             if _direct(backend, table):
                 _delete_previous(backend, table, partition)
-                backend.load_direct(table, load.path(table), load_id)
+                with _reading(backend, load, table):
+                    backend.load_direct(table, load.path(table), load_id)
                 staged[table.name] = load.expected_rows(table)  # compared with what was loaded below
                 continue
             if backend.temp_tables_outlive_transactions:
                 backend.execute(f"DROP TABLE IF EXISTS stage_{table.name}")
             backend.execute(backend.create_stage_sql(table))
-            backend.fill_stage(table, load.path(table))
+            with _reading(backend, load, table):
+                backend.fill_stage(table, load.path(table))
             staged[table.name] = load.expected_rows(table)  # the check compares it with what was loaded
             _delete_previous(backend, table, partition)
             names = ", ".join(c.name for c in table.columns() if c.name != "load_id")
@@ -158,6 +161,15 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
                 if not _direct(backend, table):
                     backend.execute(f"DROP TABLE IF EXISTS stage_{table.name}")
     return staged
+
+
+@contextlib.contextmanager
+def _reading(backend: Backend, load: PartitionLoad, table: Table):
+    """A staged file that cannot be read fails the load naming the file, the partition and the fix."""
+    try:
+        yield
+    except backend.unreadable_file_errors() as exc:
+        raise StagedFileError(load.partition, load.path(table), str(exc).splitlines()[0]) from None
 
 
 def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list[str]:
