@@ -63,7 +63,7 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
             requests += manifest["requests"]["this_run_total"]
     lines = [f"partitions loaded this run: {len(loaded)}, already loaded: {len(skipped)}, failed: {len(failed)}",
              f"songs enriched this run: {songs}, matched {matched}"
-             + (f" ({matched / songs:.1%})" if songs else "") + f", Spotify requests {requests}"]
+             + (f" ({matched / songs:.1%})" if songs else "") + f", Spotify API requests {requests} (token requests not counted)"]
     quota = staging.target(f"{staging.root()}/spotify/{QUOTA_STATE}")
     if quota.exists():
         state = staging.read_json(quota)

@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     spent = state.stats()["requests"]
-    print(f"Spotify requests this run: {sum(spent.values())} {dict(sorted(spent.items()))}; "
+    print(f"requests the sandbox received this run, token requests included: {sum(spent.values())} "
+          f"{dict(sorted(spent.items()))}; "
           f"{time.monotonic() - started:.1f} s")
     if code:
         print("RunAll did not finish", file=sys.stderr)

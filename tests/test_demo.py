@@ -28,5 +28,5 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "partitions loaded this run: 0, already loaded: 2, failed: 0" in again.stdout
     assert "songs enriched this run: 0" in again.stdout and "done    " not in again.stdout  # no task ran
-    assert "Spotify requests this run: 0" in again.stdout
+    assert "requests the sandbox received this run, token requests included: 0" in again.stdout
     assert hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest() == digest
