@@ -26,7 +26,8 @@ class InvalidPartitionError(TerminalError, ValueError):
         self.value = value
         super().__init__(
             f"Invalid MSD partition `{value!r}`: expected two upper-case letters joined by '/', "
-            f"such as `A/B` (the tracks under <msd root>/A/B/). Fix the --partition argument."
+            f"such as `A/B` (the tracks under <msd root>/A/B/). Fix the partition you gave: `--partition` of one "
+            f"partition's task, or `--partitions` (comma-separated) of RunAll and `python -m pipeline run`."
         )
 
 
