@@ -325,3 +325,49 @@ def test_a_selection_that_names_no_partition_is_one_line_and_exit_2(local_pipeli
     assert err.startswith("error: No MSD partitions found under") and len(err.strip().splitlines()) == 1
     assert front_end(["run", "--partitions", "A/B,b/a"]) == 2
     assert "Invalid MSD partition `'b/a'`" in capsys.readouterr().err
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
+                    fields = fh.read().rsplit(") ", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(") ", 1)[1][0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_run_leaves_no_worker_calling_spotify(pipeline_env, sandbox, tmp_path):
+    slow = sandbox(mode="development", latency_ms=150)  # a partition's enrichment takes seconds
+    env = _env(pipeline_env) | {"MUSIC_ETL_SPOTIFY_API_URL": f"{slow.url}/v1/",
+                                "MUSIC_ETL_SPOTIFY_TOKEN_URL": f"{slow.url}/api/token"}
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--workers", "2"], cwd=PROJECT_ROOT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while slow.state.stats()["requests"].get("search", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = _children(run.pid)
+    assert workers, "the run had no task process when Spotify was first asked"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 60
+    while not all(_gone(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(pid) for pid in workers), "task processes outlived the command"
+    # They stopped mid-partition: no enrichment was finished after the command was killed.
+    staged = os.path.join(env["MUSIC_ETL_STAGING_ROOT"], "spotify")
+    manifests = [f for folder, _, files in os.walk(staged) for f in files if f.startswith("_manifest-")]
+    assert manifests == []

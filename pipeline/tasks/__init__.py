@@ -1,5 +1,6 @@
 """The Luigi task graph."""
 
+from pipeline.tasks import lifecycle  # noqa: F401  (task processes end with their command)
 from pipeline.tasks.enrich import EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
