@@ -11,7 +11,13 @@ import pytest
 
 from pipeline import forget_listings, staging
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
-from pipeline.warehouse.backends import PostgresBackend, StagedFileError, WarehouseConfigError, warehouse_backend
+from pipeline.warehouse.backends import (
+    PostgresBackend,
+    StagedFileError,
+    WarehouseConfigError,
+    WarehouseSessionLostError,
+    warehouse_backend,
+)
 from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.load import DataQualityError, load_partition
 from pipeline.warehouse.load import read_manifests as read_manifests_of
@@ -326,6 +332,37 @@ def test_a_truncated_staged_file_names_itself_the_partition_and_the_fix(staged, 
         with pytest.raises(StagedFileError, match=rf"partition A/A: staged file {re.escape(path)} cannot be read .*"
                                                   r"`python -m pipeline rerun A/A --force`"):
             load_partition(backend, read_manifests("A/A"))
+        assert snapshot(backend) == before
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
+def test_a_session_the_server_ends_mid_load_is_reported_with_its_cause(staged, warehouse_url, monkeypatch):
+    import psycopg2
+
+    run_luigi([LoadPartition(partition="A/A")])
+    backend = warehouse_backend()
+    before = snapshot(backend)
+    backend.close()
+    original = PostgresBackend._execute
+
+    def ended_by_the_server(self, sql):
+        if sql.startswith("INSERT INTO spotify_tracks"):
+            admin = psycopg2.connect(warehouse_url)
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(%s)", (self.con.get_backend_pid(),))
+            admin.close()
+        return original(self, sql)
+    monkeypatch.setattr(PostgresBackend, "_execute", ended_by_the_server)
+    # psycopg2 words the cause either way, depending on when the server's goodbye is read
+    cause = r"(terminating connection due to administrator command|server closed the connection unexpectedly)"
+    with pytest.raises(WarehouseSessionLostError, match=rf"ended the session during a transaction \({cause}\); nothing"):
+        load_partition(backend, read_manifests("A/A"))
+    monkeypatch.setattr(PostgresBackend, "_execute", original)
+    backend = warehouse_backend()
+    try:
         assert snapshot(backend) == before
     finally:
         backend.close()

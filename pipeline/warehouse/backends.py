@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from pipeline import config, staging
-from pipeline.errors import TerminalError
+from pipeline.errors import TerminalError, TransientError
 from pipeline.warehouse import schema
 from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.schema import DUCKDB, POSTGRESQL, REDSHIFT, Column, Table
@@ -46,6 +46,14 @@ ADVISORY_LOCK_KEY = 0x4D5345544C  # "MSETL"
 
 class WarehouseConfigError(TerminalError):
     pass
+
+
+class WarehouseSessionLostError(TransientError):
+    def __init__(self, url: str, cause: BaseException):
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        super().__init__(
+            f"the warehouse at {redact(url)} ended the session during a transaction ({reason}); nothing of it was "
+            f"committed. Rerun; if it happens again, the server's log says why it ended the session.")
 
 
 class StagedFileError(TerminalError):
@@ -272,11 +280,20 @@ class PostgresBackend(Backend):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
+        import psycopg2
+
         con = self.con
         try:
             yield
-        except BaseException:
+        except psycopg2.Error as exc:
+            if con.closed:  # the server ended the session: nothing was committed, and rollback cannot run
+                self._con = None
+                raise WarehouseSessionLostError(self.url, exc) from None
             con.rollback()
+            raise
+        except BaseException:
+            if not con.closed:
+                con.rollback()
             raise
         con.commit()
 
