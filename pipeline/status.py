@@ -56,7 +56,7 @@ def main() -> int:
     loaded = _loaded_ids()
     print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {redact(config.warehouse().url)}")
     print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}{'matched':>9}{'rate':>7}{'requests':>9}  loaded")
-    totals = {"tracks": 0, "quarantined": 0, "matched": 0, "requests": 0}
+    totals = {"tracks": 0, "quarantined": 0, "matched": 0, "enriched_tracks": 0, "requests": 0}
     complete = 0
     for partition in partitions:
         extract, enrich = ExtractPartition(partition=partition), EnrichPartition(partition=partition)
@@ -73,6 +73,7 @@ def main() -> int:
         spotify = enrich.output().read()[0]
         matched = spotify["statuses"]["matched"]
         totals["matched"] += matched
+        totals["enriched_tracks"] += counts["tracks"]
         totals["requests"] += spotify["requests"]["this_run_total"]
         current = load_id_for(partition, LoadPartition(partition=partition).input_manifests())
         if loaded is None:
@@ -81,9 +82,12 @@ def main() -> int:
             state = "yes" if loaded.get(partition) == current else ("older staging" if partition in loaded else "no")
         complete += state == "yes"
         print(line + f"{matched:>9}{spotify['match_rate'] or 0:>7.2f}{spotify['requests']['this_run_total']:>9}  {state}")
-    rate = totals["matched"] / totals["tracks"] if totals["tracks"] else 0
+    # The rate of the enriched partitions only: tracks not yet looked for are not unmatched.
+    rate = totals["matched"] / totals["enriched_tracks"] if totals["enriched_tracks"] else 0
     print(f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}{totals['matched']:>9}{rate:>7.2f}"
           f"{totals['requests']:>9}  {complete}/{len(partitions)} partitions loaded")
+    print("rate: matched / tracks of the enriched partitions; requests: Spotify API requests of each partition's "
+          "last enrichment run (answers from the journal cost none)")
     return 0 if loaded is not None else 1
 
 

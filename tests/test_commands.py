@@ -100,3 +100,20 @@ def test_make_scheduler_says_started_only_when_luigid_answers_and_cleans_a_stale
         assert answers(f"http://127.0.0.1:{port}")
     finally:
         assert _make("scheduler-stop", tmp_path, port).stdout.strip() == "luigid stopped"
+
+
+def test_status_rates_only_the_partitions_that_were_enriched(local_pipeline, luigi_config, spotify_at, capsys):
+    import luigi
+
+    from pipeline import status
+    from pipeline.tasks import EnrichPartition, ExtractAll
+    from tests.conftest import run_luigi, staged_manifest
+
+    spotify_at(mode="development")
+    assert run_luigi([ExtractAll(), EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert status.main() == 0
+    out = capsys.readouterr().out
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    enriched = staged_manifest(local_pipeline, "spotify", "A/A")
+    assert f"{enriched['match_rate']:.2f}" == total.split()[4]  # A/A's rate, not diluted by A/B and B/A
+    assert "B/A" in out and "not enriched" in out
