@@ -22,6 +22,7 @@ setup-env: $(INSTALLED)
 
 # Reinstalls when setup.py changes; the stamp keeps repeated `make test` fast.
 $(INSTALLED): setup.py
+	@echo "installing the project's packages into $(VENV) (once; a minute or more, longer where pip must download them)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -36,8 +36,10 @@ def test_same_seed_same_sample_and_another_seed_another(tmp_path):
     assert {r["track_id"] for r in one} != {r["track_id"] for r in three}
 
 
-def test_partitions_option_places_tracks_only_there(tmp_path):
+def test_partitions_option_places_tracks_only_there(tmp_path, capsys):
     main(["--out", str(tmp_path / "msd"), "--songs", "12", "--seed", "1", "--partitions", "C/D,Z/Q"])
+    progress = [line for line in capsys.readouterr().err.splitlines() if "writing the MSD-format sample" in line]
+    assert progress and progress[-1].endswith("12/12 files")  # the demo's longest step says how far it is
     dirs = {os.path.relpath(os.path.dirname(os.path.dirname(f)), tmp_path / "msd")
             for f in glob.glob(str(tmp_path / "msd" / "*" / "*" / "*" / "*.h5"))}
     assert dirs == {"C/D", "Z/Q"}
