@@ -285,15 +285,14 @@ class PostgresBackend(Backend):
         con = self.con
         try:
             yield
-        except psycopg2.Error as exc:
-            if con.closed:  # the server ended the session: nothing was committed, and rollback cannot run
-                self._con = None
-                raise WarehouseSessionLostError(self.url, exc) from None
-            con.rollback()
-            raise
-        except BaseException:
+        except BaseException as exc:
             if not con.closed:
                 con.rollback()
+                raise
+            # The server ended the session: nothing was committed, and rollback cannot run.
+            self._con = None
+            if isinstance(exc, psycopg2.Error):
+                raise WarehouseSessionLostError(self.url, exc) from None
             raise
         con.commit()
 
