@@ -161,7 +161,7 @@ class ManifestIndex:
         """``folder``'s manifests from a listing of its stage made less than ``FRESH_LISTING_S`` ago,
         listing the stage again when its last listing was one page (one request either way, and
         this one answers for every folder); None when asking for the folder alone is cheaper."""
-        stage_prefix = folder.rsplit("/", 3)[0]
+        stage_prefix = _stage_of(folder)
         if stage_prefix not in self._stages:
             return None
         if time.monotonic() - self._listed_at[stage_prefix] >= FRESH_LISTING_S and self._pages.get(stage_prefix) != 1:
@@ -170,7 +170,7 @@ class ManifestIndex:
 
     def names(self, folder: str) -> list[str]:
         """The manifest names in ``folder`` (``<root>/<stage>/A/B/<version>``), sorted."""
-        return sorted(self._listing(folder.rsplit("/", 3)[0]).get(folder, []))
+        return sorted(self._listing(_stage_of(folder)).get(folder, []))
 
     def folders(self, stage_prefix: str) -> dict[str, list[str]]:
         """Every folder of a stage that holds a manifest (all partitions, all versions)."""
@@ -179,17 +179,20 @@ class ManifestIndex:
     def learned(self, folder: str, names: list[str]) -> None:
         """What this process learned from the store itself about one folder (kept only while the
         stage's listing is; a stage not listed yet is not listed for it)."""
-        listing = self._stages.get(folder.rsplit("/", 3)[0])
+        listing = self._stages.get(_stage_of(folder))
         if listing is not None:
             if names:
-                listing[folder] = sorted(names)
+                listing[folder] = sorted(set(names))
             else:
                 listing.pop(folder, None)
 
     def wrote(self, folder: str, name: str) -> None:
-        listing = self._stages.get(folder.rsplit("/", 3)[0])
-        if listing is not None:
-            listing[folder] = sorted({*listing.get(folder, []), name})
+        self.learned(folder, [*self._stages.get(_stage_of(folder), {}).get(folder, []), name])
+
+
+def _stage_of(folder: str) -> str:
+    """``<root>/<stage>`` of a partition stage's folder ``<root>/<stage>/A/B/<version>``."""
+    return folder.rsplit("/", 3)[0]
 
 
 _index: ManifestIndex | None = None
