@@ -13,7 +13,8 @@ import time
 import urllib.request
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -23,7 +24,7 @@ def _alive(pid: int) -> bool:
     # A child that died is a zombie until reaped; /proc says so where there is one.
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
+            return fh.read().rsplit(") ", 1)[1][0] != "Z"  # the name in ( ) may hold ") " itself
     except OSError:
         return True
 
@@ -41,7 +42,7 @@ def wait(url: str, pid: int, timeout_s: float) -> bool:
     while time.monotonic() < deadline:
         if answers(url):
             return True
-        if not _alive(pid):
+        if not alive(pid):
             return False
         time.sleep(0.2)
     return False

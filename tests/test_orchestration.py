@@ -17,6 +17,7 @@ import luigi
 import pytest
 
 from pipeline.__main__ import main as front_end
+from pipeline.luigid import alive
 from pipeline.tasks import LoadPartition, RunAll
 from tests.conftest import PROJECT_ROOT, run_luigi, staged_manifest
 
@@ -341,14 +342,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(") ", 1)[1][0] == "Z"
-    except OSError:
-        return True
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_killed_run_leaves_no_worker_calling_spotify(pipeline_env, sandbox, tmp_path):
     slow = sandbox(mode="development", latency_ms=150)  # a partition's enrichment takes seconds
@@ -364,9 +357,9 @@ def test_a_killed_run_leaves_no_worker_calling_spotify(pipeline_env, sandbox, tm
     run.send_signal(signal.SIGKILL)
     run.wait()
     deadline = time.monotonic() + 60
-    while not all(_gone(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert all(_gone(pid) for pid in workers), "task processes outlived the command"
+    assert not any(alive(pid) for pid in workers), "task processes outlived the command"
     # They stopped mid-partition: no enrichment was finished after the command was killed.
     staged = os.path.join(env["MUSIC_ETL_STAGING_ROOT"], "spotify")
     manifests = [f for folder, _, files in os.walk(staged) for f in files if f.startswith("_manifest-")]
