@@ -9,6 +9,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["pipeline", "pipeline.*"]),
+    # the real MSD subset names the sample generator's real-names mode draws from
+    package_data={"pipeline.standins": ["data/*.txt", "data/*.md"]},
     python_requires=">=3.11,<3.14",
     install_requires=[
         # Luigi 3.8.1 is the version the tests verify (pipeline/scheduling.py relies on its scheduler's internals).

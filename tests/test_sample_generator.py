@@ -126,3 +126,23 @@ def test_identities_file_matches_the_generated_tracks(big_sample):
     with open(os.path.join(root, "AdditionalFiles", "sample_unique_tracks.txt"), encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     assert len(lines) == len(records) and all(line.count("<SEP>") == 3 for line in lines)
+
+
+def test_real_names_mode_uses_real_msd_strings_and_keeps_the_synthetic_mode(tmp_path):
+    from pipeline.standins.msd_sample import read_real_names
+
+    real = generate_sample(str(tmp_path / "real"), songs=60, seed=2, partitions=["A/A"], names="real")
+    assert real["params"]["names"] == "real"
+    identities = [json.loads(line) for line in
+                  open(tmp_path / "real" / "AdditionalFiles" / "sample_identities.jsonl", encoding="utf-8")]
+    rows = set(read_real_names())
+    assert len(identities) == 60 and all((i["artist_name"], i["title"]) in rows for i in identities)
+    # Durations, years and releases are generated, and the files read back with the real strings.
+    track = identities[0]
+    record = read_msd_file(glob.glob(str(tmp_path / "real" / "A" / "A" / "*" / f"{track['track_id']}.h5"))[0]).records[0]
+    assert (record["artist_name"], record["title"]) == (track["artist_name"], track["title"])
+    synthetic = generate_sample(str(tmp_path / "synthetic"), songs=20, seed=2, partitions=["A/A"])
+    assert "names" not in synthetic["params"]
+    assert not {(i["artist_name"], i["title"]) for i in
+                (json.loads(line) for line in open(tmp_path / "synthetic" / "AdditionalFiles" / "sample_identities.jsonl",
+                                                   encoding="utf-8"))} & rows

@@ -1,6 +1,6 @@
 """Generate a Million-Song-Dataset-format sample: per-track HDF5 files under ``<out>/A/B/C/``.
 
-    python -m pipeline.standins.msd_sample --out data/msd --songs 2000 --seed 7 [--partitions A/A,A/B]
+    python -m pipeline.standins.msd_sample --out data/msd --songs 2000 --seed 7 [--partitions A/A,A/B] [--names real]
 
 The files match the real format field for field (``pipeline.msd.schema`` and
 ``pipeline.standins.msd_writer``), and the values carry the real quirks in the proportions measured on
@@ -15,6 +15,12 @@ generated identities: ``sample_unique_tracks.txt`` in MSD's ``<SEP>`` format and
 ``sample_identities.jsonl``, which also keeps each name as the world spells it (commas
 instead of MSD's ``_``), for the Spotify sandbox to build its catalog from.
 ``sample_manifest.json`` records the parameters, so a rerun with the same ones is a no-op.
+
+Names come in two modes. ``synthetic`` (the default) makes them up from word lists. ``real``
+takes real artist and title strings of the MSD subset (``data/msd_subset_names.txt``: "X
+featuring Y", "(Album Version)", "Passin' Me By", "Im Slowly Turning Into You" …), while
+durations, years and releases are generated as in the synthetic mode; the Spotify sandbox then
+builds its catalog from those real strings (pipeline/standins/spotify_catalog.py).
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ from pipeline.standins.msd_writer import SongData, write_msd_file
 
 GENERATOR_VERSION = 1
 ADDITIONAL_FILES = "AdditionalFiles"
+SYNTHETIC, REAL = "synthetic", "real"
+NAME_MODES = (SYNTHETIC, REAL)
+REAL_NAMES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "msd_subset_names.txt")
 SAMPLE_MANIFEST = "sample_manifest.json"
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -112,8 +121,10 @@ def msd_text(text: str) -> str:
 class SampleGenerator:
     """Deterministic for a seed: identities, values and files depend on nothing else."""
 
-    def __init__(self, seed: int):
-        self.seed = seed
+    def __init__(self, seed: int, names: str = SYNTHETIC):
+        if names not in NAME_MODES:
+            raise ValueError(f"names must be one of {', '.join(NAME_MODES)}, not `{names}`")
+        self.seed, self.names = seed, names
         self.py = random.Random(seed)
         self.np = np.random.default_rng(seed)
         self._used_ids: set[str] = set()
@@ -224,6 +235,8 @@ class SampleGenerator:
 
     def plan(self, songs: int, partitions: list[str]) -> list[Track]:
         """Choose every track's identity before any file is written."""
+        if self.names == REAL:
+            return self._plan_real(songs, partitions)
         py = self.py
         n_artists = max(1, round(songs * 4412 / 10000))
         artists = [self.new_artist() for _ in range(n_artists)]
@@ -245,6 +258,26 @@ class SampleGenerator:
             tracks.append(Track(self.track_id(partition), self._echo_nest_id("SO"), artist, title, release,
                                 self.duration(), suffix))
         self._plant_quirks(tracks)
+        return tracks
+
+    def _plan_real(self, songs: int, partitions: list[str]) -> list[Track]:
+        """Real (artist, title) rows of the MSD subset, drawn without replacement in a seeded order;
+        the tracks of one real artist share one generated artist record, as in the MSD."""
+        rows = read_real_names()
+        if songs > len(rows):
+            raise SystemExit(f"--names real has {len(rows)} real names ({REAL_NAMES_FILE}); asked for {songs} songs")
+        chosen = self.py.sample(rows, songs)
+        artists: dict[str, Artist] = {}
+        tracks = []
+        for i, (artist_name, title) in enumerate(chosen):
+            if artist_name not in artists:
+                artist = self.new_artist()
+                artist.name = artist_name
+                artists[artist_name] = artist
+            artist = artists[artist_name]
+            partition = partitions[i % len(partitions)]
+            tracks.append(Track(self.track_id(partition), self._echo_nest_id("SO"), artist, title,
+                                self.py.choice(artist.releases), self.duration(), ""))
         return tracks
 
     def duration(self) -> float:
@@ -360,9 +393,22 @@ class SampleGenerator:
         }
 
 
-def identity_record(track: Track, data: SongData) -> dict:
+def read_real_names(path: str = REAL_NAMES_FILE) -> list[tuple[str, str]]:
+    """(artist_name, title) of every row of the subset's track list, in MSD's own spelling (``_`` for commas)."""
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()[1:]  # the header line
+    rows = []
+    for line in lines:
+        parts = line.split("<SEP>")
+        if len(parts) == 4 and parts[2].strip() and parts[3].strip():
+            rows.append((parts[2].strip(), parts[3].strip()))
+    return rows
+
+
+def identity_record(track: Track, data: SongData, names: str = SYNTHETIC) -> dict:
     """What the sandbox and scoring need to know about a generated track."""
     return {
+        "names": names,
         "track_id": track.track_id,
         "song_id": track.song_id,
         "artist_id": track.artist.artist_id,
@@ -385,11 +431,13 @@ def _parse_partitions(text: str | None) -> list[str]:
 
 
 def generate_sample(out: str, songs: int, seed: int, partitions: list[str] | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> dict:
+                    progress: Callable[[int, int], None] | None = None, names: str = SYNTHETIC) -> dict:
     """Write the sample; returns its manifest. Refuses to mix two different samples in one folder.
     ``progress(done, total)`` is told after each file."""
     partitions = partitions or _parse_partitions(None)
     params = {"songs": songs, "seed": seed, "partitions": partitions, "generator_version": GENERATOR_VERSION}
+    if names != SYNTHETIC:
+        params["names"] = names  # absent for synthetic names: samples made before the real mode stay valid
     extra_dir = os.path.join(out, ADDITIONAL_FILES)
     manifest_path = os.path.join(extra_dir, SAMPLE_MANIFEST)
     if os.path.exists(manifest_path):
@@ -401,7 +449,7 @@ def generate_sample(out: str, songs: int, seed: int, partitions: list[str] | Non
             f"{out} already holds a generated sample with parameters {existing.get('params')}; "
             f"asked for {params}. Choose another --out or delete {out} first."
         )
-    gen = SampleGenerator(seed)
+    gen = SampleGenerator(seed, names)
     tracks = gen.plan(songs, partitions)
     os.makedirs(extra_dir, exist_ok=True)
     digest = hashlib.sha256()
@@ -413,7 +461,7 @@ def generate_sample(out: str, songs: int, seed: int, partitions: list[str] | Non
         write_msd_file(path, [data])
         if progress:
             progress(i + 1, len(tracks))
-        record = identity_record(track, data)
+        record = identity_record(track, data, names)
         identities.append(record)
         digest.update(json.dumps(record, sort_keys=True).encode())
     identities.sort(key=lambda r: r["track_id"])
@@ -439,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same sample")
     parser.add_argument("--partitions", default=None,
                         help="comma-separated letter partitions such as A/A,A/B (default A/A,A/B,B/A)")
+    parser.add_argument("--names", choices=NAME_MODES, default=SYNTHETIC,
+                        help="synthetic names, or real artist and title strings of the MSD subset")
     args = parser.parse_args(argv)
     if args.songs < 0:
         parser.error("--songs must be 0 or more")
@@ -447,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         if done == total or done % max(1, total // 10) == 0:
             print(f"  writing the MSD-format sample: {done}/{total} files", file=sys.stderr, flush=True)
 
-    manifest = generate_sample(args.out, args.songs, args.seed, _parse_partitions(args.partitions), progress=report)
+    manifest = generate_sample(args.out, args.songs, args.seed, _parse_partitions(args.partitions), progress=report,
+                               names=args.names)
     print(f"sample of {manifest['tracks']} tracks in {args.out} (seed {args.seed})", file=sys.stderr)
     return 0
 

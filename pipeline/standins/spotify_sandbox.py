@@ -1,7 +1,7 @@
 """A Spotify Web API sandbox: real HTTP on 127.0.0.1, Spotify's JSON shapes and failure modes.
 
     python -m pipeline.standins.spotify_sandbox --msd data/msd --port 8765 [--mode extended|development]
-        [--latency-ms X] [--rate-limit N/30s] [--daily-quota N] [--fail-rate F]
+        [--latency-ms X] [--rate-limit N/30s] [--daily-quota N] [--fail-rate F] [--expire-tokens-every N]
 
 It serves the subset of the Web API the pipeline uses: the client-credentials token, search,
 tracks, artists and audio features, single and batch. ``development`` mode behaves like a
@@ -11,8 +11,16 @@ search ``limit`` above 10 is a 400. Both modes can rate-limit (429 + Retry-After
 rolling 30 s window), run out of a daily quota (429, ``reason: QUOTA_EXCEEDED``, a
 Retry-After of many hours), expire tokens (401) and fail at random (5xx).
 
+Search behaves as reported for the real service: a track is found when every word of the query
+is in its name, artists or album (case and accents folded; a word is found with or without its
+apostrophe), exact matches first and, for free text of three words or more, tracks missing one
+word after them, as relevance ranking returns near matches; apostrophes in a field filter
+(web-api #1041), ``feat.`` in ``artist:`` (#608) and double-quoted values find nothing; a few
+tracks are found by free text but not by filters (#1165).
+
 ``GET /sandbox/stats`` (not part of Spotify's API) reports requests by endpoint, so tests and
-benchmarks can count what a client spent.
+benchmarks can count what a client spent; every request counts, refused ones (401, 429, 5xx)
+and token requests included.
 """
 
 from __future__ import annotations
@@ -37,12 +45,15 @@ from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, Catalog, Catalo
 DEV, EXTENDED = "development", "extended"
 BATCH_LIMITS = {"tracks": 50, "artists": 50, "audio-features": 100}
 _FIELD = re.compile(r"""(\w+):('[^']*'|"[^"]*"|\S+)""")
-_TOKEN = re.compile(r"[\w'\u2019]+")
+_TOKEN = re.compile(r"\w+")
+_APOSTROPHE = re.compile(r"['\u2019\u2018`]")
+_FEAT_IN_FILTER = re.compile(r"\b(?:feat|ft|featuring)\b", re.IGNORECASE)
 
 
 def _norm_tokens(text: str) -> set[str]:
-    # Case and accents fold, as Spotify's search does; apostrophes do not (' and ’ differ).
-    return set(_TOKEN.findall(strip_accents(text.casefold())))
+    # Case and accents fold, as Spotify's search does, and a word is found with or without its
+    # apostrophe ("dont" finds "Don't"); punctuation such as "&" is no word.
+    return set(_TOKEN.findall(_APOSTROPHE.sub("", strip_accents(text.casefold()))))
 
 
 class SandboxState:
@@ -51,7 +62,8 @@ class SandboxState:
     def __init__(self, catalog: Catalog, mode: str = EXTENDED, latency_ms: float = 0, rate_limit: int | None = None,
                  rate_window_s: float = 30.0, daily_quota: int | None = None, quota_retry_after: int = 52531,
                  fail_rate: float = 0.0, token_ttl: int = 3600, client_id: str = "sandbox-client",
-                 client_secret: str = "sandbox-secret", seed: int = 0, clock: Callable[[], float] = time.monotonic):
+                 client_secret: str = "sandbox-secret", seed: int = 0, clock: Callable[[], float] = time.monotonic,
+                 expire_tokens_every: int | None = None):
         if mode not in (DEV, EXTENDED):
             raise ValueError(f"mode must be `{DEV}` or `{EXTENDED}`, not `{mode}`")
         self.catalog, self.mode = catalog, mode
@@ -60,6 +72,8 @@ class SandboxState:
         self.clock = clock  # the rate window's time; tests pass one that moves only when the client waits
         self.daily_quota, self.quota_retry_after = daily_quota, quota_retry_after
         self.fail_rate, self.token_ttl = fail_rate, token_ttl
+        # Tokens die early (a long run, a revoked token): every issued token expires after this many API requests.
+        self.expire_tokens_every = expire_tokens_every
         self.client_id, self.client_secret = client_id, client_secret
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
@@ -72,6 +86,10 @@ class SandboxState:
         self.responses: Counter[str] = Counter()
         self.search_index = {t.id: (_norm_tokens(t.name), [_norm_tokens(catalog.artists[a].name) for a in t.artist_ids],
                               _norm_tokens(t.album_name)) for t in catalog.tracks.values()}
+        self.by_token: dict[str, set[str]] = {}  # word → ids of the tracks that hold it anywhere
+        for track_id, (name, artists, album) in self.search_index.items():
+            for token in name.union(album, *artists):
+                self.by_token.setdefault(token, set()).add(track_id)
 
     def expire_tokens(self) -> None:
         """Make every issued token expired (what a long run sees after an hour)."""
@@ -181,6 +199,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return 429, _error(429, "API rate limit exceeded"), {"Retry-After": str(max(wait, 1))}
             st.recent.append(now)
             st.quota_used += 1
+            if st.expire_tokens_every and st.quota_used % st.expire_tokens_every == 0:
+                for issued in st.tokens:
+                    st.tokens[issued] = 0.0
             if st.fail_rate and st.rng.random() < st.fail_rate:
                 status = st.rng.choice([500, 502, 503])
                 return status, _error(status, "Service unavailable" if status == 503 else "Server error")
@@ -217,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, _error(400, "Invalid limit")
         if not 0 <= offset <= 1000:
             return 400, _error(400, "Invalid offset")
-        hits = sorted(self._matching(q), key=lambda t: (-t.popularity, t.id))
+        hits = self._matching(q)
         page = hits[offset: offset + limit]
 
         def link(off):
@@ -228,22 +249,39 @@ class _Handler(BaseHTTPRequestHandler):
             "offset": offset, "previous": link(max(0, offset - limit)) if offset else None, "total": len(hits)}}
 
     def _matching(self, q: str) -> list[CatalogTrack]:
+        """Tracks a query finds, best first: every word found, then (free text of three words or
+        more) all words but one, as Spotify's relevance ranking returns near matches after exact ones."""
+        st = self.state
         filters = []
         for key, value in _FIELD.findall(q):
             if value.startswith('"'):
                 # Observed since 2025: double-quoted field values find nothing; single quotes work.
                 return []
-            filters.append((key.lower(), value.strip("'")))
+            value = value.strip("'")
+            if _APOSTROPHE.search(value) or (key.lower() == "artist" and _FEAT_IN_FILTER.search(value)):
+                return []  # reported: apostrophes in filters (web-api #1041, #1212), feat. in artist: (#608)
+            filters.append((key.lower(), value))
         free = _norm_tokens(_FIELD.sub(" ", q))
-        out = []
-        for track in self.state.catalog.tracks.values():
-            name, artists, album = self.state.search_index[track.id]
-            everything = name.union(album, *artists)
-            if not free <= everything:
-                continue
-            if all(self._filter_ok(track, key, value, name, artists, album) for key, value in filters):
-                out.append(track)
-        return out
+        words = free | {w for key, value in filters if key in ("track", "artist", "album") for w in _norm_tokens(value)}
+        if not words and not filters:
+            return []
+        exact = set.intersection(*(st.by_token.get(w, set()) for w in words)) if words else set(st.search_index)
+        near: set[str] = set()
+        if not filters and len(words) >= 3:
+            for left_out in words:
+                rest = [st.by_token.get(w, set()) for w in words if w != left_out]
+                near |= set.intersection(*rest) - exact
+
+        def ok(track_id: str) -> bool:
+            track = st.catalog.tracks[track_id]
+            if filters and track.filter_hidden:
+                return False
+            name, artists, album = st.search_index[track_id]
+            return all(self._filter_ok(track, key, value, name, artists, album) for key, value in filters)
+
+        def ranked(ids: set[str]) -> list[CatalogTrack]:
+            return sorted((st.catalog.tracks[i] for i in ids if ok(i)), key=lambda t: (-t.popularity, t.id))
+        return ranked(exact) + ranked(near)
 
     @staticmethod
     def _filter_ok(track, key, value, name, artists, album) -> bool:
@@ -368,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--daily-quota", type=int, default=None, help="requests before QUOTA_EXCEEDED")
     parser.add_argument("--fail-rate", type=float, default=0.0, help="share of requests answered 5xx")
     parser.add_argument("--token-ttl", type=int, default=3600)
+    parser.add_argument("--expire-tokens-every", type=int, default=None, help="tokens die after this many API requests")
     parser.add_argument("--seed", type=int, default=DEMO_CATALOG_SEED,
                         help="catalog and fault seed (the default builds the catalog make demo uses)")
     parser.add_argument("--ground-truth", default=None, help="write the MSD → Spotify ground truth (JSON) here")
@@ -377,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.ground_truth:
         catalog.write_ground_truth(args.ground_truth)
     state = SandboxState(catalog, mode=args.mode, latency_ms=args.latency_ms, rate_limit=rate, rate_window_s=window,
-                         daily_quota=args.daily_quota, fail_rate=args.fail_rate, token_ttl=args.token_ttl, seed=args.seed)
+                         daily_quota=args.daily_quota, fail_rate=args.fail_rate, token_ttl=args.token_ttl, seed=args.seed,
+                         expire_tokens_every=args.expire_tokens_every)
     server = SandboxServer(state, args.port)
     print(f"Spotify sandbox ({args.mode}) on {server.url}: {len(catalog.tracks)} tracks, {len(catalog.artists)} artists\n"
           f"point the pipeline at it (these are the sandbox's own credentials, not a real app's):\n"
