@@ -117,16 +117,16 @@ bench: setup-env
 	$(BIN)/python bench/load_growth.py --copies 50 --json var/bench/load_growth.json
 	$(BIN)/python bench/orchestration.py --partitions 676 --json var/bench/orchestration.json
 
-# Staged files and the DuckDB warehouse go; the Spotify answers (spotify/*/*/journal/) stay: they were
-# paid for, and the next run rebuilds everything from them without asking Spotify again.
+# Staged files and the DuckDB warehouse go; the Spotify answers (answers/, and spotify/*/*/journal/ of
+# earlier versions) stay: they were paid for, and the next run rebuilds everything from them without asking again.
 clean-data:
 	@if [ -d $(DATA)/staging ]; then \
-		find $(DATA)/staging -type f -not -path '*/journal/*' -delete; \
+		find $(DATA)/staging -type f -not -path '*/journal/*' -not -path '$(DATA)/staging/answers/*' -delete; \
 		find $(DATA)/staging -mindepth 1 -type d -empty -delete; \
 	fi
 	rm -f $(DATA)/warehouse.duckdb $(DATA)/warehouse.duckdb.wal
-	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept the Spotify answers under $(DATA)/staging/spotify/*/*/journal/ (make forget-spotify-answers removes them)"
+	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept the Spotify answers under $(DATA)/staging/answers/ (make forget-spotify-answers removes them)"
 
 # Only by name: the Spotify answers cost quota to get again.
 forget-spotify-answers:
-	rm -rf $(DATA)/staging/spotify/*/*/journal
+	rm -rf $(DATA)/staging/answers/spotify $(DATA)/staging/spotify/*/*/journal

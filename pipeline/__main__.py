@@ -8,8 +8,8 @@ A thin front end over ``luigi.build`` (the same tasks as ``luigi --module pipeli
 it prints a run summary and exits non-zero, naming what failed, when anything did.
 
 ``rerun --force`` removes the partition's staged files and warehouse markers, then runs it
-again; its Spotify journal is kept (those answers were paid for) unless
-``--forget-spotify-answers`` says otherwise.
+again from the Spotify answers already stored (they were paid for, and are shared by every
+partition); ``--forget-spotify-answers`` also removes the partition's pre-store journal.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from pipeline.errors import TerminalError
 from pipeline.partitions import validate_partition
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
-from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll
+from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
 from pipeline.tasks.enrich import QUOTA_STATE
 from pipeline.warehouse.backends import literal, redact, warehouse_backend
 from pipeline.warehouse.load import read_manifests
 from pipeline.warehouse.schema import MARKER_TABLE
 from pipeline.warehouse.target import marker_table_exists_sql
 
-STEPS = (ExtractPartition, EnrichPartition, LoadPartition)
+STEPS = (ExtractPartition, SpotifySearch, EnrichPartition, LoadPartition)
 
 
 def stopped_at(partition: str) -> str | None:
@@ -69,7 +69,7 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
         state = staging.read_json(quota)
         if datetime.fromisoformat(state["resume_at"]) > datetime.now(UTC):
             lines.append(f"Spotify quota exhausted (partition {state['partition']}): rerun after {state['resume_at']}; "
-                         f"answers so far are journaled")
+                         f"answers so far are stored")
     lines.append(f"staging {staging.root()}; warehouse {redact(config.warehouse().url)}")
     if failed:
         lines.append("not complete: " + ", ".join(failed))
@@ -98,7 +98,7 @@ def build(run: RunAll, workers: int, scheduler_url: str | None, **luigi_options)
 def forget_partition(partition: str, forget_spotify_answers: bool = False) -> list[str]:
     """Remove a partition's staged files and warehouse markers; returns what was removed."""
     removed = []
-    for stage in (ExtractPartition.stage, EnrichPartition.stage):
+    for stage in (ExtractPartition.stage, SpotifySearch.stage, EnrichPartition.stage):
         prefix = staging.partition_prefix(stage, partition)
         keep_journal = stage == EnrichPartition.stage and not forget_spotify_answers
         removed += _remove_prefix(prefix, keep=f"{prefix}/{JOURNAL_DIR}/" if keep_journal else None)
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     rerun.add_argument("--force", action="store_true", required=True,
                        help="required: removes the partition's staged files and warehouse markers first")
     rerun.add_argument("--forget-spotify-answers", action="store_true",
-                       help="also drop its Spotify journal (the answers will be paid for again)")
+                       help="also drop its pre-store Spotify journal (spotify/A/B/journal/); the answer store shared by "
+                            "every partition stays (make forget-spotify-answers removes it)")
     for p in (run, rerun):
         p.add_argument("--workers", type=int, default=1)
         p.add_argument("--scheduler-url", default=None, help="luigid, e.g. http://127.0.0.1:8082 (default: local scheduler)")

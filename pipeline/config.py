@@ -91,7 +91,7 @@ class spotify(luigi.Config):  # noqa: N801
     """Where the Web API is and how enrichment may use it. Credentials are not here: they come from
     SPOTIPY_CLIENT_ID / SPOTIPY_CLIENT_SECRET in the environment only."""
 
-    # Where the answers come from, not what is asked: the journal keeps answers whichever URL gave them.
+    # Where the answers come from, not what is asked: the answer store keeps answers whichever URL gave them.
     api_url = EnvironmentParameter("MUSIC_ETL_SPOTIFY_API_URL", "https://api.spotify.com/v1/", significant=False,
                                    description="Web API base URL")
     token_url = EnvironmentParameter("MUSIC_ETL_SPOTIFY_TOKEN_URL", "https://accounts.spotify.com/api/token",
@@ -111,8 +111,6 @@ class spotify(luigi.Config):  # noqa: N801
                                         description="look up matched tracks' artists (genres, popularity, followers)")
     fetch_audio_features = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
                                                description="fetch audio features where the app may")
-    journal_segment_size = luigi.IntParameter(
-        default=50, significant=False, description="S3 staging: answers per journal upload (a kill -9 may lose up to this many)")
 
 
 class warehouse(luigi.Config):  # noqa: N801

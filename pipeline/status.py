@@ -11,7 +11,7 @@ import sys
 
 from pipeline import config, staging, versioning
 from pipeline.partitions import discover_partitions
-from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
+from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, SpotifySearch
 from pipeline.warehouse.backends import redact, warehouse_backend
 from pipeline.warehouse.load import load_id_for
 from pipeline.warehouse.target import marker_table_exists_sql
@@ -68,7 +68,10 @@ def main() -> int:
         totals["quarantined"] += counts["quarantined"]
         line = f"{partition:<10}{counts['tracks']:>7}{counts['quarantined']:>9}"
         if not enrich.output().exists():
-            print(f"{line}  {stale_reason(enrich) or 'not enriched'}")
+            # A changed search setting shows in the search stage, where it was set.
+            search = SpotifySearch(partition=partition)
+            reason = (None if search.output().exists() else stale_reason(search)) or stale_reason(enrich)
+            print(f"{line}  {reason or 'not enriched'}")
             continue
         spotify = enrich.output().read()[0]
         matched = spotify["statuses"]["matched"]
@@ -87,7 +90,7 @@ def main() -> int:
     print(f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}{totals['matched']:>9}{rate:>7.2f}"
           f"{totals['requests']:>9}  {complete}/{len(partitions)} partitions loaded")
     print("rate: matched / tracks of the enriched partitions; requests: Spotify API requests of each partition's "
-          "last enrichment run (answers from the journal cost none)")
+          "last enrichment, search and details (answers from the store cost none)")
     return 0 if loaded is not None else 1
 
 

@@ -15,7 +15,7 @@ import luigi
 
 from pipeline.msd.extract import OUTPUT_FILES, output_name
 from pipeline.spotify.enrich import OUTPUT_FILES as ENRICH_OUTPUT_FILES
-from pipeline.tasks import EnrichPartition, ExtractPartition
+from pipeline.tasks import EnrichPartition, ExtractPartition, SpotifySearch
 from tests.conftest import PROJECT_ROOT, run_luigi, stage_folder, staged_manifest
 
 
@@ -60,6 +60,9 @@ def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipelin
     manifest = staged_manifest(local_pipeline, "spotify", "A/A")
     assert set(manifest) == documented["spotify/_manifest.json"]
     assert set(manifest["settings"]) == set(EnrichPartition.output_settings())
+    searched = staged_manifest(local_pipeline, "spotify-search", "A/A")
+    assert set(searched) == documented["spotify-search/_manifest.json"]
+    assert set(searched["settings"]) == set(SpotifySearch.output_settings())
 
 
 def test_every_warehouse_table_view_and_column_is_documented_and_nothing_else(tmp_path):

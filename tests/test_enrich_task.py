@@ -1,4 +1,5 @@
-"""EnrichPartition against the Spotify sandbox over real HTTP: modes, quota, failures, kill and resume."""
+"""SpotifySearch and EnrichPartition against the Spotify sandbox over real HTTP: modes, quota,
+failures, kill and resume, and the answer store shared by every partition."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pipeline.spotify.client import MissingCredentialsError, QuotaExhaustedError
 from pipeline.spotify.crosswalk import CrosswalkError, load_crosswalk
 from pipeline.spotify.enrich import SpotifyTransientError
 from pipeline.spotify.gateway import MAX_CONSECUTIVE_FAILURES
-from pipeline.tasks import EnrichAll, EnrichPartition, ExtractPartition
+from pipeline.tasks import EnrichAll, EnrichPartition, ExtractPartition, SpotifySearch
 from tests.conftest import PROJECT_ROOT, FakeClock, run_luigi, stage_folder
 
 
@@ -52,10 +53,12 @@ def parse_q(path):
     return parse_qs(urlsplit(path).query)["q"][0]
 
 
-def journal_entries(staging_root, partition):
+def stored_answers(staging_root):
+    """Every answer in the staging root's Spotify answer store (shared by all partitions)."""
     entries = []
-    for path in glob.glob(os.path.join(staging_root, "spotify", *partition.split("/"), "journal", "*.jsonl")):
-        entries += [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    for path in glob.glob(os.path.join(staging_root, "answers", "spotify", "*", "*", "*.json")):
+        with open(path, encoding="utf-8") as fh:
+            entries.append(json.load(fh))
     return entries
 
 
@@ -128,7 +131,7 @@ def test_a_finished_partition_is_not_asked_again(spotify_pipeline):
 def test_quota_stops_at_once_with_the_resume_time_and_the_rerun_repeats_nothing(spotify_pipeline, catalog, monkeypatch):
     server = spotify_pipeline(mode="development", daily_quota=12)
     run_luigi([ExtractPartition(partition="A/A")])
-    task = EnrichPartition(partition="A/A")
+    task = SpotifySearch(partition="A/A")
     slept = []
     monkeypatch.setattr(client_module, "time", SimpleNamespace(sleep=slept.append))
     with pytest.raises(QuotaExhaustedError, match=r"rerun after \d{4}-\d\d-\d\d \d\d:\d\d UTC"):
@@ -136,8 +139,8 @@ def test_quota_stops_at_once_with_the_resume_time_and_the_rerun_repeats_nothing(
     assert slept == []  # stopped at once instead of sleeping out the Retry-After
     monkeypatch.setattr(client_module, "time", time)
     assert not task.complete()
-    assert not glob.glob(os.path.join(spotify_pipeline.staging, "spotify", "A", "A", "*", "*.jsonl.gz"))
-    journaled = {e["key"].split("|", 1)[1] for e in journal_entries(spotify_pipeline.staging, "A/A") if e["kind"] == "search"}
+    assert not glob.glob(os.path.join(spotify_pipeline.staging, "spotify*", "A", "A", "*", "*"))
+    journaled = {e["key"].split("|", 1)[1] for e in stored_answers(spotify_pipeline.staging) if e["kind"] == "search"}
     assert len(journaled) == 12
     asked_before = len(server.state.log)
 
@@ -148,7 +151,7 @@ def test_quota_stops_at_once_with_the_resume_time_and_the_rerun_repeats_nothing(
     assert not journaled & set(queries_after)
     assert len(queries_after) == len(set(queries_after))
     manifest, out = outputs(spotify_pipeline.staging, "A/A")
-    assert manifest["requests"]["answered_from_journal"] >= 12
+    assert manifest["requests"]["answered_from_store"] >= 12
     assert_matches_agree_with_ground_truth(out["matches.jsonl.gz"], catalog)
 
 
@@ -172,7 +175,7 @@ def test_an_outage_stops_the_partition_early_and_keeps_the_answers(spotify_pipel
     server = spotify_pipeline(mode="development")
     luigi_config.set("spotify", retry_backoff=0.01)
     run_luigi([ExtractPartition(partition="A/A")])
-    task = EnrichPartition(partition="A/A")
+    task = SpotifySearch(partition="A/A")
     answered = {"n": 0}
 
     def outage_after_some_answers(done, total, message):
@@ -186,8 +189,9 @@ def test_an_outage_stops_the_partition_early_and_keeps_the_answers(spotify_pipel
     # Five requests in a row failed (each after its own retries), then the partition stopped.
     assert 0 < failing <= MAX_CONSECUTIVE_FAILURES * 5
     assert not task.complete()
-    journaled = {e["key"] for e in journal_entries(spotify_pipeline.staging, "A/A") if e["kind"] == "search"}
-    assert len(journaled) >= 25
+    journaled = {e["key"] for e in stored_answers(spotify_pipeline.staging) if e["kind"] == "search"}
+    answered_before_outage = {f"10|{parse_q(p)}" for e, p in server.state.log[:answered["n"]] if e == "search"}
+    assert answered_before_outage and answered_before_outage <= journaled
     server.state.fail_rate = 0.0
     log_before = len(server.state.log)
     luigi.task_register.Register.clear_instance_cache()  # a fresh task, without the outage hook
@@ -199,7 +203,7 @@ def test_an_outage_stops_the_partition_early_and_keeps_the_answers(spotify_pipel
 def test_an_expired_token_mid_partition_is_refreshed(spotify_pipeline):
     server = spotify_pipeline(mode="development", latency_ms=20)
     run_luigi([ExtractPartition(partition="A/A")])
-    task = EnrichPartition(partition="A/A")
+    task = SpotifySearch(partition="A/A")
     calls = {"n": 0}
 
     def expire_midway(done, total, message):
@@ -212,7 +216,7 @@ def test_an_expired_token_mid_partition_is_refreshed(spotify_pipeline):
     assert task.complete()
 
 
-def test_kill_9_mid_partition_then_resume_repeats_no_journaled_request(spotify_pipeline, sample_root, tmp_path):
+def test_kill_9_mid_partition_then_resume_repeats_no_stored_request(spotify_pipeline, sample_root, tmp_path):
     server = spotify_pipeline(mode="development", latency_ms=40)
     staging_root = spotify_pipeline.staging
     run_luigi([ExtractPartition(partition="A/A")])
@@ -224,13 +228,13 @@ def test_kill_9_mid_partition_then_resume_repeats_no_journaled_request(spotify_p
                "--partition", "A/A", "--local-scheduler"]
     worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while len(journal_entries(staging_root, "A/A")) < 8 and time.monotonic() < deadline:
+    while len(stored_answers(staging_root)) < 8 and time.monotonic() < deadline:
         time.sleep(0.02)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
-    journaled = {(e["kind"], e["key"]) for e in journal_entries(staging_root, "A/A")}
+    journaled = {(e["kind"], e["key"]) for e in stored_answers(staging_root)}
     assert len(journaled) >= 8
-    assert not glob.glob(os.path.join(staging_root, "spotify", "A", "A", "v-*", staging.MANIFEST_GLOB))
+    assert not glob.glob(os.path.join(staging_root, "spotify*", "A", "A", "v-*", staging.MANIFEST_GLOB))
     asked_before = len(server.state.log)
 
     rerun = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -239,7 +243,7 @@ def test_kill_9_mid_partition_then_resume_repeats_no_journaled_request(spotify_p
     journaled_queries = {key.split("|", 1)[1] for kind, key in journaled if kind == "search"}
     assert searches_after and not journaled_queries & set(searches_after)
     manifest, _ = outputs(staging_root, "A/A")
-    assert manifest["requests"]["journal_entries_at_start"] == len(journaled)
+    assert manifest["requests"]["answered_from_store"] >= len(journaled)
 
 
 def test_crosswalk_songs_skip_search_and_are_verified_by_id(spotify_pipeline, luigi_config, catalog, tmp_path):
@@ -290,27 +294,27 @@ def test_missing_credentials_fail_before_any_request_and_stage_nothing(spotify_p
     monkeypatch.delenv("SPOTIPY_CLIENT_SECRET")
     run_luigi([ExtractPartition(partition="A/A")])
     with pytest.raises(MissingCredentialsError, match="SPOTIPY_CLIENT_SECRET"):
-        EnrichPartition(partition="A/A").run()
+        SpotifySearch(partition="A/A").run()
     assert server.state.stats()["requests"] == {}
-    assert not os.path.exists(os.path.join(spotify_pipeline.staging, "spotify", "A", "A"))
+    assert not glob.glob(os.path.join(spotify_pipeline.staging, "spotify*", "A", "A"))
 
 
-def test_s3_journal_survives_a_quota_stop(spotify_pipeline, s3_bucket, luigi_config, catalog):
+def test_s3_answer_store_survives_a_quota_stop(spotify_pipeline, s3_bucket, luigi_config, catalog):
     bucket, client = s3_bucket
     luigi_config.set("staging", root=f"s3://{bucket}/staging")
-    luigi_config.set("spotify", journal_segment_size=5)
     server = spotify_pipeline(mode="extended", daily_quota=13)
     run_luigi([ExtractPartition(partition="B/A")])
     with pytest.raises(QuotaExhaustedError):
-        EnrichPartition(partition="B/A").run()
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="staging/spotify/B/A/")["Contents"]]
-    assert keys and all("/journal/" in k for k in keys)  # segments of 5, the last partial one uploaded at the stop
+        SpotifySearch(partition="B/A").run()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="staging/answers/spotify/")["Contents"]]
+    assert len(keys) == 13  # one object per answer, each durable the moment it arrived
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="staging/spotify-search/B/A/")
     asked_before = len(server.state.log)
     server.state.daily_quota = None
     assert run_luigi([EnrichPartition(partition="B/A")]).status == luigi.LuigiStatusCode.SUCCESS
     searches_before = [parse_q(p) for e, p in server.state.log[:asked_before] if e == "search"]
     searches_after = [parse_q(p) for e, p in server.state.log[asked_before:] if e == "search"]
-    # 13 answered and journaled; the 14th was refused (429), so it is the one asked again.
+    # 13 answered and stored; the 14th was refused (429), so it is the one asked again.
     assert len(searches_before) == 14
     assert not set(searches_before[:13]) & set(searches_after) and searches_before[13] in searches_after
     folder = EnrichPartition(partition="B/A").folder.split(f"s3://{bucket}/", 1)[1]

@@ -296,7 +296,7 @@ def test_the_run_summary_says_when_the_spotify_quota_allows_a_resume(local_pipel
     assert front_end(["run", "--partitions", "A/A,A/B"]) == 1
     out, err = capsys.readouterr()
     assert re.search(r"Spotify quota exhausted \(partition A/[AB]\): rerun after \d{4}-\d\d-\d\dT", out), out
-    assert "partitions loaded this run: 0" in out and "EnrichPartition(A/" in err
+    assert "partitions loaded this run: 0" in out and "SpotifySearch(A/" in err
     assert f"staging {local_pipeline}" in out
 
 

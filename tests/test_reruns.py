@@ -1,5 +1,5 @@
 """Reruns that stay right: a load identity that does not trust ETags, and outputs versioned by the
-settings and code that made them (a changed threshold re-decides from the journal; a changed
+settings and code that made them (a changed threshold re-decides from the answer store; a changed
 timeout changes nothing)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import luigi
 import pytest
 
 from pipeline import forget_listings, staging, status
-from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll
+from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.schema import MARKER_TABLE
 from tests.conftest import run_luigi
@@ -90,10 +90,10 @@ def match_statuses() -> dict[str, str]:
         backend.close()
 
 
-def test_a_changed_threshold_redecides_every_match_from_the_journal_and_reloads(local_pipeline, luigi_config,
+def test_a_changed_threshold_redecides_every_match_from_the_store_and_reloads(local_pipeline, luigi_config,
                                                                                spotify_sandbox, capsys):
     server = spotify_sandbox
-    # A strict first pass: songs whose best candidate scores below 0.99 are searched on both rungs.
+    # A strict first pass: songs whose best candidate scores below 0.99 stay unmatched.
     luigi_config.set("spotify", match_threshold=0.99)
     assert run_luigi([RunAll(partitions=PARTITIONS)]).status == luigi.LuigiStatusCode.SUCCESS
     asked = sum(server.state.stats()["requests"].values())
@@ -105,23 +105,23 @@ def test_a_changed_threshold_redecides_every_match_from_the_journal_and_reloads(
     fresh_process_view()
     assert status.main() == 0
     out = capsys.readouterr().out
-    assert out.count("stale spotify staging (match_threshold 0.99 → 0.9)") == 2, out
+    assert out.count("stale spotify-search staging (match_threshold 0.99 → 0.9)") == 2, out
 
     assert run_luigi([RunAll(partitions=PARTITIONS)]).status == luigi.LuigiStatusCode.SUCCESS
-    assert sum(server.state.stats()["requests"].values()) == asked  # every answer came from the journal
+    assert sum(server.state.stats()["requests"].values()) == asked  # every answer came from the store
     changed = {t for t in statuses if match_statuses()[t] != statuses[t]}
     assert changed and all(match_statuses()[t] == "matched" for t in changed)
     assert {p: ExtractPartition(partition=p).output().path for p in PARTITIONS.split(",")} == extractions
     for partition in PARTITIONS.split(","):
         new = EnrichPartition(partition=partition)
         assert new.folder != old_enrich[partition]
-        assert new.output().read()[0]["settings"]["match_threshold"] == 0.9
+        assert SpotifySearch(partition=partition).output().read()[0]["settings"]["match_threshold"] == 0.9
         assert staging.ManifestTarget(old_enrich[partition]).exists()  # the older output is kept
     reloaded = load_markers()
     assert all(reloaded[p][0] != markers[p][0] for p in markers)
 
     # A setting that cannot change output: nothing is stale, nothing reruns.
-    luigi_config.set("spotify", timeout=3, retry_backoff=0.1, journal_segment_size=7)
+    luigi_config.set("spotify", timeout=3, retry_backoff=0.1, max_retry_after=30)
     luigi_config.set("extract", gzip_level=9)
     fresh_process_view()
     assert RunAll(partitions=PARTITIONS).complete()

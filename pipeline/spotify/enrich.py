@@ -1,12 +1,17 @@
 """Enrichment of one partition: staged MSD songs → Spotify matches, tracks, artists, audio features.
 
 Every request goes through the gateway (pipeline/spotify/gateway.py), which answers from the
-journal when it can; this module decides what to ask and turns the answers into rows
+answer store when it can; this module decides what to ask (pipeline/spotify/queries.py), lets
+the shared matcher decide (pipeline/matching/decide.py) and turns the answers into rows
 (pipeline/spotify/rows.py).
 
+Two phases, so a quota that runs out has bought matches first: ``match_songs`` (crosswalk
+checks and searches) and the details (artists, audio features), which ``SpotifySearch`` and
+``EnrichPartition`` run as two tasks, every partition's searches first.
+
 Errors are kept apart as dlt does: a 4xx on one song's query is terminal for that song
-(status ``error``, journaled, not retried); a 5xx or connection failure that outlasts the
-retries is transient (not journaled), and the partition fails at the end so a rerun asks again
+(status ``error``, stored, not retried); a 5xx or connection failure that outlasts the
+retries is transient (not stored), and the partition fails at the end so a rerun asks again
 for exactly those; a quota 429 stops the partition at once (``QuotaExhaustedError``).
 """
 
@@ -15,15 +20,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from pipeline.answers import utc_now
 from pipeline.errors import TransientError
-from pipeline.spotify import matching
+from pipeline.matching import decide as matching
+from pipeline.matching.decide import AMBIGUOUS, ERROR, MATCHED, NOT_FOUND, Song
+from pipeline.spotify import queries
 from pipeline.spotify.gateway import Gateway, SpotifyOutage
-from pipeline.spotify.journal import utc_now
-from pipeline.spotify.matching import AMBIGUOUS, ERROR, MATCHED, NOT_FOUND, Song
 from pipeline.spotify.rows import artist_row, match_row, track_row
 from pipeline.spotify.shapes import FEATURE_FIELDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Crosswalk ids come from Echo Nest's Rosetta data (high precision); the check only rejects
 # ids that were relinked to something else since 2016.
 CROSSWALK_THRESHOLD = 0.60
@@ -36,7 +42,7 @@ class SpotifyTransientError(TransientError):
         what = f"stopped after {consecutive} consecutive failed requests" if consecutive else \
             f"{len(failures)} Spotify request(s) failed after retries"
         super().__init__(
-            f"partition {partition}: {what} ({shown}). Every answer received is journaled: "
+            f"partition {partition}: {what} ({shown}). Every answer received is stored: "
             f"rerun the partition later and only the missing ones are asked.")
 
 
@@ -46,16 +52,39 @@ def enrich_partition(partition: str, songs: list[Song], gateway: Gateway, thresh
                      progress: Callable[[int, int, str], None] | None = None) -> tuple[dict[str, list[dict]], dict]:
     """Match every song and fetch what the app may see; returns (rows per output file, manifest)."""
     try:
-        return _enrich(partition, songs, gateway, threshold, crosswalk, fetch_artists, fetch_audio_features, progress)
+        matched = _match(partition, songs, gateway, threshold, crosswalk, progress)
+        return _details(partition, songs, gateway, matched, fetch_artists, fetch_audio_features)
     except SpotifyOutage:
         raise SpotifyTransientError(partition, gateway.transient_failures, consecutive=gateway.consecutive_failures) from None
 
 
-def _enrich(partition, songs, gateway, threshold, crosswalk, fetch_artists, fetch_audio_features, progress):
+def match_songs(partition: str, songs: list[Song], gateway: Gateway, threshold: float = matching.DEFAULT_THRESHOLD,
+                crosswalk: dict[str, list[str]] | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """The first phase alone (crosswalk checks and searches): a summary for the search task's manifest."""
+    try:
+        matched = _match(partition, songs, gateway, threshold, crosswalk, progress)
+    except SpotifyOutage:
+        raise SpotifyTransientError(partition, gateway.transient_failures, consecutive=gateway.consecutive_failures) from None
+    if gateway.transient_failures:
+        raise SpotifyTransientError(partition, gateway.transient_failures)
+    statuses = Counter(r["status"] for r in matched["rows"].values())
+    return {"partition": partition, "stage": "spotify_search", "matcher_version": matching.MATCHER_VERSION,
+            "songs": len(songs), "statuses": {s: statuses.get(s, 0) for s in matching.STATUSES},
+            "requests": _requests(gateway), "rungs": matched["rungs"], "completed_at": utc_now()}
+
+
+def _requests(gateway: Gateway) -> dict:
+    return {"this_run": dict(sorted(gateway.requests.items())), "this_run_total": sum(gateway.requests.values()),
+            "answered_from_store": gateway.answered_from_store}
+
+
+def _match(partition, songs, gateway, threshold, crosswalk, progress) -> dict:
     progress = progress or (lambda done, total, message: None)
     total = len(songs)
     rows: dict[str, dict] = {}
     hits: dict[str, tuple[dict, str]] = {}  # Spotify track id → (compact track, when it was fetched)
+    rungs: Counter[str] = Counter()  # searches per rung (asked or answered from the store)
 
     # 1. Crosswalk: verify known ids instead of searching.
     crosswalk = crosswalk or {}
@@ -77,14 +106,20 @@ def _enrich(partition, songs, gateway, threshold, crosswalk, fetch_artists, fetc
             hits[decision.best.track["id"]] = (decision.best.track, entry["at"])
             verified += 1
 
-    # 2. Search the rest, one ladder per song; identical queries are answered once (journal).
+    # 2. Search the rest; identical queries, in this partition or any other, are answered once (answer store).
     for done, song in enumerate(songs, start=1):
         if song.track_id not in rows:
-            rows[song.track_id] = _search_song(song, partition, gateway, threshold, hits)
+            rows[song.track_id] = _search_song(song, partition, gateway, threshold, hits, rungs)
         if done % 25 == 0 or done == total:
             progress(done, total, f"{done}/{total} songs matched or tried")
+    return {"rows": rows, "hits": hits, "rungs": dict(sorted(rungs.items())),
+            "crosswalk": {"songs_with_ids": sum(1 for v in wanted.values() if v), "verified": verified}}
 
-    # 3. What the app may see about the matched tracks' artists and sound.
+
+def _details(partition, songs, gateway, matched, fetch_artists, fetch_audio_features):
+    rows, hits = matched["rows"], matched["hits"]
+    total = len(songs)
+    # 3. What the app may see about the matched tracks' artists and sound, beyond the search hits.
     artist_names: dict[str, str] = {}
     for track, _ in hits.values():
         for artist in track["artists"]:
@@ -111,23 +146,24 @@ def _enrich(partition, songs, gateway, threshold, crosswalk, fetch_artists, fetc
         "songs": total, "statuses": {s: statuses.get(s, 0) for s in matching.STATUSES},
         "match_rate": round(statuses.get(MATCHED, 0) / total, 4) if total else None,
         "rows": {name: len(value) for name, value in outputs.items()},
-        "requests": {"this_run": dict(sorted(gateway.requests.items())), "this_run_total": sum(gateway.requests.values()),
-                     "answered_from_journal": gateway.answered_from_journal,
-                     "journal_entries_at_start": gateway.journal.loaded_entries},
+        "requests": _requests(gateway), "rungs": matched["rungs"],
         "capabilities": gateway.capabilities,
-        "crosswalk": {"songs_with_ids": sum(1 for v in wanted.values() if v), "verified": verified},
-        "run_id": gateway.journal.run_id, "completed_at": utc_now(),
+        "crosswalk": matched["crosswalk"],
+        "run_id": gateway.store.run_id, "completed_at": utc_now(),
     }
     return outputs, manifest
 
 
-def _search_song(song: Song, partition: str, gateway: Gateway, threshold: float, hits: dict) -> dict:
-    ladder = matching.search_queries(song)
-    if not ladder:
+def _search_song(song: Song, partition: str, gateway: Gateway, threshold: float, hits: dict, rungs: Counter) -> dict:
+    step = queries.first_query(song)
+    if step is None:
         return match_row(song, partition, NOT_FOUND, "unsearchable", None, None, None, None,
                           error="artist_name or title is empty")
-    last = None
-    for rung, query in ladder:
+    asked: list[str] = []
+    while True:
+        rung, query = step
+        asked.append(rung)
+        rungs[rung] += 1
         entry = gateway.search(query)
         if entry is None:  # transient: the partition fails at the end and a rerun asks again
             return match_row(song, partition, ERROR, "search", rung, query, None, None, error="transient failure")
@@ -139,6 +175,15 @@ def _search_song(song: Song, partition: str, gateway: Gateway, threshold: float,
             if decision.status == MATCHED:
                 hits.setdefault(decision.best.track["id"], (decision.best.track, entry["at"]))
             return match_row(song, partition, decision.status, "search", rung, query, decision, entry["at"])
-        last = (rung, query, decision, entry["at"])
-    rung, query, decision, at = last
-    return match_row(song, partition, NOT_FOUND, "search", rung, query, decision, at)
+        step = queries.next_query(song, asked, entry["items"], decision, gateway.search_limit)
+        if step is None:
+            return match_row(song, partition, NOT_FOUND, "search", rung, query, decision, entry["at"])
+
+
+def merge_requests(*parts: dict) -> dict:
+    """Request counts of several runs (the search task's and the details') as one."""
+    total: Counter[str] = Counter()
+    for part in parts:
+        total.update(part.get("this_run") or {})
+    return {"this_run": dict(sorted(total.items())), "this_run_total": sum(total.values()),
+            "answered_from_store": sum(p.get("answered_from_store", 0) for p in parts)}

@@ -1,7 +1,7 @@
-"""The gateway: every Spotify request of a partition, answered from the journal when it can be.
+"""The gateway: every Spotify request, answered from the answer store when it can be.
 
-``Gateway`` journals every new answer before using it, and discovers at run time what the app
-may see:
+``Gateway`` stores every new answer before using it (pipeline/answers.py: one store per staging
+root, shared by every partition), and discovers what the app may see once per run:
 
 * ``tracks_batch`` / ``artists_batch``: the first 403 on ``GET /tracks?ids=`` or ``/artists?ids=``
   switches to single lookups (Development Mode since 2026-03);
@@ -10,8 +10,9 @@ may see:
   Mode strips them) stops artist lookups, since the search hit already holds the artist's
   id and name.
 
-Capability decisions are journaled too, so a resumed run does not probe again. A 5xx or
-connection failure that outlasts the client's retries is counted, not journaled; after
+Capability decisions are stored too (for ``CAPABILITY_MAX_AGE``), so no other partition or
+resumed run probes again. A 5xx or connection failure that outlasts the client's retries is
+counted, not stored; after
 ``MAX_CONSECUTIVE_FAILURES`` in a row the gateway signals an outage.
 """
 
@@ -25,8 +26,8 @@ from collections.abc import Callable, Iterable
 import requests
 import spotipy
 
+from pipeline.answers import AnswerStore
 from pipeline.spotify.client import SpotifyClient
-from pipeline.spotify.journal import Journal
 from pipeline.spotify.shapes import compact_artist, compact_features, compact_track
 
 logger = logging.getLogger(__name__)
@@ -49,21 +50,23 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 class Gateway:
-    """Journaled, capability-aware Spotify lookups for one partition.
+    """Stored, capability-aware Spotify lookups.
 
     ``client`` may be a function that makes one: it is then called at the first request, so a
-    run answered wholly from the journal needs no credentials and opens no connection."""
+    run answered wholly from the store needs no credentials and opens no connection."""
 
-    def __init__(self, client: SpotifyClient | Callable[[], SpotifyClient], journal: Journal, search_limit: int = 10):
-        self._client, self.journal, self.search_limit = client, journal, search_limit
+    def __init__(self, client: SpotifyClient | Callable[[], SpotifyClient], store: AnswerStore, search_limit: int = 10):
+        self._client, self.store, self.search_limit = client, store, search_limit
         self.requests: Counter[str] = Counter()
-        self.answered_from_journal = 0
+        self.answered_from_store = 0
         self.transient_failures: list[str] = []
         self.consecutive_failures = 0
         self.capabilities: dict[str, dict] = {name: {"available": None, "reason": "not needed in this run"}
                                               for name in CAPABILITIES}
-        for entry in journal.of_kind("capability"):
-            self.capabilities[entry["key"]] = {"available": entry["available"], "reason": entry["reason"]}
+        for name in CAPABILITIES:
+            entry = store.capability(name)
+            if entry is not None:
+                self.capabilities[name] = {"available": entry["available"], "reason": entry["reason"]}
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -102,20 +105,20 @@ class Gateway:
         if self.capabilities[name]["available"] is available:
             return
         self.capabilities[name] = {"available": available, "reason": reason}
-        self.journal.record("capability", name, available=available, reason=reason)
+        self.store.record("capability", name, available=available, reason=reason)
         if not available:
             logger.info("Spotify capability `%s` unavailable for this app: %s", name, reason)
 
     def _cached(self, kind: str, key: str) -> dict | None:
-        entry = self.journal.get(kind, key)
+        entry = self.store.get(kind, key)
         if entry is not None:
-            self.answered_from_journal += 1
+            self.answered_from_store += 1
         return entry
 
     # --- search ------------------------------------------------------------------------
 
     def search(self, query: str) -> dict | None:
-        """The journal entry for a query: ``status``, ``items`` (compact tracks), ``at``; None if transient."""
+        """The stored answer for a query: ``status``, ``items`` (compact tracks), ``at``; None if transient."""
         key = f"{self.search_limit}|{query}"
         entry = self._cached("search", key)
         if entry is not None:
@@ -126,14 +129,14 @@ class Gateway:
         if status == 200:
             tracks = body.get("tracks") or {}
             items = [compact_track(t) for t in tracks.get("items") or [] if t and t.get("id")]
-            return self.journal.record("search", key, status=200, items=items, total=tracks.get("total"))
-        return self.journal.record("search", key, status=status, items=[], error=body.get("message"))
+            return self.store.record("search", key, status=200, items=items, total=tracks.get("total"))
+        return self.store.record("search", key, status=status, items=[], error=body.get("message"))
 
     # --- lookups by id -------------------------------------------------------------------
 
     def _lookup(self, kind: str, ids: list[str], batch_capability: str | None, batch_method: str | None,
                 single_method: str, unwrap: str, compact: Callable[[dict], dict], stop: Callable[[], bool]) -> dict[str, dict]:
-        """id → journal entry (``obj`` is the compact object or None) for every id answered."""
+        """id → stored answer (``obj`` is the compact object or None) for every id answered."""
         out: dict[str, dict] = {}
         missing = []
         for item_id in dict.fromkeys(ids):
@@ -155,7 +158,7 @@ class Gateway:
                 self._set_capability(batch_capability, True, "batch lookups answered")
                 objs = body.get(unwrap) if isinstance(body, dict) else body
                 for item_id, obj in zip(chunk, objs or [], strict=False):
-                    out[item_id] = self.journal.record(kind, item_id, status=200 if obj else 404,
+                    out[item_id] = self.store.record(kind, item_id, status=200 if obj else 404,
                                                        obj=compact(obj) if obj else None)
         for item_id in missing:
             if item_id in out:
@@ -166,11 +169,11 @@ class Gateway:
             if status is None:
                 continue
             if status == 200:
-                out[item_id] = self.journal.record(kind, item_id, status=200, obj=compact(body))
+                out[item_id] = self.store.record(kind, item_id, status=200, obj=compact(body))
             elif status == 403:
                 return out  # the caller's capability rule decides (audio features)
             else:
-                out[item_id] = self.journal.record(kind, item_id, status=status, obj=None, error=body.get("message"))
+                out[item_id] = self.store.record(kind, item_id, status=status, obj=None, error=body.get("message"))
         return out
 
     def tracks(self, ids: list[str]) -> dict[str, dict]:
@@ -223,6 +226,6 @@ class Gateway:
                 continue
             self._set_capability("audio_features", True, "audio features answered")
             for item_id, obj in zip(chunk, body or [], strict=False):
-                out[item_id] = self.journal.record("audio_features", item_id, status=200 if obj else 404,
+                out[item_id] = self.store.record("audio_features", item_id, status=200 if obj else 404,
                                                    obj=compact_features(obj) if obj else None)
         return out

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.spotify import matching
-from pipeline.spotify.matching import AMBIGUOUS, MATCHED, Song
+from pipeline.matching import decide as matching
+from pipeline.matching.decide import AMBIGUOUS, MATCHED, Song
 
 
 def match_row(song: Song, partition: str, status: str, method: str | None, rung: str | None, query: str | None,

@@ -1,37 +1,64 @@
-"""EnrichPartition: one partition's staged MSD songs → Spotify matches, tracks, artists, audio features."""
+"""Spotify enrichment of one partition, in two tasks so a quota that runs out has bought matches first.
+
+* ``SpotifySearch``: crosswalk checks and searches; every answer goes to the answer store
+  (pipeline/answers.py). Its priority is above the details', and Luigi raises the priority of
+  what it requires (the extraction) to match, so a worker takes every runnable search of the
+  selection before any partition's details.
+* ``EnrichPartition``: decides every match again from the stored answers (no request), then
+  looks up what the search hits lack (artists, audio features) where the app may see it, and
+  writes the staged files.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from pipeline import config, staging, versioning
+from pipeline import answers, config, staging, versioning
+from pipeline.matching.decide import MATCHER_VERSION, Song
 from pipeline.spotify import enrich as spotify_enrich
 from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient
 from pipeline.spotify.crosswalk import crosswalk_digest, load_crosswalk
-from pipeline.spotify.enrich import enrich_partition
 from pipeline.spotify.gateway import Gateway
-from pipeline.spotify.journal import Journal
-from pipeline.spotify.matching import MATCHER_VERSION, Song
+from pipeline.spotify.journal import read_legacy_journal
 from pipeline.tasks.base import StagedPartitionTask
 from pipeline.tasks.extract import ExtractPartition
 
 logger = logging.getLogger("luigi-interface")
 
-
 QUOTA_STATE = "_quota_exhausted.json"
+DETAIL_SETTINGS = ("fetch_artists", "fetch_audio_features")
+# Above the default (0) of every other task: searches (and the extractions they need) go first.
+SEARCH_PRIORITY = 10
 
 
-class EnrichPartition(StagedPartitionTask):
-    """The extraction's ``songs.jsonl.gz`` → ``<staging root>/spotify/A/B/v-…/``.
+class _SpotifyStage(StagedPartitionTask):
+    def songs(self) -> list[Song]:
+        songs_file = staging.target(f"{ExtractPartition(partition=self.partition).folder}/songs.jsonl.gz")
+        return [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
 
-    Every Spotify answer goes to ``<staging root>/spotify/A/B/journal/`` as it arrives, shared by
-    every output version of the partition: an interrupted run resumes without repeating a
-    request, and a run with other matching settings decides again from the answers already paid
-    for. The data files and, last, the manifest (the completion target) are written only when
-    every song has an outcome.
-    """
+    def gateway(self) -> Gateway:
+        settings = config.spotify()
 
-    stage = "spotify"
+        def client():  # made at the first request: a run answered from the store needs no credentials
+            return SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
+                                 max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff)
+        legacy = read_legacy_journal(staging.partition_prefix(EnrichPartition.stage, self.partition))
+        return Gateway(client, answers.AnswerStore(answers.store_folder("spotify"), fallback=legacy),
+                       settings.search_limit)
+
+    def quota_stop(self, exc: QuotaExhaustedError) -> None:
+        # Kept where the run summary (and the next run) can say when Spotify may answer again.
+        staging.write_json(staging.target(f"{staging.root()}/{EnrichPartition.stage}/{QUOTA_STATE}"),
+                           {"partition": self.partition, "resume_at": exc.resume_at.isoformat(timespec="seconds"),
+                            "retry_after_s": exc.retry_after_s, "message": str(exc)})
+
+
+class SpotifySearch(_SpotifyStage):
+    """The searches (and crosswalk checks) of one partition: ``<staging root>/spotify-search/A/B/v-…/``
+    holds only the manifest, a summary of the outcomes and the requests they took."""
+
+    stage = "spotify-search"
+    priority = SEARCH_PRIORITY
 
     def requires(self):
         return ExtractPartition(partition=self.partition)
@@ -39,39 +66,65 @@ class EnrichPartition(StagedPartitionTask):
     @classmethod
     def output_settings(cls) -> dict:
         settings = versioning.significant_settings(config.spotify())
+        for name in DETAIL_SETTINGS:
+            settings.pop(name)
         crosswalk = settings.pop("crosswalk")
         return {**settings, "crosswalk_sha256": crosswalk_digest(crosswalk) if crosswalk else None,
-                "matcher_version": MATCHER_VERSION, "enrich_schema_version": spotify_enrich.SCHEMA_VERSION,
+                "matcher_version": MATCHER_VERSION,
                 "extract_output": versioning.folder_name(ExtractPartition.output_settings())}
 
     def run(self):
         if not self.start():
             return
         settings = config.spotify()
-        songs_file = staging.target(f"{self.input().folder}/songs.jsonl.gz")
-        songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
         crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
-
-        def client():  # made at the first request: a run answered from the journal needs no credentials
-            return SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
-                                 max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff)
-        journal = Journal(staging.partition_prefix(self.stage, self.partition),
-                          segment_size=settings.journal_segment_size).load()
-        if journal.loaded_entries:
-            logger.info("partition %s: resuming with %d journaled answers", self.partition, journal.loaded_entries)
         try:
-            outputs, manifest = enrich_partition(
-                self.partition, songs, Gateway(client, journal, settings.search_limit),
-                threshold=settings.match_threshold, crosswalk=crosswalk, fetch_artists=settings.fetch_artists,
-                fetch_audio_features=settings.fetch_audio_features, progress=self.report_progress)
+            summary = spotify_enrich.match_songs(self.partition, self.songs(), self.gateway(), settings.match_threshold,
+                                                 crosswalk, progress=self.report_progress)
         except QuotaExhaustedError as exc:
-            # Kept where the run summary (and the next run) can say when Spotify may answer again.
-            staging.write_json(staging.target(f"{staging.root()}/{self.stage}/{QUOTA_STATE}"),
-                               {"partition": self.partition, "resume_at": exc.resume_at.isoformat(timespec="seconds"),
-                                "retry_after_s": exc.retry_after_s, "message": str(exc)})
+            self.quota_stop(exc)
             raise
-        finally:
-            journal.close()  # on S3 this uploads the answers still pending, quota stop included
+        self.write_manifest(summary)
+        logger.info("partition %s searched: %s, %d Spotify requests", self.partition, summary["statuses"],
+                    summary["requests"]["this_run_total"])
+
+
+class EnrichPartition(_SpotifyStage):
+    """The extraction's ``songs.jsonl.gz`` → ``<staging root>/spotify/A/B/v-…/``.
+
+    Matches are decided from the stored search answers; the artists and audio features the
+    app may see are looked up after every search. The data files and, last, the manifest (the
+    completion target) are written only when every song has an outcome.
+    """
+
+    stage = "spotify"
+
+    def requires(self):
+        return {"songs": ExtractPartition(partition=self.partition), "searched": SpotifySearch(partition=self.partition)}
+
+    @classmethod
+    def output_settings(cls) -> dict:
+        return {**{k: v for k, v in versioning.significant_settings(config.spotify()).items() if k in DETAIL_SETTINGS},
+                "enrich_schema_version": spotify_enrich.SCHEMA_VERSION,
+                "search_output": versioning.folder_name(SpotifySearch.output_settings())}
+
+    def run(self):
+        if not self.start():
+            return
+        settings = config.spotify()
+        crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
+        searched, _ = self.input()["searched"].read()
+        gateway = self.gateway()
+        try:
+            outputs, manifest = spotify_enrich.enrich_partition(
+                self.partition, self.songs(), gateway, threshold=settings.match_threshold, crosswalk=crosswalk,
+                fetch_artists=settings.fetch_artists, fetch_audio_features=settings.fetch_audio_features,
+                progress=self.report_progress)
+        except QuotaExhaustedError as exc:
+            self.quota_stop(exc)
+            raise
+        # Every request spent on this output: the search task's and the details'.
+        manifest["requests"] = spotify_enrich.merge_requests(searched["requests"], manifest["requests"])
 
         writers = []
         try:

@@ -12,7 +12,7 @@ from pipeline import config, staging
 from pipeline.caches import forget_listings
 from pipeline.errors import TerminalError
 from pipeline.partitions import discover_partitions, validate_partition
-from pipeline.tasks.enrich import EnrichPartition
+from pipeline.tasks.enrich import EnrichPartition, SpotifySearch
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
 from pipeline.tasks.load import LoadPartition, WarehouseSchema
@@ -96,8 +96,8 @@ class RunReport(luigi.Task):
     def requires(self):
         tasks = [WarehouseSchema(), FinalizeWarehouse(partitions=self._selected())]
         for partition in self._selected():
-            tasks += [ExtractPartition(partition=partition), EnrichPartition(partition=partition),
-                      LoadPartition(partition=partition)]
+            tasks += [ExtractPartition(partition=partition), SpotifySearch(partition=partition),
+                      EnrichPartition(partition=partition), LoadPartition(partition=partition)]
         return tasks
 
     def output(self):

@@ -1,0 +1,138 @@
+"""The answer store: every answer a source gave, one object per request, shared by all partitions.
+
+``<staging root>/answers/<source>/<kind>/<h[:2]>/<h>.json`` where ``h`` is the SHA-256 of the
+request's key (``search`` + the query, ``track`` + an id, ``capability`` + a name …). A search
+answered for ``A/A`` is not asked again for ``B/B``; the same (artist, title) in two partitions is
+one request; an interrupted run resumes without repeating one.
+
+Why one object per answer, not an append-only log per run or partition:
+
+* every answer is durable the moment it arrives, on S3 too (no append there; a segmented log
+  loses the segment in progress on ``kill -9``);
+* a task reads only the answers it needs (a GET or an open per request), never the whole store,
+  which for the full MSD is gigabytes;
+* several workers and processes, on one machine or many, write at once without a lock: each
+  object is written whole (a temporary file renamed into place locally, one PUT on S3), two
+  writers of one key write the same request's answer, and different keys never touch.
+
+Paid-for answers are never deleted implicitly: ``make forget-spotify-answers`` removes them by
+name. Answers kept by earlier versions in per-partition journals (``<stage>/A/B/journal/``) are
+read as a fallback and copied into the store when used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import tempfile
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from botocore.exceptions import ClientError
+
+from pipeline import staging
+
+logger = logging.getLogger(__name__)
+
+ANSWERS_DIR = "answers"
+# What an app may see is re-discovered when its record is older than this (an app can be upgraded).
+CAPABILITY_MAX_AGE = timedelta(hours=24)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+def store_folder(source: str, root: str | None = None) -> str:
+    return f"{(root or staging.root()).rstrip('/')}/{ANSWERS_DIR}/{source}"
+
+
+class AnswerStore:
+    """Answers of one source under one staging root. ``fallback`` holds older answers (legacy
+    per-partition journals) consulted when the store has none."""
+
+    def __init__(self, folder: str, run_id: str | None = None, fallback: dict[tuple[str, str], dict] | None = None):
+        self.folder = folder.rstrip("/")
+        self.run_id = run_id or new_run_id()
+        self.fallback = fallback or {}
+        self._memory: dict[tuple[str, str], dict | None] = {}
+        self.found = 0  # answers read from the store (or the fallback) instead of asked
+        self.written = 0
+
+    def path(self, kind: str, key: str) -> str:
+        digest = hashlib.sha256(f"{kind}\n{key}".encode()).hexdigest()
+        return f"{self.folder}/{kind}/{digest[:2]}/{digest}.json"
+
+    # --- reading -----------------------------------------------------------------------
+
+    def get(self, kind: str, key: str) -> dict | None:
+        if (kind, key) not in self._memory:
+            entry = self._read(kind, key)
+            if entry is None and (kind, key) in self.fallback:
+                entry = self._write(self.fallback[(kind, key)])  # copied, never moved
+            self._memory[(kind, key)] = entry
+        entry = self._memory[(kind, key)]
+        if entry is not None:
+            self.found += 1
+        return entry
+
+    def capability(self, name: str) -> dict | None:
+        """A recent capability record, or None when it must be discovered (again)."""
+        entry = self.get("capability", name)
+        if entry is None:
+            return None
+        try:
+            at = datetime.fromisoformat(entry["at"].replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return None
+        return entry if datetime.now(UTC) - at <= CAPABILITY_MAX_AGE else None
+
+    def _read(self, kind: str, key: str) -> dict | None:
+        path = self.path(kind, key)
+        try:
+            data = staging.read_bytes(path)
+        except FileNotFoundError:
+            return None
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            entry = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            logger.warning("answer store: %s is not JSON; the request will be asked again", path)
+            return None
+        return entry if entry.get("kind") == kind and entry.get("key") == key else None
+
+    # --- writing -----------------------------------------------------------------------
+
+    def record(self, kind: str, key: str, **payload) -> dict:
+        entry = {"kind": kind, "key": key, "at": utc_now(), "run_id": self.run_id, **payload}
+        self._memory[(kind, key)] = self._write(entry)
+        return entry
+
+    def _write(self, entry: dict) -> dict:
+        path = self.path(entry["kind"], entry["key"])
+        data = orjson.dumps(entry)
+        if staging.is_s3(path):
+            staging.s3_client().put_string(data, path)
+        else:
+            folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)  # whole or not at all: a reader never sees half an answer
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+                raise
+        self.written += 1
+        return entry

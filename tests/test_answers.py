@@ -1,0 +1,89 @@
+"""The answer store: one per staging root, shared by every partition, safe with several processes."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+import luigi
+import pytest
+
+from pipeline.answers import AnswerStore, store_folder
+from pipeline.matching.decide import Song
+from pipeline.spotify.client import SpotifyClient
+from pipeline.spotify.enrich import match_songs
+from pipeline.spotify.gateway import Gateway
+from pipeline.tasks import EnrichAll
+from tests.conftest import PROJECT_ROOT, run_luigi
+
+WRITER = """
+import sys
+from pipeline.answers import AnswerStore, store_folder
+from tests.conftest import use_config_files
+use_config_files(sys.argv[1])
+store = AnswerStore(store_folder("spotify"), run_id=sys.argv[2])
+for i in range(int(sys.argv[3]), int(sys.argv[4])):
+    store.record("search", f"10|query {i}", status=200, items=[{"id": f"t{i}", "by": sys.argv[2]}])
+"""
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_two_processes_writing_the_store_at_once_lose_nothing(where, local_pipeline, luigi_config, request):
+    if where == "s3":
+        bucket, _ = request.getfixturevalue("s3_bucket")
+        luigi_config.set("staging", root=f"s3://{bucket}/staging")
+    n = 150 if where == "s3" else 400
+    # Overlapping ranges: both write the middle third, each alone writes a third.
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, luigi_config.path, name, str(lo), str(hi)],
+                                cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
+               for name, lo, hi in (("one", 0, 2 * n // 3), ("two", n // 3, n))]
+    for writer in writers:
+        assert writer.wait(timeout=300) == 0, writer.stderr.read()
+    store = AnswerStore(store_folder("spotify"))
+    for i in range(n):
+        entry = store.get("search", f"10|query {i}")
+        assert entry is not None and entry["items"][0]["id"] == f"t{i}", i
+        assert entry["run_id"] == entry["items"][0]["by"]  # whole objects, never a mix of two writes
+    assert store.get("search", "10|never asked") is None
+
+
+def _song(track_id, artist, title):
+    return Song(track_id, None, artist, title, None, 200.0, None)
+
+
+def test_a_second_partition_sends_no_request_for_songs_the_first_answered(local_pipeline, sandbox, catalog):
+    server = sandbox(mode="development")
+    client = SpotifyClient(api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token",
+                           client_id="sandbox-client", client_secret="sandbox-secret")
+    first = [_song("TRAAAAA128F0000001", "Otis Reed", "Black Heart"), _song("TRAAAAA128F0000002", "Nina Simone", "Blue Moon")]
+    second = [_song("TRBBBBB128F0000003", "Otis Reed", "Black Heart"),  # the same song, another MSD track
+              _song("TRBBBBB128F0000004", "Etta James", "Golden Train")]
+    match_songs("A/A", first, Gateway(client, AnswerStore(store_folder("spotify"))))
+    asked = len(server.state.log)
+    summary = match_songs("B/B", second, Gateway(client, AnswerStore(store_folder("spotify"))))
+    queries_after = [parse_qs(urlsplit(path).query)["q"][0] for _, path in server.state.log[asked:]]
+    assert queries_after and not any("Black Heart" in q for q in queries_after)
+    assert summary["requests"]["answered_from_store"] >= 1
+
+
+def test_searches_of_every_partition_go_before_any_details_and_capabilities_are_probed_once(
+        local_pipeline, spotify_at):
+    server = spotify_at(mode="development")
+    assert run_luigi([EnrichAll()], workers=1).status == luigi.LuigiStatusCode.SUCCESS
+    endpoints = [endpoint for endpoint, _ in server.state.log]
+    last_search = max(i for i, e in enumerate(endpoints) if e == "search")
+    assert all(i > last_search for i, e in enumerate(endpoints) if e in ("artists", "artist", "audio-features"))
+    # Development Mode: one probe each for batch artists, an artist and audio features, for all three partitions.
+    requests = server.state.stats()["requests"]
+    assert requests.get("artists") == 1 and requests.get("artist") == 1 and requests.get("audio-features") == 1
+    # Identical queries across partitions were sent once.
+    searched = [parse_qs(urlsplit(path).query)["q"][0] for endpoint, path in server.state.log if endpoint == "search"]
+    assert len(searched) == len(set(searched))
+    capabilities = [json.load(open(p)) for p in glob.glob(os.path.join(local_pipeline, "answers", "spotify",
+                                                                       "capability", "*", "*.json"))]
+    assert {c["key"]: c["available"] for c in capabilities} == {"artists_batch": False, "artist_details": False,
+                                                                  "audio_features": False}
