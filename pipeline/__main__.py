@@ -28,7 +28,7 @@ from pipeline.partitions import validate_partition
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
-from pipeline.tasks.enrich import QUOTA_STATE
+from pipeline.tasks.enrich import QUOTA_STATE, sent_total
 from pipeline.warehouse.backends import literal, redact, warehouse_backend
 from pipeline.warehouse.load import read_manifests
 from pipeline.warehouse.schema import MARKER_TABLE
@@ -60,10 +60,11 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
         if enrich.exists():
             manifest = enrich.read()[0]
             songs, matched = songs + manifest["songs"], matched + manifest["statuses"]["matched"]
-            requests += manifest["requests"]["this_run_total"]
+            requests += sent_total(manifest)
     lines = [f"partitions loaded this run: {len(loaded)}, already loaded: {len(skipped)}, failed: {len(failed)}",
              f"songs enriched this run: {songs}, matched {matched}"
-             + (f" ({matched / songs:.1%})" if songs else "") + f", Spotify API requests {requests} (token requests not counted)"]
+             + (f" ({matched / songs:.1%})" if songs else "")
+             + f", Spotify requests sent {requests} (every one: retries, rate-limited and token requests included)"]
     quota = staging.target(f"{staging.root()}/spotify/{QUOTA_STATE}")
     if quota.exists():
         state = staging.read_json(quota)

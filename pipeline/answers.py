@@ -37,6 +37,8 @@ from pipeline import staging
 logger = logging.getLogger(__name__)
 
 ANSWERS_DIR = "answers"
+# What every task run sent, one small file per run and task, kept beside the answers they bought.
+LEDGER_DIR = "_ledger"
 # What an app may see is re-discovered when its record is older than this (an app can be upgraded).
 CAPABILITY_MAX_AGE = timedelta(hours=24)
 
@@ -136,3 +138,29 @@ class AnswerStore:
                 raise
         self.written += 1
         return entry
+
+
+def record_spent(source: str, task: str, run_id: str, requests: dict) -> None:
+    """Add one task run's requests to the source's ledger (written even when the run failed or
+    stopped on the quota: what was sent was paid for)."""
+    if not requests.get("sent_total"):
+        return
+    path = f"{store_folder(source)}/{LEDGER_DIR}/{run_id}-{task}.json"
+    staging.write_json(staging.target(path), {"task": task, "run_id": run_id, "at": utc_now(), **requests})
+
+
+def total_spent(source: str) -> dict:
+    """Requests sent for this staging root over every run: ``sent_total``, ``runs``, ``rate_limited``."""
+    folder = f"{store_folder(source)}/{LEDGER_DIR}"
+    if staging.is_s3(folder):
+        client = staging.s3_client()
+        paths = [p for p in client.listdir(folder) if p.endswith(".json")] if client.isdir(folder) else []
+    else:
+        paths = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")] if os.path.isdir(folder) else []
+    totals = {"sent_total": 0, "rate_limited": 0, "runs": 0}
+    for path in paths:
+        entry = orjson.loads(staging.read_bytes(path))
+        totals["sent_total"] += entry.get("sent_total", 0)
+        totals["rate_limited"] += entry.get("rate_limited", 0)
+        totals["runs"] += 1
+    return totals

@@ -107,6 +107,10 @@ class spotify(luigi.Config):  # noqa: N801
         "MUSIC_ETL_SPOTIFY_CROSSWALK", "",
         description="MSD id → Spotify id file (CSV or Echo Nest JSON); blank: search every song; "
                     "its content, not its path, versions enrichment")
+    min_interval = luigi.FloatParameter(
+        default=0.0, significant=False,
+        description="seconds between requests from one worker (0: as fast as Spotify allows; after a 429 the "
+                    "client slows to 90%% of the rate that met it)")
     fetch_artists = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
                                         description="look up matched tracks' artists (genres, popularity, followers)")
     fetch_audio_features = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from pipeline import config, staging, versioning
+from pipeline import answers, config, staging, versioning
 from pipeline.partitions import discover_partitions
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, SpotifySearch
+from pipeline.tasks.enrich import sent_total
 from pipeline.warehouse.backends import redact, warehouse_backend
 from pipeline.warehouse.load import load_id_for
 from pipeline.warehouse.target import marker_table_exists_sql
@@ -77,20 +78,24 @@ def main() -> int:
         matched = spotify["statuses"]["matched"]
         totals["matched"] += matched
         totals["enriched_tracks"] += counts["tracks"]
-        totals["requests"] += spotify["requests"]["this_run_total"]
+        totals["requests"] += sent_total(spotify)
         current = load_id_for(partition, LoadPartition(partition=partition).input_manifests())
         if loaded is None:
             state = "unknown"
         else:
             state = "yes" if loaded.get(partition) == current else ("older staging" if partition in loaded else "no")
         complete += state == "yes"
-        print(line + f"{matched:>9}{spotify['match_rate'] or 0:>7.2f}{spotify['requests']['this_run_total']:>9}  {state}")
+        print(line + f"{matched:>9}{spotify['match_rate'] or 0:>7.2f}{sent_total(spotify):>9}  {state}")
     # The rate of the enriched partitions only: tracks not yet looked for are not unmatched.
     rate = totals["matched"] / totals["enriched_tracks"] if totals["enriched_tracks"] else 0
     print(f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}{totals['matched']:>9}{rate:>7.2f}"
           f"{totals['requests']:>9}  {complete}/{len(partitions)} partitions loaded")
-    print("rate: matched / tracks of the enriched partitions; requests: Spotify API requests of each partition's "
-          "last enrichment, search and details (answers from the store cost none)")
+    spent = answers.total_spent("spotify")
+    print(f"Spotify requests sent by every run so far: {spent['sent_total']} in {spent['runs']} task runs "
+          f"({spent['rate_limited']} rate-limited)")
+    print("rate: matched / tracks of the enriched partitions; requests: Spotify requests sent to produce each "
+          "partition's current enrichment, every one (retries, rate-limited and token requests included; "
+          "answers from the store cost none)")
     return 0 if loaded is not None else 1
 
 

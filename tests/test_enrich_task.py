@@ -133,7 +133,7 @@ def test_quota_stops_at_once_with_the_resume_time_and_the_rerun_repeats_nothing(
     run_luigi([ExtractPartition(partition="A/A")])
     task = SpotifySearch(partition="A/A")
     slept = []
-    monkeypatch.setattr(client_module, "time", SimpleNamespace(sleep=slept.append))
+    monkeypatch.setattr(client_module, "time", SimpleNamespace(sleep=slept.append, monotonic=time.monotonic))
     with pytest.raises(QuotaExhaustedError, match=r"rerun after \d{4}-\d\d-\d\d \d\d:\d\d UTC"):
         task.run()
     assert slept == []  # stopped at once instead of sleeping out the Retry-After
@@ -155,18 +155,26 @@ def test_quota_stops_at_once_with_the_resume_time_and_the_rerun_repeats_nothing(
     assert_matches_agree_with_ground_truth(out["matches.jsonl.gz"], catalog)
 
 
-def test_short_rate_limits_are_waited_out_and_server_errors_retried(spotify_pipeline, luigi_config, catalog,
-                                                                   monkeypatch):
+def test_short_rate_limits_are_waited_out_server_errors_retried_and_every_request_counted(
+        spotify_pipeline, luigi_config, catalog, monkeypatch, caplog):
     clock = FakeClock()
     server = spotify_pipeline(mode="development", rate_limit=10, rate_window_s=1, fail_rate=0.15, seed=2,
-                              clock=clock.monotonic)
-    monkeypatch.setattr(client_module, "time", SimpleNamespace(sleep=clock.sleep))
+                              clock=clock.monotonic, expire_tokens_every=15)
+    monkeypatch.setattr(client_module, "time", SimpleNamespace(sleep=clock.sleep, monotonic=clock.monotonic))
     luigi_config.set("spotify", retry_backoff=0.01)
     assert run_luigi([EnrichPartition(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
     responses = server.state.stats()["responses"]
-    assert responses.get("429", 0) == len(clock.slept) > 0  # every 429 waited out once, none given up on
-    assert sum(v for k, v in responses.items() if k.startswith("5")) > 0
-    _, out = outputs(spotify_pipeline.staging, "A/B")
+    manifest, out = outputs(spotify_pipeline.staging, "A/B")
+    requests = manifest["requests"]
+    assert responses.get("429", 0) == requests["rate_limited"] > 0  # every 429 waited out once, none given up on
+    assert sum(v for k, v in responses.items() if k.startswith("5")) > 0 and responses.get("401", 0) > 0
+    # Every request the sandbox received is counted: retried 5xx, 429s, 401s and token requests too.
+    received = server.state.stats()["requests"]
+    assert requests["sent"] == received and requests["sent_total"] == sum(received.values())
+    assert requests["sent_total"] > requests["this_run_total"]
+    # After the first 429 the client paces itself instead of running into the limit again and again.
+    assert requests["rate_limited"] < requests["sent_total"] / 10
+    assert any("Spotify rate limit" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
     assert_matches_agree_with_ground_truth(out["matches.jsonl.gz"], catalog)
     assert all(r["status"] != "error" for r in out["matches.jsonl.gz"])
 
@@ -306,7 +314,8 @@ def test_s3_answer_store_survives_a_quota_stop(spotify_pipeline, s3_bucket, luig
     run_luigi([ExtractPartition(partition="B/A")])
     with pytest.raises(QuotaExhaustedError):
         SpotifySearch(partition="B/A").run()
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="staging/answers/spotify/")["Contents"]]
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="staging/answers/spotify/")["Contents"]
+            if "/_ledger/" not in o["Key"]]
     assert len(keys) == 13  # one object per answer, each durable the moment it arrived
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="staging/spotify-search/B/A/")
     asked_before = len(server.state.log)

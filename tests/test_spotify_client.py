@@ -41,11 +41,16 @@ def test_search_works_and_the_token_is_fetched_once(sandbox):
 def test_a_short_retry_after_is_waited_out(sandbox):
     clock = FakeClock()
     server = sandbox(rate_limit=2, rate_window_s=30, clock=clock.monotonic)
-    client = client_for(server, sleep=clock.sleep)
+    client = client_for(server, sleep=clock.sleep, clock=clock.monotonic)
     for _ in range(3):
         assert "items" in client.search_tracks("love")["tracks"]
     assert clock.slept == [30]  # the third request waited out the window once, then was answered
-    assert stats(server)["responses"]["429"] == 1 and stats(server)["requests"]["search"] == 4
+    # From then on it keeps to 90% of the rate that met the 429: 3 requests in 30 s.
+    assert client.min_interval_s == pytest.approx(30 / (0.9 * 3))
+    client.search_tracks("love")
+    assert clock.slept[1:] == [pytest.approx(30 / 2.7)] and stats(server)["responses"]["429"] == 1
+    assert client.sent == stats(server)["requests"]  # every request sent, the refused one and the token too
+    assert stats(server)["requests"]["search"] == 5  # 4 answered, 1 refused
 
 
 def test_a_quota_length_retry_after_stops_at_once_with_the_resume_time(sandbox):
@@ -68,7 +73,7 @@ def test_a_rate_limit_that_never_lifts_stops_after_a_bounded_number_of_waits(san
     client.search_tracks("love")
     with pytest.raises(RateLimitedError, match=r"429 on `search`: 5 short waits"):
         client.search_tracks("love")
-    assert len(slept) == MAX_RATE_LIMIT_WAITS
+    assert client.rate_limited == MAX_RATE_LIMIT_WAITS and slept.count(30.0) == MAX_RATE_LIMIT_WAITS
     assert stats(server)["responses"]["429"] == MAX_RATE_LIMIT_WAITS + 1
 
 

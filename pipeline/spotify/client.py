@@ -11,6 +11,13 @@ connection errors and 5xx, with backoff, and decides about 429 and 401 itself:
   time the quota may allow requests again;
 * 401: drop the cached token, fetch a new one, retry once.
 
+After a short 429 the client paces itself: Spotify counts requests in a rolling 30 s window
+(reference §4), so it keeps to 90% of what it had sent in the 30 s before the 429, instead of
+hammering (which lengthens the ban). ``min_interval_s`` sets a pace from the start.
+
+Every HTTP request sent is counted in ``sent``, by endpoint (``token`` included): the ones
+spotipy's caller sees, the 5xx and connection failures urllib3 retried, the 429s and 401s.
+
 Credentials come from ``SPOTIPY_CLIENT_ID`` / ``SPOTIPY_CLIENT_SECRET`` and are never logged:
 spotipy's own DEBUG lines carry the Authorization headers, so its loggers get a redacting filter.
 """
@@ -21,8 +28,10 @@ import logging
 import os
 import re
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
 import spotipy
@@ -37,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 # Short 429s waited out for one call before giving up on it: a rate limit that never lifts is an outage.
 MAX_RATE_LIMIT_WAITS = 5
+# Spotify's documented rate-limit window, and the share of the rate that met a 429 the client keeps to.
+RATE_WINDOW_S = 30.0
+PACE_SHARE = 0.9
 
 SPOTIFY_API_URL = "https://api.spotify.com/v1/"
 SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
@@ -116,9 +128,29 @@ for _name in ("spotipy.client", "spotipy.oauth2"):
             logging.getLogger(_name).addFilter(_filter)
 
 
-def retrying_session(total: int = 4, backoff_factor: float = 0.5) -> requests.Session:
-    """Connection errors and 5xx retried with backoff; 429 left to the caller, Retry-After ignored."""
-    retry = Retry(
+def endpoint_of(url: str, method: str = "GET") -> str:
+    """The Web API endpoint a URL calls, named as the sandbox's stats name it: ``search``,
+    ``track`` (one id), ``tracks`` (a batch), ``artist``, ``artists``, ``audio-feature(s)``, ``token``."""
+    path = urlsplit(url).path.rstrip("/")
+    if path.endswith("/api/token") or method == "POST":
+        return "token"
+    parts = path.split("/v1/", 1)[-1].split("/")
+    if len(parts) >= 2:
+        return "audio-feature" if parts[0] == "audio-features" else parts[0].rstrip("s")
+    return parts[0]
+
+
+def retrying_session(total: int = 4, backoff_factor: float = 0.5, sent: Counter | None = None) -> requests.Session:
+    """Connection errors and 5xx retried with backoff; 429 left to the caller, Retry-After ignored.
+    Every request sent, retried ones included, is counted in ``sent`` by endpoint."""
+    sent = sent if sent is not None else Counter()
+
+    class CountingRetry(Retry):
+        def increment(self, method=None, url=None, *args, **kwargs):
+            sent[endpoint_of(url or "", method or "GET")] += 1  # the attempt that failed, sent all the same
+            return super().increment(method, url, *args, **kwargs)
+
+    retry = CountingRetry(
         # A refused connection or an unknown host gets one immediate second try, not minutes of
         # backoff: nothing is listening there, and the caller says so (SpotifyUnreachableError).
         total=total, connect=1, read=total, status=total,
@@ -133,6 +165,8 @@ def retrying_session(total: int = 4, backoff_factor: float = 0.5) -> requests.Se
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    session.hooks["response"].append(
+        lambda response, *args, **kwargs: sent.update([endpoint_of(response.request.url, response.request.method)]))
     return session
 
 
@@ -141,15 +175,17 @@ class SpotifyClient:
 
     def __init__(self, api_url: str = SPOTIFY_API_URL, token_url: str = SPOTIFY_TOKEN_URL,
                  client_id: str | None = None, client_secret: str | None = None, timeout_s: float = 10.0,
-                 max_retry_after_s: float = 60.0, backoff_factor: float = 0.5,
-                 sleep: Callable[[float], None] | None = None):
+                 max_retry_after_s: float = 60.0, backoff_factor: float = 0.5, min_interval_s: float = 0.0,
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None):
         client_id = client_id or os.environ.get("SPOTIPY_CLIENT_ID")
         client_secret = client_secret or os.environ.get("SPOTIPY_CLIENT_SECRET")
         missing = [name for name, value in (("SPOTIPY_CLIENT_ID", client_id), ("SPOTIPY_CLIENT_SECRET", client_secret))
                    if not value]
         if missing:
             raise MissingCredentialsError(missing)
-        session = retrying_session(backoff_factor=backoff_factor)
+        self.sent: Counter[str] = Counter()  # every HTTP request sent, by endpoint
+        self.rate_limited = 0  # short 429s waited out
+        session = retrying_session(backoff_factor=backoff_factor, sent=self.sent)
         self.cache = MemoryCacheHandler()
         self.auth = spotipy.SpotifyClientCredentials(client_id=client_id, client_secret=client_secret,
                                                      cache_handler=self.cache, requests_session=session,
@@ -161,6 +197,9 @@ class SpotifyClient:
         self.max_retry_after_s = max_retry_after_s
         self.token_url = token_url
         self._sleep = sleep or time.sleep
+        self._clock = clock or time.monotonic
+        self.min_interval_s = min_interval_s
+        self._sent_at: deque[float] = deque()  # when this client's calls went out, over the last window
 
     def __repr__(self) -> str:  # no credentials in reprs, logs or tracebacks
         return f"SpotifyClient(api_url={self.sp.prefix!r})"
@@ -170,6 +209,7 @@ class SpotifyClient:
         refreshed = False
         waits = 0
         while True:
+            self._pace()
             try:
                 return fn(*args, **kwargs)
             except spotipy.exceptions.SpotifyOauthError as exc:
@@ -196,10 +236,30 @@ class SpotifyClient:
                     if waits >= MAX_RATE_LIMIT_WAITS:
                         raise RateLimitedError(endpoint, waits) from None
                     waits += 1
-                    logger.info("Spotify rate limit on %s: waiting %.0f s (Retry-After)", endpoint, wait)
+                    self.rate_limited += 1
+                    self._slow_down()
+                    logger.warning("Spotify rate limit on %s (%d so far this run): waiting %.0f s (Retry-After), "
+                                   "then one request every %.0f ms", endpoint, self.rate_limited, wait,
+                                   self.min_interval_s * 1000)
                     self._sleep(wait)
                     continue
                 raise
+
+    def _pace(self) -> None:
+        now = self._clock()
+        if self.min_interval_s and self._sent_at:
+            gap = self._sent_at[-1] + self.min_interval_s - now
+            if gap > 0:
+                self._sleep(gap)
+                now = self._clock()
+        self._sent_at.append(now)
+        while self._sent_at and self._sent_at[0] < now - RATE_WINDOW_S:
+            self._sent_at.popleft()
+
+    def _slow_down(self) -> None:
+        """Keep to a share of the rate that met the 429, over Spotify's rolling window."""
+        if len(self._sent_at) > 1:
+            self.min_interval_s = max(self.min_interval_s, RATE_WINDOW_S / (PACE_SHARE * len(self._sent_at)))
 
     def search_tracks(self, q: str, limit: int = 10):
         return self.call("search", self.sp.search, q=q, type="track", limit=limit)

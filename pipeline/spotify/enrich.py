@@ -17,6 +17,7 @@ for exactly those; a quota 429 stops the partition at once (``QuotaExhaustedErro
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 
@@ -28,6 +29,8 @@ from pipeline.spotify import queries
 from pipeline.spotify.gateway import Gateway, SpotifyOutage
 from pipeline.spotify.rows import artist_row, match_row, track_row
 from pipeline.spotify.shapes import FEATURE_FIELDS
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 # Crosswalk ids come from Echo Nest's Rosetta data (high precision); the check only rejects
@@ -74,8 +77,19 @@ def match_songs(partition: str, songs: list[Song], gateway: Gateway, threshold: 
             "requests": _requests(gateway), "rungs": matched["rungs"], "completed_at": utc_now()}
 
 
-def _requests(gateway: Gateway) -> dict:
+def request_counts(gateway: Gateway) -> dict:
+    """What the gateway asked (calls) and sent (every HTTP request), so far."""
+    return _requests(gateway, warn=False)
+
+
+def _requests(gateway: Gateway, warn: bool = True) -> dict:
+    sent = gateway.sent()
+    if warn and (sent["rate_limited"] or sent["total"] > sum(gateway.requests.values())):
+        logger.warning("Spotify answered slowly: %d requests sent for %d calls (%d rate-limited, the rest retried "
+                       "after server errors or an expired token)", sent["total"], sum(gateway.requests.values()),
+                       sent["rate_limited"])
     return {"this_run": dict(sorted(gateway.requests.items())), "this_run_total": sum(gateway.requests.values()),
+            "sent": sent["by_endpoint"], "sent_total": sent["total"], "rate_limited": sent["rate_limited"],
             "answered_from_store": gateway.answered_from_store}
 
 
@@ -182,8 +196,12 @@ def _search_song(song: Song, partition: str, gateway: Gateway, threshold: float,
 
 def merge_requests(*parts: dict) -> dict:
     """Request counts of several runs (the search task's and the details') as one."""
-    total: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    sent: Counter[str] = Counter()
     for part in parts:
-        total.update(part.get("this_run") or {})
-    return {"this_run": dict(sorted(total.items())), "this_run_total": sum(total.values()),
+        calls.update(part.get("this_run") or {})
+        sent.update(part.get("sent") or {})
+    return {"this_run": dict(sorted(calls.items())), "this_run_total": sum(calls.values()),
+            "sent": dict(sorted(sent.items())), "sent_total": sum(sent.values()),
+            "rate_limited": sum(p.get("rate_limited", 0) for p in parts),
             "answered_from_store": sum(p.get("answered_from_store", 0) for p in parts)}

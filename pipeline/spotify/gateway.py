@@ -57,6 +57,8 @@ class Gateway:
 
     def __init__(self, client: SpotifyClient | Callable[[], SpotifyClient], store: AnswerStore, search_limit: int = 10):
         self._client, self.store, self.search_limit = client, store, search_limit
+        self._sent_before: Counter[str] | None = None
+        self._rate_limited_before = 0
         self.requests: Counter[str] = Counter()
         self.answered_from_store = 0
         self.transient_failures: list[str] = []
@@ -74,7 +76,21 @@ class Gateway:
     def client(self) -> SpotifyClient:
         if not isinstance(self._client, SpotifyClient):
             self._client = self._client()
+        if self._sent_before is None:  # a client may serve several gateways: count from here on
+            self._sent_before = Counter(self._client.sent)
+            self._rate_limited_before = self._client.rate_limited
         return self._client
+
+    def sent(self) -> dict:
+        """Every HTTP request this gateway's work sent (retries, 429s, 401s and token requests
+        included), by endpoint, and the short 429s waited out."""
+        if self._sent_before is None:
+            return {"by_endpoint": {}, "total": 0, "rate_limited": 0}
+        spent = Counter(self._client.sent)
+        spent.subtract(self._sent_before)
+        spent = +spent
+        return {"by_endpoint": dict(sorted(spent.items())), "total": sum(spent.values()),
+                "rate_limited": self._client.rate_limited - self._rate_limited_before}
 
     def _call(self, endpoint: str, method: str, *args, **kwargs):
         """One request through spotipy's ``method``; returns (status, body). Transient failures

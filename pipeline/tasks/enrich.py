@@ -31,6 +31,12 @@ DETAIL_SETTINGS = ("fetch_artists", "fetch_audio_features")
 SEARCH_PRIORITY = 10
 
 
+def sent_total(manifest: dict) -> int:
+    """Every request the manifest's output cost (manifests of earlier versions counted calls only)."""
+    requests = manifest.get("requests") or {}
+    return requests.get("sent_total", requests.get("this_run_total", 0))
+
+
 class _SpotifyStage(StagedPartitionTask):
     def songs(self) -> list[Song]:
         songs_file = staging.target(f"{ExtractPartition(partition=self.partition).folder}/songs.jsonl.gz")
@@ -41,10 +47,16 @@ class _SpotifyStage(StagedPartitionTask):
 
         def client():  # made at the first request: a run answered from the store needs no credentials
             return SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
-                                 max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff)
+                                 max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff,
+                                 min_interval_s=settings.min_interval)
         legacy = read_legacy_journal(staging.partition_prefix(EnrichPartition.stage, self.partition))
         return Gateway(client, answers.AnswerStore(answers.store_folder("spotify"), fallback=legacy),
                        settings.search_limit)
+
+    def spend(self, gateway: Gateway) -> None:
+        """The ledger line of this run, whatever its end: every request sent was paid for."""
+        answers.record_spent("spotify", f"{type(self).__name__}-{self.partition.replace('/', '')}",
+                             gateway.store.run_id, spotify_enrich.request_counts(gateway))
 
     def quota_stop(self, exc: QuotaExhaustedError) -> None:
         # Kept where the run summary (and the next run) can say when Spotify may answer again.
@@ -78,15 +90,18 @@ class SpotifySearch(_SpotifyStage):
             return
         settings = config.spotify()
         crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
+        gateway = self.gateway()
         try:
-            summary = spotify_enrich.match_songs(self.partition, self.songs(), self.gateway(), settings.match_threshold,
+            summary = spotify_enrich.match_songs(self.partition, self.songs(), gateway, settings.match_threshold,
                                                  crosswalk, progress=self.report_progress)
         except QuotaExhaustedError as exc:
             self.quota_stop(exc)
             raise
+        finally:
+            self.spend(gateway)
         self.write_manifest(summary)
-        logger.info("partition %s searched: %s, %d Spotify requests", self.partition, summary["statuses"],
-                    summary["requests"]["this_run_total"])
+        logger.info("partition %s searched: %s, %d Spotify requests sent", self.partition, summary["statuses"],
+                    summary["requests"]["sent_total"])
 
 
 class EnrichPartition(_SpotifyStage):
@@ -123,6 +138,8 @@ class EnrichPartition(_SpotifyStage):
         except QuotaExhaustedError as exc:
             self.quota_stop(exc)
             raise
+        finally:
+            self.spend(gateway)
         # Every request spent on this output: the search task's and the details'.
         manifest["requests"] = spotify_enrich.merge_requests(searched["requests"], manifest["requests"])
 
@@ -140,5 +157,5 @@ class EnrichPartition(_SpotifyStage):
                 writer.abort()
             raise
         self.write_manifest(manifest)
-        logger.info("partition %s: %d songs, match rate %s, %d Spotify requests",
-                    self.partition, manifest["songs"], manifest["match_rate"], manifest["requests"]["this_run_total"])
+        logger.info("partition %s: %d songs, match rate %s, %d Spotify requests sent",
+                    self.partition, manifest["songs"], manifest["match_rate"], manifest["requests"]["sent_total"])
