@@ -12,8 +12,9 @@ connection errors and 5xx, with backoff, and decides about 429 and 401 itself:
 * 401: drop the cached token, fetch a new one, retry once.
 
 After a short 429 the client paces itself: Spotify counts requests in a rolling 30 s window
-(reference §4), so it keeps to 90% of what it had sent in the 30 s before the 429, instead of
-hammering (which lengthens the ban). ``min_interval_s`` sets a pace from the start.
+(reference §4), so it keeps to 90% of what it had sent in the 30 s before the 429, and to 90%
+of its pace at each later 429, instead of hammering (which lengthens the ban).
+``min_interval_s`` sets a pace from the start.
 
 Every HTTP request sent is counted in ``sent``, by endpoint (``token`` included): the ones
 spotipy's caller sees, the 5xx and connection failures urllib3 retried, the 429s and 401s.
@@ -257,9 +258,12 @@ class SpotifyClient:
             self._sent_at.popleft()
 
     def _slow_down(self) -> None:
-        """Keep to a share of the rate that met the 429, over Spotify's rolling window."""
-        if len(self._sent_at) > 1:
-            self.min_interval_s = max(self.min_interval_s, RATE_WINDOW_S / (PACE_SHARE * len(self._sent_at)))
+        """At the first 429, keep to a share of what met it: the requests of Spotify's rolling window;
+        at a later one (the tail of an earlier burst, other workers of the app), slow down by that share again."""
+        if self.min_interval_s:
+            self.min_interval_s /= PACE_SHARE
+        elif len(self._sent_at) > 1:
+            self.min_interval_s = RATE_WINDOW_S / (PACE_SHARE * len(self._sent_at))
 
     def search_tracks(self, q: str, limit: int = 10):
         return self.call("search", self.sp.search, q=q, type="track", limit=limit)
