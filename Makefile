@@ -5,10 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-# Demo sample: a few thousand MSD-format tracks in five partitions.
+# Demo sample: a few thousand MSD-format tracks in five partitions, with real MSD artist and title
+# strings (SAMPLE_NAMES=synthetic for made-up ones).
 DATA ?= data
 SAMPLE_SONGS ?= 2000
 SAMPLE_SEED ?= 7
+SAMPLE_NAMES ?= real
 SAMPLE_PARTITIONS ?= A/A,A/B,A/C,B/A,B/B
 WORKERS ?= 2
 
@@ -43,7 +45,7 @@ lint: setup-env
 
 sample: setup-env
 	$(BIN)/python -m pipeline.standins.msd_sample --out $(DATA)/msd --songs $(SAMPLE_SONGS) --seed $(SAMPLE_SEED) \
-		--partitions $(SAMPLE_PARTITIONS)
+		--partitions $(SAMPLE_PARTITIONS) --names $(SAMPLE_NAMES)
 
 # The demo runs on the embedded default: the sample under data/msd, staging under data/staging,
 # the DuckDB warehouse data/warehouse.duckdb, Spotify played by the sandbox (started and stopped by the demo).

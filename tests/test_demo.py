@@ -12,7 +12,7 @@ from tests.conftest import PROJECT_ROOT
 
 
 def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
-    generate_sample(str(tmp_path / "msd"), songs=60, seed=9, partitions=["A/A", "B/B"])
+    generate_sample(str(tmp_path / "msd"), songs=60, seed=9, partitions=["A/A", "B/B"], names="real")  # as make demo
     env = dict(os.environ, MUSIC_ETL_MSD_ROOT=str(tmp_path / "msd"), MUSIC_ETL_STAGING_ROOT=str(tmp_path / "staging"),
                MUSIC_ETL_WAREHOUSE_URL=f"duckdb:///{tmp_path}/warehouse.duckdb",
                SPOTIPY_CLIENT_SECRET="a-real-secret-that-must-not-leak")

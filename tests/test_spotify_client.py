@@ -51,6 +51,10 @@ def test_a_short_retry_after_is_waited_out(sandbox):
     assert clock.slept[1:] == [pytest.approx(30 / 2.7)] and stats(server)["responses"]["429"] == 1
     assert client.sent == stats(server)["requests"]  # every request sent, the refused one and the token too
     assert stats(server)["requests"]["search"] == 5  # 4 answered, 1 refused
+    # A whole window without a 429: the pace quickens by the same share.
+    clock.sleep(31)
+    client.search_tracks("love")
+    assert client.min_interval_s == pytest.approx(30 / (0.9 * 3) * 0.9)
 
 
 def test_a_quota_length_retry_after_stops_at_once_with_the_resume_time(sandbox):

@@ -12,8 +12,9 @@ connection errors and 5xx, with backoff, and decides about 429 and 401 itself:
 * 401: drop the cached token, fetch a new one, retry once.
 
 After a short 429 the client paces itself: Spotify counts requests in a rolling 30 s window
-(reference §4), so it keeps to 90% of what it had sent in the 30 s before the 429, and to 90%
-of its pace at each later 429, instead of hammering (which lengthens the ban).
+(reference §4), so it keeps to 90% of what it had sent in the 30 s before the 429, slows by
+that share at each later 429 and quickens by it after a whole window without one, instead of
+hammering (which lengthens the ban).
 ``min_interval_s`` sets a pace from the start.
 
 Every HTTP request sent is counted in ``sent``, by endpoint (``token`` included): the ones
@@ -199,7 +200,8 @@ class SpotifyClient:
         self.token_url = token_url
         self._sleep = sleep or time.sleep
         self._clock = clock or time.monotonic
-        self.min_interval_s = min_interval_s
+        self.min_interval_s = self._floor_s = min_interval_s
+        self._calm_since: float | None = None  # the end of the last rate-limit wait
         self._sent_at: deque[float] = deque()  # when this client's calls went out, over the last window
 
     def __repr__(self) -> str:  # no credentials in reprs, logs or tracebacks
@@ -238,7 +240,7 @@ class SpotifyClient:
                         raise RateLimitedError(endpoint, waits) from None
                     waits += 1
                     self.rate_limited += 1
-                    self._slow_down()
+                    self._slow_down(wait)
                     logger.warning("Spotify rate limit on %s (%d so far this run): waiting %.0f s (Retry-After), "
                                    "then one request every %.0f ms", endpoint, self.rate_limited, wait,
                                    self.min_interval_s * 1000)
@@ -248,6 +250,10 @@ class SpotifyClient:
 
     def _pace(self) -> None:
         now = self._clock()
+        if self.min_interval_s > self._floor_s and self._calm_since is not None and now - self._calm_since >= RATE_WINDOW_S:
+            # A whole window without a 429: the limit may have room again (other workers stopped), so try a little faster.
+            self.min_interval_s = max(self._floor_s, self.min_interval_s * PACE_SHARE)
+            self._calm_since = now
         if self.min_interval_s and self._sent_at:
             gap = self._sent_at[-1] + self.min_interval_s - now
             if gap > 0:
@@ -257,13 +263,15 @@ class SpotifyClient:
         while self._sent_at and self._sent_at[0] < now - RATE_WINDOW_S:
             self._sent_at.popleft()
 
-    def _slow_down(self) -> None:
+    def _slow_down(self, wait: float) -> None:
         """At the first 429, keep to a share of what met it: the requests of Spotify's rolling window;
-        at a later one (the tail of an earlier burst, other workers of the app), slow down by that share again."""
-        if self.min_interval_s:
+        at a later one (the tail of an earlier burst, other workers of the app), slow down by that share again.
+        After a whole window without one the pace quickens by the same share, down to ``min_interval_s``."""
+        self._calm_since = self._clock() + wait
+        if self.min_interval_s > self._floor_s:
             self.min_interval_s /= PACE_SHARE
         elif len(self._sent_at) > 1:
-            self.min_interval_s = RATE_WINDOW_S / (PACE_SHARE * len(self._sent_at))
+            self.min_interval_s = max(self._floor_s / PACE_SHARE, RATE_WINDOW_S / (PACE_SHARE * len(self._sent_at)))
 
     def search_tracks(self, q: str, limit: int = 10):
         return self.call("search", self.sp.search, q=q, type="track", limit=limit)
