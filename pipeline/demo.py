@@ -30,7 +30,7 @@ QUERIES = [
      "round(avg(CASE WHEN match_status = 'matched' THEN 1.0 ELSE 0.0 END), 3) AS match_rate "
      "FROM enriched_songs GROUP BY 1 ORDER BY 1"),
     ("Most-matched artists, with their Spotify id and ISRC coverage",
-     "SELECT spotify_artist_name, count(*) AS songs, count(isrc) AS with_isrc, min(spotify_artist_id) AS spotify_artist_id "
+     "SELECT spotify_artist_name, count(*) AS songs, count(spotify_isrc) AS with_isrc, min(spotify_artist_id) AS spotify_artist_id "
      "FROM enriched_songs WHERE match_status = 'matched' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"),
     ("MSD year against Spotify's album year for matched songs",
      "SELECT count(*) AS matched_with_both_years, sum(CASE WHEN year = spotify_release_year THEN 1 ELSE 0 END) AS same_year, "

@@ -179,6 +179,9 @@ CREATE TABLE IF NOT EXISTS etl_load_markers (
 {{postgresql: CREATE INDEX IF NOT EXISTS etl_load_markers_update_id ON etl_load_markers (update_id);}}
 
 -- The table most users query: every MSD song with its Spotify match, track, primary artist and audio features.
+-- Dropped first: PostgreSQL's CREATE OR REPLACE VIEW cannot rename a column (FinalizeWarehouse runs both in one
+-- transaction, so readers never miss the view).
+DROP VIEW IF EXISTS enriched_songs;
 CREATE OR REPLACE VIEW enriched_songs AS
 SELECT
     s.track_id,
@@ -202,12 +205,12 @@ SELECT
     m.matched_at,
     t.spotify_track_id,
     t.name AS spotify_track_name,
-    t.isrc,
+    t.isrc AS spotify_isrc,
     t.album_name AS spotify_album_name,
     t.release_date AS spotify_release_date,
     t.release_year AS spotify_release_year,
     t.duration_ms AS spotify_duration_ms,
-    t.explicit,
+    t.explicit AS spotify_explicit,
     t.popularity AS spotify_track_popularity,
     a.spotify_artist_id,
     a.name AS spotify_artist_name,

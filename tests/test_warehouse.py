@@ -21,7 +21,7 @@ from pipeline.warehouse.backends import (
 from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.load import DataQualityError, load_partition
 from pipeline.warehouse.load import read_manifests as read_manifests_of
-from pipeline.warehouse.schema import MARKER_TABLE, TABLES
+from pipeline.warehouse.schema import MARKER_TABLE, TABLES, view_statements
 from tests.conftest import rewrite_manifest, run_luigi, stage_folder
 
 PARTITIONS = ("A/A", "A/B", "B/A")
@@ -364,5 +364,41 @@ def test_a_session_the_server_ends_mid_load_is_reported_with_its_cause(staged, w
     backend = warehouse_backend()
     try:
         assert snapshot(backend) == before
+    finally:
+        backend.close()
+
+
+def test_a_renamed_view_column_replaces_the_old_view_on_an_existing_warehouse(staged, warehouse_url, monkeypatch):
+    """PostgreSQL's CREATE OR REPLACE VIEW cannot rename a column: the view is dropped and made
+    again in the finalize transaction, and a changed definition re-finalizes an unchanged warehouse."""
+    from pipeline.tasks import FinalizeWarehouse
+    from pipeline.tasks import finalize as finalize_module
+
+    assert run_luigi([FinalizeWarehouse(partitions=list(PARTITIONS))]).status == luigi.LuigiStatusCode.SUCCESS
+    backend = warehouse_backend()
+    try:
+        with backend.transaction():  # the view as an earlier version named its columns
+            backend.execute("DROP VIEW enriched_songs")
+            backend.execute("CREATE VIEW enriched_songs AS SELECT s.track_id, t.isrc, t.explicit FROM songs s "
+                            "LEFT JOIN spotify_matches m ON m.track_id = s.track_id "
+                            "LEFT JOIN spotify_tracks t ON t.spotify_track_id = m.spotify_track_id")
+    finally:
+        backend.close()
+    current = FinalizeWarehouse(partitions=list(PARTITIONS)).output().update_id
+    monkeypatch.setattr(finalize_module, "view_statements", lambda dialect: ["CREATE OR REPLACE VIEW enriched_songs AS SELECT 1"])
+    assert FinalizeWarehouse(partitions=list(PARTITIONS)).output().update_id != current  # another view: finalize again
+    monkeypatch.undo()
+    backend = warehouse_backend()
+    try:
+        with backend.transaction():
+            for statement in view_statements(backend.dialect):
+                backend.execute(statement)
+        rows = backend.query("SELECT spotify_isrc, spotify_explicit FROM enriched_songs WHERE spotify_isrc IS NOT NULL")
+        assert rows
+        import duckdb
+        import psycopg2
+
+        with pytest.raises((duckdb.BinderException, psycopg2.errors.UndefinedColumn), match="isrc"):
+            backend.query("SELECT isrc FROM enriched_songs")
     finally:
         backend.close()

@@ -10,7 +10,7 @@ import luigi
 from pipeline.tasks.load import LoadPartition
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.load import record_marker
-from pipeline.warehouse.schema import statements
+from pipeline.warehouse.schema import view_statements
 from pipeline.warehouse.target import WarehouseMarker
 
 logger = logging.getLogger("luigi-interface")
@@ -31,7 +31,8 @@ class FinalizeWarehouse(luigi.Task):
         loads = [t.output().update_id for t in self.requires()]
         if any(update_id.endswith("@pending") for update_id in loads):
             return WarehouseMarker(warehouse_backend, "FinalizeWarehouse@pending")
-        digest = hashlib.sha1("\n".join(sorted(loads)).encode()).hexdigest()[:16]
+        # The view's definition too: a changed view (a renamed column) is recreated on an unchanged warehouse.
+        digest = hashlib.sha1("\n".join(sorted(loads) + view_statements("duckdb")).encode()).hexdigest()[:16]
         return WarehouseMarker(warehouse_backend, f"FinalizeWarehouse@{digest}")
 
     def run(self):
@@ -42,8 +43,7 @@ class FinalizeWarehouse(luigi.Task):
         try:
             with backend.transaction():
                 backend.lock_for_load()
-                view = [s for s in statements(backend.dialect) if s.startswith("CREATE OR REPLACE VIEW")]
-                for statement in view:
+                for statement in view_statements(backend.dialect):
                     backend.execute(statement)
                 if backend.dialect == "postgresql":
                     backend.execute("ANALYZE")

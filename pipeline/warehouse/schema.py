@@ -96,6 +96,11 @@ def statements(dialect: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
+def view_statements(dialect: str) -> list[str]:
+    """The statements that (re)create the view, in order: a drop, then the definition."""
+    return [s for s in statements(dialect) if s.startswith(("DROP VIEW", "CREATE OR REPLACE VIEW"))]
+
+
 @functools.cache
 def table_columns() -> dict[str, list[Column]]:
     tables = {}
