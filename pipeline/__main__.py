@@ -25,6 +25,7 @@ import luigi
 from pipeline import config, forget_listings, progress, staging, status
 from pipeline.errors import TerminalError
 from pipeline.partitions import validate_partition
+from pipeline.preflight import check_rerun
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
 from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
@@ -209,6 +210,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "run":
         return build(RunAll(partitions=args.partitions, letters=args.letters), args.workers, args.scheduler_url)
     partition = validate_partition(args.partition)
+    check_rerun(partition)  # what the rerun will need, before anything is removed
     for item in forget_partition(partition, args.forget_spotify_answers):
         print(f"removed {item}")
     return build(RunAll(partitions=partition), args.workers, args.scheduler_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from pipeline.errors import InvalidPartitionError
+from pipeline.errors import InvalidPartitionError, MissingPartitionError
 
 PARTITION_PATTERN = re.compile(r"^[A-Z]/[A-Z]$")
 _LETTER = re.compile(r"^[A-Z]$")
@@ -16,6 +16,18 @@ def validate_partition(value: str) -> str:
     if not isinstance(value, str) or not PARTITION_PATTERN.match(value):
         raise InvalidPartitionError(value)
     return value
+
+
+def check_selection(text: str, root: str) -> list[str]:
+    """``A/A,B/D`` → the partitions, each checked for its form and for its folder under ``root``,
+    before anything is scheduled (a typo is one clear line, not a failed task)."""
+    partitions = [validate_partition(p.strip()) for p in text.split(",") if p.strip()]
+    resolved = resolve_msd_root(root)
+    for partition in partitions:
+        folder = os.path.join(resolved, *partition.split("/"))
+        if not os.path.isdir(folder):
+            raise MissingPartitionError(partition, folder, root)
+    return partitions
 
 
 def resolve_msd_root(root: str) -> str:

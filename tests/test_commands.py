@@ -17,15 +17,18 @@ def test_clean_data_keeps_the_spotify_answers_and_forgetting_them_takes_their_na
     data = tmp_path / "data"
     files = ["staging/msd/A/A/v-1/songs.jsonl.gz", "staging/msd/A/A/v-1/_manifest-0123456789abcdef.json",
              "staging/spotify/A/A/v-2/matches.jsonl.gz", "staging/spotify/A/A/journal/run-1.jsonl",
-             "staging/spotify/B/C/journal/run-2.jsonl", "staging/runs/host-1.json", "warehouse.duckdb", "msd/A/A/x.h5"]
+             "staging/spotify/B/C/journal/run-2.jsonl", "staging/answers/spotify/search/ab/ab12.json",
+             "staging/answers/spotify/_ledger/run-1-SpotifySearch-AA.json", "staging/runs/host-1.json",
+             "warehouse.duckdb", "msd/A/A/x.h5"]
     for name in files:
         (data / name).parent.mkdir(parents=True, exist_ok=True)
-        (data / name).write_bytes(b"paid for" if "journal" in name else b"x")
+        (data / name).write_bytes(b"paid for" if "journal" in name or "answers" in name else b"x")
     clean = subprocess.run(["make", "--no-print-directory", "clean-data", f"DATA={data}"], cwd=PROJECT_ROOT,
                            capture_output=True, text=True, timeout=60)
     assert clean.returncode == 0, clean.stderr
     assert _tree(data) == {"staging/spotify/A/A/journal/run-1.jsonl", "staging/spotify/B/C/journal/run-2.jsonl",
-                           "msd/A/A/x.h5"}
+                           "staging/answers/spotify/search/ab/ab12.json",
+                           "staging/answers/spotify/_ledger/run-1-SpotifySearch-AA.json", "msd/A/A/x.h5"}
     assert "kept the Spotify answers" in clean.stdout
     forget = subprocess.run(["make", "--no-print-directory", "forget-spotify-answers", f"DATA={data}"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
@@ -54,7 +57,7 @@ def test_status_says_what_is_wrong_and_exits_non_zero(tmp_path, sample_root):
     assert len(unknown.stderr.strip().splitlines()) == 1
 
 
-def test_a_forced_rerun_answered_from_the_journal_needs_no_credentials(local_pipeline, luigi_config, spotify_at,
+def test_a_forced_rerun_answered_from_the_store_needs_no_credentials(local_pipeline, luigi_config, spotify_at,
                                                                        monkeypatch, tmp_path, capsys):
     from pipeline.__main__ import main as front_end
 
@@ -117,3 +120,71 @@ def test_status_rates_only_the_partitions_that_were_enriched(local_pipeline, lui
     enriched = staged_manifest(local_pipeline, "spotify", "A/A")
     assert f"{enriched['match_rate']:.2f}" == total.split()[4]  # A/A's rate, not diluted by A/B and B/A
     assert "B/A" in out and "not enriched" in out
+
+
+def _front_end(env, *args):
+    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "python"), "-m", "pipeline", *args],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _snapshot(root):
+    import hashlib
+    return {name: hashlib.sha256(open(os.path.join(root, name), "rb").read()).hexdigest() for name in _tree(root)}
+
+
+def test_a_rerun_that_cannot_succeed_is_refused_before_anything_is_removed(tmp_path, sample_root, sandbox):
+    server = sandbox(mode="development")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MUSIC_ETL_", "SPOTIPY_"))}
+    env.pop("LUIGI_CONFIG_PATH", None)
+    env |= {"MUSIC_ETL_MSD_ROOT": sample_root, "MUSIC_ETL_STAGING_ROOT": str(tmp_path / "data" / "staging"),
+            "MUSIC_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path}/data/warehouse.duckdb",
+            "MUSIC_ETL_SPOTIFY_API_URL": f"{server.url}/v1/", "MUSIC_ETL_SPOTIFY_TOKEN_URL": f"{server.url}/api/token"}
+    creds = {"SPOTIPY_CLIENT_ID": "sandbox-client", "SPOTIPY_CLIENT_SECRET": "sandbox-secret"}
+    first = _front_end(env | creds, "run", "--partitions", "A/A,A/B")
+    assert first.returncode == 0, first.stderr[-2000:]
+    answers_dir = tmp_path / "data" / "staging" / "answers" / "spotify" / "search"
+    # Some of A/B's answers are gone (as if another version had never asked them): its rerun must ask Spotify.
+    import shutil
+    shutil.move(str(answers_dir), str(tmp_path / "kept-aside"))
+    before = _snapshot(tmp_path / "data")
+
+    no_credentials = _front_end(env, "rerun", "A/B", "--force")
+    assert no_credentials.returncode == 2
+    assert "SPOTIPY_CLIENT_ID" in no_credentials.stderr and "never searched" in no_credentials.stderr
+    assert "nothing was removed" in no_credentials.stderr and len(no_credentials.stderr.strip().splitlines()) == 1
+    unreachable = _front_end(env | creds | {"MUSIC_ETL_SPOTIFY_API_URL": "http://127.0.0.1:9/v1/"}, "rerun", "A/B", "--force")
+    assert unreachable.returncode == 2 and "http://127.0.0.1:9/v1/" in unreachable.stderr
+    assert "MUSIC_ETL_SPOTIFY_API_URL" in unreachable.stderr and "nothing was removed" in unreachable.stderr
+    missing = _front_end(env | creds, "rerun", "Q/Q", "--force")
+    assert missing.returncode == 2 and "Q/Q" in missing.stderr and "MUSIC_ETL_MSD_ROOT" in missing.stderr
+    bad_warehouse = _front_end(env | creds | {"MUSIC_ETL_WAREHOUSE_URL": "postgresql://etl:s3cret@127.0.0.1:1/none"},
+                               "rerun", "A/B", "--force")
+    assert bad_warehouse.returncode == 2 and "cannot connect to the warehouse" in bad_warehouse.stderr
+    assert "s3cret" not in bad_warehouse.stderr
+    assert _snapshot(tmp_path / "data") == before  # staged files, answers and warehouse untouched
+
+    shutil.move(str(tmp_path / "kept-aside"), str(answers_dir))
+    asked = sum(server.state.stats()["requests"].values())
+    answered = _front_end(env, "rerun", "A/B", "--force")  # every answer stored: no credentials needed
+    assert answered.returncode == 0, answered.stderr[-2000:]
+    assert sum(server.state.stats()["requests"].values()) == asked
+
+
+def test_a_wrong_partition_is_one_line_and_exit_2_before_scheduling(tmp_path, sample_root):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_ETL_")}
+    env.pop("LUIGI_CONFIG_PATH", None)
+    env |= {"MUSIC_ETL_MSD_ROOT": sample_root, "MUSIC_ETL_STAGING_ROOT": str(tmp_path / "staging"),
+            "MUSIC_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path}/warehouse.duckdb"}
+    luigi_bin = os.path.join(os.path.dirname(sys.executable), "luigi")
+    for command, wanted in (([luigi_bin, "--module", "pipeline", "RunAll", "--partitions", "AB", "--local-scheduler"],
+                             "Invalid MSD partition `'AB'`"),
+                            ([luigi_bin, "--module", "pipeline", "RunAll", "--partitions", "A/A,Q/Q", "--local-scheduler"],
+                             "MSD partition `Q/Q` has no folder"),
+                            ([luigi_bin, "--module", "pipeline", "ExtractPartition", "--partition", "AB", "--local-scheduler"],
+                             "Invalid MSD partition `'AB'`"),
+                            ([sys.executable, "-m", "pipeline", "run", "--partitions", "Q/Q"], "MUSIC_ETL_MSD_ROOT")):
+        result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, (command, result.stderr[-2000:])
+        assert wanted in result.stderr and "Traceback" not in result.stderr + result.stdout
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not os.path.exists(tmp_path / "staging")  # nothing was scheduled, so nothing was staged

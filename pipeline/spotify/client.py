@@ -90,10 +90,10 @@ class InvalidCredentialsError(TerminalError):
 
 
 class MissingCredentialsError(TerminalError):
-    def __init__(self, missing: list[str]):
+    def __init__(self, missing: list[str], why: str = ""):
         super().__init__(
             f"Spotify credentials missing: set {', '.join(missing)} in the environment "
-            f"(the app's Client ID and Client Secret from developer.spotify.com)."
+            f"(the app's Client ID and Client Secret from developer.spotify.com)" + (f"; {why}." if why else ".")
         )
 
 

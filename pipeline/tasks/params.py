@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import sys
+
 import luigi
 
-from pipeline.partitions import validate_partition
+from pipeline import config
+from pipeline.errors import TerminalError
+from pipeline.partitions import check_selection, validate_partition
 
 
 class PartitionParameter(luigi.Parameter):
     """An MSD letter partition such as ``A/B``, checked where it enters (command line or code)."""
 
+    def parse(self, x):
+        try:
+            return validate_partition(x)
+        except TerminalError as exc:  # from the command line: one line and exit code 2, not a traceback
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+
     def normalize(self, x):
         return validate_partition(x)
+
+
+class PartitionListParameter(luigi.Parameter):
+    """Comma-separated partitions (``A/A,B/D``). From the command line or a config file each is
+    checked, form and folder, before anything is scheduled: a wrong one ends the command with one
+    line naming it and the fix, and exit code 2, instead of a traceback or a failed task."""
+
+    def parse(self, x):
+        if x:
+            try:
+                check_selection(x, config.msd().root)
+            except TerminalError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                raise SystemExit(2) from None
+        return x

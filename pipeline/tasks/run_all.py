@@ -11,11 +11,12 @@ import luigi
 from pipeline import config, staging
 from pipeline.caches import forget_listings
 from pipeline.errors import TerminalError
-from pipeline.partitions import discover_partitions, validate_partition
+from pipeline.partitions import check_selection, discover_partitions
 from pipeline.tasks.enrich import EnrichPartition, SpotifySearch
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
 from pipeline.tasks.load import LoadPartition, WarehouseSchema
+from pipeline.tasks.params import PartitionListParameter
 
 # Who launched this command: a host, a process and a time, fixed at import (forked task processes
 # inherit it), so each command on each machine has a RunAll of its own.
@@ -25,13 +26,13 @@ LAUNCH_ID = f"{socket.gethostname()}-{os.getpid()}-{datetime.now(UTC).strftime('
 class PartitionSelection:
     """``--partitions A/A,B/D`` or ``--letters A``; neither means every partition found."""
 
-    partitions = luigi.Parameter(default="", description="comma-separated partitions such as A/A,B/D")
+    partitions = PartitionListParameter(default="", description="comma-separated partitions such as A/A,B/D")
     letters = luigi.Parameter(default="", description="first letters to run, such as AB")
 
     def selected_partitions(self) -> list[str]:
         root = config.msd().root
         if self.partitions:
-            return [validate_partition(p.strip()) for p in self.partitions.split(",") if p.strip()]
+            return check_selection(self.partitions, root)
         found = discover_partitions(root)
         if self.letters:
             wanted = set(self.letters.replace(",", "").upper())

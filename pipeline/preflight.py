@@ -1,0 +1,90 @@
+"""What a command will need, checked before it changes anything (``rerun --force`` deletes first).
+
+A rerun whose every Spotify answer is already stored needs no credentials and sends no request;
+one that must ask Spotify needs credentials and a service that answers. Either way the MSD
+partition must exist and the warehouse must be reachable. Each check that fails is one
+``TerminalError`` naming what is missing and the fix; nothing has been removed at that point.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+from pipeline import answers, config, staging
+from pipeline.answers import AnswerStore
+from pipeline.errors import TerminalError
+from pipeline.matching.decide import Song
+from pipeline.partitions import check_selection
+from pipeline.spotify import queries
+from pipeline.spotify.client import MissingCredentialsError
+from pipeline.spotify.crosswalk import load_crosswalk
+from pipeline.spotify.gateway import CAPABILITIES
+from pipeline.warehouse.backends import redact, warehouse_backend
+
+
+class SpotifyNotReachableError(TerminalError):
+    def __init__(self, url: str, setting: str, reason: str, needs: str):
+        super().__init__(f"{needs}, but nothing answered at {url} ({setting}): {reason}. Check that setting, or "
+                         f"rerun when the service is back; nothing was removed.")
+
+
+def spotify_needs(partition: str) -> str | None:
+    """Why rerunning ``partition`` must ask Spotify, or None when the answer store holds it all."""
+    from pipeline.tasks import ExtractPartition
+
+    songs_file = f"{ExtractPartition(partition=partition).folder}/songs.jsonl.gz"
+    if not staging.target(songs_file).exists():
+        return "its songs are not staged, so which answers it needs is unknown until they are"
+    store = AnswerStore(answers.store_folder("spotify"))
+    limit = config.spotify().search_limit
+    songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(staging.target(songs_file))]
+    unasked = sum(1 for song in songs
+                  if (step := queries.first_query(song)) is not None and store.get("search", f"{limit}|{step[1]}") is None)
+    stale = [name for name in CAPABILITIES if name != "tracks_batch" and store.capability(name) is None]
+    if unasked:
+        return f"{unasked} of its {len(songs)} songs were never searched"
+    if stale:
+        return f"what the app may see ({', '.join(stale)}) is not known from the last 24 h"
+    return None
+
+
+def _check_warehouse() -> None:
+    backend = None
+    try:
+        backend = warehouse_backend()
+        backend.query("SELECT 1")
+    except TerminalError:
+        raise  # an unknown scheme already names the setting and the fix
+    except Exception as exc:  # psycopg2, DuckDB and network errors alike: the rerun could not load
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TerminalError(f"the warehouse at {redact(config.warehouse().url)} ([warehouse] url, environment "
+                            f"MUSIC_ETL_WAREHOUSE_URL) does not answer: {reason}; nothing was removed") from None
+    finally:
+        if backend is not None:
+            backend.close()
+
+
+def check_rerun(partition: str) -> None:
+    """Raise before anything is deleted when ``rerun --force partition`` cannot succeed."""
+    check_selection(partition, config.msd().root)
+    settings = config.spotify()
+    if settings.crosswalk:
+        load_crosswalk(settings.crosswalk)  # a broken crosswalk names its line
+    _check_warehouse()
+    needs = spotify_needs(partition)
+    if needs is None:
+        return
+    missing = [name for name in ("SPOTIPY_CLIENT_ID", "SPOTIPY_CLIENT_SECRET") if not os.environ.get(name)]
+    if missing:
+        raise MissingCredentialsError(missing, why=f"rerunning {partition} must ask Spotify ({needs}); nothing was removed")
+    for url, setting in ((settings.api_url, "[spotify] api_url, environment MUSIC_ETL_SPOTIFY_API_URL"),
+                         (settings.token_url, "[spotify] token_url, environment MUSIC_ETL_SPOTIFY_TOKEN_URL")):
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=5).close()
+        except OSError as exc:
+            raise SpotifyNotReachableError(url, setting, exc.strerror or type(exc).__name__,
+                                           f"rerunning {partition} must ask Spotify ({needs})") from None
