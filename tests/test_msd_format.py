@@ -1,4 +1,4 @@
-"""The generator writes files that match the MSD per-track format of shared/reference/msd-hdf5.md.
+"""The generator writes files that match the MSD per-track format (pipeline/msd/schema.py, from the MSD field list).
 
 The expected values below are transcribed from the reference (measured on 971 real files),
 not from the generator, so a drift in either the schema module or the writer fails here.

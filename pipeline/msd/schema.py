@@ -1,4 +1,4 @@
-"""The MSD per-track HDF5 layout, field for field (see shared/reference/msd-hdf5.md).
+"""The MSD per-track HDF5 layout, field for field (the MSD field list, millionsongdataset.com/pages/field-list, and its hdf5_getters.py).
 
 One description serves the reader (to validate a file and to know what to read) and the
 sample generator (to write files the original PyTables writer would have written). Column

@@ -1,7 +1,7 @@
 """A Spotify Web API client that never sleeps for hours: spotipy behind our own retry policy.
 
 spotipy's default session retries 429s by sleeping for whatever Retry-After says, which on a
-Development-Mode quota is 13+ hours, silently (shared/reference/spotify-web-api.md §0.4).
+Development-Mode quota is 13+ hours, silently (spotipy #1158; Spotify's rate-limit page publishes no numbers).
 This client hands spotipy a ``requests.Session`` whose urllib3 ``Retry`` covers only
 connection errors and 5xx, with backoff, and decides about 429 and 401 itself:
 

@@ -4,7 +4,7 @@
 
 The files match the real format field for field (``pipeline.msd.schema`` and
 ``pipeline.standins.msd_writer``), and the values carry the real quirks in the proportions measured on
-971 real files (shared/reference/msd-hdf5.md §10): year 0, NaN coordinates and hotttnesss,
+971 real files of the MSD subset: year 0, NaN coordinates and hotttnesss,
 ``_`` in place of commas, UTF-8 names, empty mbtags, tempo 0 with no beats, duplicate
 (artist, title) pairs, and artists shared by many tracks with identical artist fields.
 Where a quirk is rarer than 1 in 100 tracks, a sample of 20 or more tracks still gets at

@@ -5,7 +5,7 @@
 
 It serves the subset of the Web API the pipeline uses: the client-credentials token, search,
 tracks, artists and audio features, single and batch. ``development`` mode behaves like a
-Development-Mode app in 2026 (shared/reference/spotify-web-api.md): batch lookups and audio
+Development-Mode app in 2026 (Spotify's February 2026 Development Mode changes): batch lookups and audio
 features answer 403, popularity / followers / genres / available_markets are absent, and
 search ``limit`` above 10 is a 400. Both modes can rate-limit (429 + Retry-After over a
 rolling 30 s window), run out of a daily quota (429, ``reason: QUOTA_EXCEEDED``, a
