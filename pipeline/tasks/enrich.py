@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 from pipeline import answers, config, staging, versioning
 from pipeline.matching.decide import MATCHER_VERSION, Song
@@ -53,16 +54,20 @@ class _SpotifyStage(StagedPartitionTask):
         return Gateway(client, answers.AnswerStore(answers.store_folder("spotify"), fallback=legacy),
                        settings.search_limit)
 
-    def spend(self, gateway: Gateway) -> None:
-        """The ledger line of this run, whatever its end: every request sent was paid for."""
-        answers.record_spent("spotify", f"{type(self).__name__}-{self.partition.replace('/', '')}",
-                             gateway.store.run_id, spotify_enrich.request_counts(gateway))
-
-    def quota_stop(self, exc: QuotaExhaustedError) -> None:
-        # Kept where the run summary (and the next run) can say when Spotify may answer again.
-        staging.write_json(staging.target(f"{staging.root()}/{EnrichPartition.stage}/{QUOTA_STATE}"),
-                           {"partition": self.partition, "resume_at": exc.resume_at.isoformat(timespec="seconds"),
-                            "retry_after_s": exc.retry_after_s, "message": str(exc)})
+    @contextmanager
+    def paid_for(self, gateway: Gateway):
+        """Around a run's requests: a quota stop is recorded where the run summary (and the next run)
+        can say when Spotify may answer again, and the ledger gets this run's line whatever its end."""
+        try:
+            yield
+        except QuotaExhaustedError as exc:
+            staging.write_json(staging.target(f"{staging.root()}/{EnrichPartition.stage}/{QUOTA_STATE}"),
+                               {"partition": self.partition, "resume_at": exc.resume_at.isoformat(timespec="seconds"),
+                                "retry_after_s": exc.retry_after_s, "message": str(exc)})
+            raise
+        finally:
+            answers.record_spent("spotify", f"{type(self).__name__}-{self.partition.replace('/', '')}",
+                                 gateway.store.run_id, spotify_enrich.request_counts(gateway))
 
 
 class SpotifySearch(_SpotifyStage):
@@ -91,14 +96,9 @@ class SpotifySearch(_SpotifyStage):
         settings = config.spotify()
         crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
         gateway = self.gateway()
-        try:
+        with self.paid_for(gateway):
             summary = spotify_enrich.match_songs(self.partition, self.songs(), gateway, settings.match_threshold,
                                                  crosswalk, progress=self.report_progress)
-        except QuotaExhaustedError as exc:
-            self.quota_stop(exc)
-            raise
-        finally:
-            self.spend(gateway)
         self.write_manifest(summary)
         logger.info("partition %s searched: %s, %d Spotify requests sent", self.partition, summary["statuses"],
                     summary["requests"]["sent_total"])
@@ -130,16 +130,11 @@ class EnrichPartition(_SpotifyStage):
         crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
         searched, _ = self.input()["searched"].read()
         gateway = self.gateway()
-        try:
+        with self.paid_for(gateway):
             outputs, manifest = spotify_enrich.enrich_partition(
                 self.partition, self.songs(), gateway, threshold=settings.match_threshold, crosswalk=crosswalk,
                 fetch_artists=settings.fetch_artists, fetch_audio_features=settings.fetch_audio_features,
                 progress=self.report_progress)
-        except QuotaExhaustedError as exc:
-            self.quota_stop(exc)
-            raise
-        finally:
-            self.spend(gateway)
         # Every request spent on this output: the search task's and the details'.
         manifest["requests"] = spotify_enrich.merge_requests(searched["requests"], manifest["requests"])
 
