@@ -1,0 +1,151 @@
+"""A Deezer API client that paces itself and reads Deezer's HTTP-200 error objects.
+
+Deezer allows about 50 requests per 5 seconds per IP address, shared by every process behind it
+(freyr-js #32), and answers its errors with HTTP 200 and ``{"error": {"type", "message", "code"}}``:
+
+* code 4, "Quota limit exceeded": wait a window and ask again, at most ``MAX_QUOTA_WAITS`` times
+  in a row (then ``DeezerQuotaError``, transient); pacing keeps it rare;
+* code 700, service busy: retried with backoff, then ``DeezerBusyError`` (transient);
+* code 800, "no data": a real answer (not found), returned as ``None`` so it is stored;
+* any other code: ``DeezerRequestError`` with Deezer's message (terminal for that request).
+
+``HostPacer`` keeps every process on the host under the rate: the send times of the last window
+live in a file under an exclusive ``flock``, so two workers, or two commands, never add up to
+more than the limit, and nobody sleeps longer than a window.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pipeline.errors import TerminalError, TransientError
+
+logger = logging.getLogger(__name__)
+
+DEEZER_API_URL = "https://api.deezer.com/"
+RATE_LIMIT, RATE_WINDOW_S = 50, 5.0
+# The pacer's window is this much longer than the server's: a request is counted here when it leaves and
+# there when it arrives, and the difference must not push one over the limit at a window's edge.
+PACE_MARGIN = 0.05
+MAX_QUOTA_WAITS = 5
+MAX_BUSY_RETRIES = 3
+QUOTA, BUSY, NO_DATA = 4, 700, 800
+
+
+class DeezerQuotaError(TransientError):
+    def __init__(self, path: str, waits: int):
+        super().__init__(f"Deezer kept answering \"Quota limit exceeded\" (code 4) on `{path}` after {waits} waits of "
+                         f"a window: another program on this address is using the quota. Rerun later; every answer "
+                         f"received is stored.")
+
+
+class DeezerBusyError(TransientError):
+    def __init__(self, path: str):
+        super().__init__(f"Deezer answered \"service busy\" (code 700) on `{path}` {MAX_BUSY_RETRIES + 1} times. "
+                         f"Rerun later; every answer received is stored.")
+
+
+class DeezerRequestError(TerminalError):
+    def __init__(self, path: str, code: int, message: str):
+        self.code = code
+        super().__init__(f"Deezer refused `{path}`: {message} (code {code}).")
+
+
+class HostPacer:
+    """At most ``limit`` requests per ``window_s`` from every process on this host that uses ``path``."""
+
+    def __init__(self, path: str | None = None, limit: int = RATE_LIMIT, window_s: float = RATE_WINDOW_S,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+        self.path = path or os.path.join(tempfile.gettempdir(), f"music-etl-deezer-pace-{os.getuid()}")
+        self.limit, self.window_s = limit, window_s * (1 + PACE_MARGIN)
+        self._clock, self._sleep = clock, sleep
+        self.waited_s = 0.0
+
+    def acquire(self) -> None:
+        while True:
+            with open(self.path, "a+", encoding="ascii") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
+                fh.seek(0)
+                now = self._clock()
+                sent = [t for t in (float(x) for x in fh.read().split()) if t > now - self.window_s]
+                if len(sent) < self.limit:
+                    sent.append(now)
+                    fh.seek(0)
+                    fh.truncate()
+                    fh.write(" ".join(f"{t:.6f}" for t in sent))
+                    return
+                wait = sent[0] + self.window_s - now
+            wait = max(wait, 0.001)
+            self.waited_s += wait
+            self._sleep(wait)
+
+
+def _session(backoff_factor: float, sent: Counter) -> requests.Session:
+    class CountingRetry(Retry):
+        def increment(self, method=None, url=None, *args, **kwargs):
+            sent["retried"] += 1
+            return super().increment(method, url, *args, **kwargs)
+
+    retry = CountingRetry(total=4, connect=1, read=4, status=4, status_forcelist=(500, 502, 503, 504),
+                          allowed_methods=frozenset({"GET"}), backoff_factor=backoff_factor, raise_on_status=False)
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+class DeezerClient:
+    def __init__(self, api_url: str = DEEZER_API_URL, timeout_s: float = 10.0, pacer: HostPacer | None = None,
+                 backoff_factor: float = 0.5, sleep: Callable[[float], None] = time.sleep):
+        self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self.timeout_s, self.backoff_factor = timeout_s, backoff_factor
+        self.pacer = pacer or HostPacer()
+        self._sleep = sleep
+        self.sent: Counter[str] = Counter()  # every request sent, by endpoint; "retried" counts the HTTP retries
+        self.errors: Counter[int] = Counter()  # Deezer error codes met
+        self.session = _session(backoff_factor, self.sent)
+
+    def __repr__(self) -> str:
+        return f"DeezerClient(api_url={self.api_url!r})"
+
+    def get(self, endpoint: str, path: str, params: dict | None = None) -> dict | None:
+        """Deezer's answer to ``GET <api>/<path>``; None for "no data" (code 800)."""
+        quota_waits = busy = 0
+        while True:
+            self.pacer.acquire()
+            self.sent[endpoint] += 1
+            response = self.session.get(self.api_url + path, params=params, timeout=self.timeout_s)
+            response.raise_for_status()
+            body = response.json()
+            error = body.get("error") if isinstance(body, dict) else None
+            if not error:
+                return body
+            code = int(error.get("code") or 0)
+            self.errors[code] += 1
+            if code == NO_DATA:
+                return None
+            if code == QUOTA:
+                quota_waits += 1
+                if quota_waits > MAX_QUOTA_WAITS:
+                    raise DeezerQuotaError(path, quota_waits - 1)
+                logger.warning("Deezer quota error (code 4) on %s, %d so far: waiting %.0f s", path,
+                               self.errors[QUOTA], self.pacer.window_s)
+                self._sleep(self.pacer.window_s)
+                continue
+            if code == BUSY:
+                busy += 1
+                if busy > MAX_BUSY_RETRIES:
+                    raise DeezerBusyError(path)
+                self._sleep(self.backoff_factor * 2 ** (busy - 1))
+                continue
+            raise DeezerRequestError(path, code, str(error.get("message") or error.get("type") or "error"))

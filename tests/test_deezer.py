@@ -1,0 +1,131 @@
+"""The Deezer sandbox and client over real HTTP: shapes, HTTP-200 error objects, pacing across processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from pipeline.deezer.client import (
+    BUSY,
+    MAX_QUOTA_WAITS,
+    NO_DATA,
+    QUOTA,
+    DeezerBusyError,
+    DeezerClient,
+    DeezerQuotaError,
+    DeezerRequestError,
+    HostPacer,
+)
+from pipeline.standins.deezer_catalog import build_deezer_catalog
+from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
+from pipeline.standins.spotify_catalog import load_identities
+from tests.conftest import PROJECT_ROOT, FakeClock
+
+
+@pytest.fixture(scope="module")
+def deezer_catalog(sample_root, catalog):
+    return build_deezer_catalog(load_identities(sample_root), catalog, seed=3)
+
+
+@pytest.fixture
+def deezer(deezer_catalog):
+    servers = []
+
+    def start(**options):
+        server = DeezerSandboxServer(DeezerState(deezer_catalog, **options)).start()
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def client_for(server, tmp_path, clock=None, **pacing):
+    clock = clock or FakeClock()
+    pacer = HostPacer(str(tmp_path / "pace"), clock=clock.monotonic, sleep=clock.sleep, **pacing)
+    return DeezerClient(api_url=f"{server.url}/", pacer=pacer, sleep=clock.sleep, backoff_factor=0.01)
+
+
+def test_catalog_follows_spotifys_with_deezers_own_facts(deezer_catalog, catalog):
+    truth = deezer_catalog.ground_truth
+    assert set(truth) == set(catalog.ground_truth)
+    both = [t for t in truth if truth[t] and catalog.ground_truth[t]]
+    same_isrc = [t for t in both if deezer_catalog.tracks[truth[t]].isrc == catalog.tracks[catalog.ground_truth[t]].isrc]
+    assert 0.8 <= len(same_isrc) / len(both) < 1.0  # most pairs share the recording's ISRC, not all
+    assert any(truth[t] and not catalog.ground_truth[t] for t in truth)  # some songs only Deezer holds
+    assert any(t.bpm == 0 for t in deezer_catalog.tracks.values())  # bpm 0 means unknown
+    assert all(a.genres for a in deezer_catalog.albums.values())
+
+
+def test_search_and_lookups_answer_in_deezers_shapes(deezer, deezer_catalog, tmp_path):
+    server = deezer()
+    client = client_for(server, tmp_path)
+    track = next(iter(deezer_catalog.tracks.values()))
+    artist = deezer_catalog.artists[track.artist_id]
+    found = client.get("search", "search/track", {"q": f'artist:"{artist.name}" track:"{track.title_short}"'})
+    hit = next(h for h in found["data"] if h["id"] == track.id)
+    assert {"bpm", "gain", "isrc", "contributors"}.isdisjoint(hit)  # only the full track has them
+    assert hit["duration"] == track.duration and hit["artist"]["name"] == artist.name and found["total"] >= 1
+    full = client.get("track", f"track/{track.id}")
+    assert full["isrc"] == track.isrc and full["bpm"] == track.bpm and full["album"]["release_date"]
+    assert client.get("track_isrc", f"track/isrc:{track.isrc}")["isrc"] == track.isrc
+    assert client.get("artist", f"artist/{artist.id}")["nb_fan"] == artist.nb_fan
+    album = client.get("album", f"album/{track.album_id}")
+    assert album["genres"]["data"] and album["label"] and album["fans"] >= 0
+    longer = client.get("search", "search/track", {"q": f'artist:"{artist.name}" track:"{track.title_short}" '
+                                                         f"dur_min:{track.duration + 5}"})
+    assert track.id not in [h["id"] for h in longer["data"]]
+
+
+def test_error_objects_come_with_http_200_and_each_is_acted_on(deezer, tmp_path):
+    server = deezer(busy_rate=0.0)
+    client = client_for(server, tmp_path)
+    raw = requests.get(f"{server.url}/track/999", timeout=5)
+    assert raw.status_code == 200 and raw.json()["error"]["code"] == NO_DATA
+    assert client.get("track", "track/999") is None  # "no data" is an answer: not found
+    with pytest.raises(DeezerRequestError, match=r"Wrong parameter: limit \(code 500\)"):
+        client.get("search", "search/track", {"q": "love", "limit": 1000})
+    busy = client_for(deezer(busy_rate=1.0), tmp_path)
+    with pytest.raises(DeezerBusyError, match="code 700"):
+        busy.get("search", "search/track", {"q": "love"})
+    assert busy.errors[BUSY] == 4 and busy.sent["search"] == 4  # retried with backoff, then given up on
+
+
+def test_a_quota_error_is_waited_out_and_a_quota_that_never_lifts_stops(deezer, tmp_path):
+    clock = FakeClock()
+    server = deezer(rate_limit=3, rate_window_s=5, clock=clock.monotonic)
+    # A pacer that believes in a higher rate than the server allows meets code 4, and waits a window.
+    client = client_for(server, tmp_path, clock, limit=10, window_s=5)
+    for _ in range(5):
+        assert "data" in client.get("search", "search/track", {"q": "love"})
+    assert client.errors[QUOTA] >= 1 and client.sent["search"] == 5 + client.errors[QUOTA]
+    stuck = client_for(deezer(rate_limit=0), tmp_path)
+    with pytest.raises(DeezerQuotaError, match="code 4"):
+        stuck.get("search", "search/track", {"q": "love"})
+    assert stuck.errors[QUOTA] == MAX_QUOTA_WAITS + 1
+
+
+PACED = """
+import sys
+from pipeline.deezer.client import DeezerClient, HostPacer
+client = DeezerClient(api_url=sys.argv[1], pacer=HostPacer(sys.argv[2], limit=10, window_s=1.0))
+for _ in range(int(sys.argv[3])):
+    client.get("search", "search/track", {"q": "love"})
+print(sum(client.errors.values()))
+"""
+
+
+def test_two_processes_sharing_the_pacer_never_meet_the_quota(deezer, tmp_path):
+    server = deezer(rate_limit=10, rate_window_s=1.0)
+    workers = [subprocess.Popen([sys.executable, "-c", PACED, f"{server.url}/", str(tmp_path / "pace"), "15"],
+                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    results = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], results
+    assert [out.strip() for out, _ in results] == ["0", "0"]  # no error object of any kind
+    stats = json.loads(requests.get(f"{server.url}/sandbox/stats", timeout=5).text)
+    assert stats["requests"]["search"] == 30 and stats["errors"] == {}
