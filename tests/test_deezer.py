@@ -129,3 +129,47 @@ def test_two_processes_sharing_the_pacer_never_meet_the_quota(deezer, tmp_path):
     assert [out.strip() for out, _ in results] == ["0", "0"]  # no error object of any kind
     stats = json.loads(requests.get(f"{server.url}/sandbox/stats", timeout=5).text)
     assert stats["requests"]["search"] == 30 and stats["errors"] == {}
+
+
+def test_enrichment_matches_by_isrc_or_search_and_looks_up_albums_and_artists_once(deezer, deezer_catalog, catalog,
+                                                                                    sample_root, tmp_path):
+    from pipeline.answers import AnswerStore
+    from pipeline.deezer.enrich import DeezerGateway, enrich_partition
+    from pipeline.matching.decide import Song
+
+    server = deezer(rate_limit=None)  # pacing is tested above; here the fake clock would starve a real window
+    identities = load_identities(sample_root)
+    songs = [Song(i["track_id"], i["song_id"], i["artist_name"], i["title"], i["release"], i["duration"], i["year"])
+             for i in identities]
+    truth = deezer_catalog.ground_truth
+    # Spotify's ISRCs for the songs it matched (as its enrichment stages them).
+    isrcs = {i["track_id"]: catalog.tracks[catalog.ground_truth[i["track_id"]]].isrc
+             for i in identities if catalog.ground_truth[i["track_id"]]}
+    client = client_for(server, tmp_path)
+    half = len(songs) // 2
+    outputs, manifest = enrich_partition("A/A", songs[:half], DeezerGateway(client, AnswerStore(str(tmp_path / "answers"))),
+                                         isrcs)
+    rows = outputs["matches.jsonl.gz"]
+    assert {r["method"] for r in rows if r["status"] == "matched"} == {"isrc", "search"}
+    for row in rows:
+        if row["deezer_track_id"]:
+            assert int(row["deezer_track_id"]) == truth[row["track_id"]], row
+    held = [r for r in rows if truth[r["track_id"]]]
+    assert sum(r["status"] == "matched" for r in held) >= 0.9 * len(held)
+    tracks = outputs["tracks.jsonl.gz"]
+    assert tracks and all(t["isrc"] and t["gain"] is not None for t in tracks)
+    assert any(t["bpm"] is None for t in tracks)  # Deezer's 0 is "unknown", not a tempo
+    requests = json.loads(requests_get(server))["requests"]
+    assert requests.get("album", 0) == len(outputs["albums.jsonl.gz"])  # each album once
+    assert requests.get("artist", 0) == len(outputs["artists.jsonl.gz"])
+    assert all(a["genres"] for a in outputs["albums.jsonl.gz"])
+    # The same songs again, in another partition: every answer comes from the store.
+    before = sum(requests.values())
+    again, manifest = enrich_partition("B/B", songs[:half], DeezerGateway(client, AnswerStore(str(tmp_path / "answers"))),
+                                       isrcs)
+    assert sum(json.loads(requests_get(server))["requests"].values()) == before
+    assert manifest["requests"]["this_run_total"] == 0 and again["tracks.jsonl.gz"] == tracks
+
+
+def requests_get(server):
+    return requests.get(f"{server.url}/sandbox/stats", timeout=5).text

@@ -45,8 +45,15 @@ def first_query(song) -> tuple[str, str] | None:
     return None if parts is None else (FREE_TEXT, f"{parts[0]} {parts[1]}".strip())
 
 
-def next_query(song, asked: list[str], items: list[dict], decision: Decision, page_size: int) -> tuple[str, str] | None:
-    """The rung worth one more request after an unmatched answer of ``asked[-1]``, or None."""
+def spotify_filters(title: str, artist: str) -> str:
+    """Spotify's field filters: single quotes (double quotes find nothing since 2025)."""
+    return f"track:'{title}'" + (f" artist:'{artist}'" if artist else "")
+
+
+def next_query(song, asked: list[str], items: list[dict], decision: Decision, page_size: int,
+               filters=spotify_filters) -> tuple[str, str] | None:
+    """The rung worth one more request after an unmatched answer of ``asked[-1]``, or None.
+    ``filters(title, artist)`` writes the source's field-filter query."""
     parts = _parts(song)
     if parts is None:
         return None
@@ -55,9 +62,9 @@ def next_query(song, asked: list[str], items: list[dict], decision: Decision, pa
         artist_found = any(_artist_close(song, t) for t in items)
         if loose and LOOSE not in asked and (not items or artist_found and decision.best is not None
                                             and decision.best.title_sim < 0.9):
-            return LOOSE, f"track:'{loose}'" + (f" artist:'{artist}'" if artist else "")
+            return LOOSE, filters(loose, artist)
         if len(items) >= page_size and NARROW not in asked and artist:
-            return NARROW, f"track:'{title}' artist:'{artist}'"
+            return NARROW, filters(title, artist)
     return None
 
 
