@@ -149,15 +149,15 @@ def dry_run(partitions: str, letters: str) -> int:
     to_load = []
     for partition in selected:
         steps = []
-        for task in (ExtractPartition(partition=partition), EnrichPartition(partition=partition),
-                     LoadPartition(partition=partition)):
+        for task in (ExtractPartition(partition=partition), SpotifySearch(partition=partition),
+                     EnrichPartition(partition=partition), LoadPartition(partition=partition)):
             try:
                 state = "done" if task.complete() else "to run"
             except Exception as exc:  # e.g. the warehouse is not reachable from here
                 state = f"unknown ({type(exc).__name__})"
             steps.append(f"{type(task).__name__} {state} -> {getattr(task.output(), 'folder', None) or task.output().update_id}")
         print(f"{partition}:\n  " + "\n  ".join(steps))
-        if steps[1].split()[1] == "done" and steps[2].split()[1] != "done":
+        if steps[2].split()[1] == "done" and steps[3].split()[1] != "done":
             to_load.append(partition)
     backend = warehouse_backend()
     print(f"\n-- schema ({backend.dialect}), created once if missing")

@@ -311,7 +311,7 @@ def test_dry_run_prints_partitions_targets_and_sql_and_changes_nothing(local_pip
     requests = dict(server.state.stats()["requests"])
     assert front_end(["run", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "A/A:\n  ExtractPartition done" in out and "LoadPartition to run" in out
+    assert "A/A:\n  ExtractPartition done" in out and "SpotifySearch done" in out and "LoadPartition to run" in out
     assert "A/B:\n  ExtractPartition to run" in out
     assert "DELETE FROM songs WHERE msd_partition = 'A/A'" in out and "INSERT INTO etl_load_markers" in out
     assert {p: os.path.getmtime(p) for p in _files(local_pipeline)} == before
