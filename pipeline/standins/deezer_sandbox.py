@@ -25,10 +25,11 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from pipeline.standins.deezer_catalog import DeezerCatalog, DeezerTrack, build_deezer_catalog
+from pipeline.standins.loopback import LoopbackServer
 from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, build_catalog, load_identities, strip_accents
 
 _FIELD = re.compile(r'(\w+):("[^"]*"|\S+)')
@@ -262,26 +263,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "available_countries": ["FR", "DE", "GB", "US"], "contributors": contributors, "album": album}
 
 
-class DeezerSandboxServer:
+class DeezerSandboxServer(LoopbackServer):
     """The sandbox on a background thread (tests, benchmarks, the demo)."""
 
     def __init__(self, state: DeezerState, port: int = 0):
-        self.state = state
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), type("BoundHandler", (_Handler,), {"state": state}))
-        self.httpd.daemon_threads = True
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> DeezerSandboxServer:
-        threading.Thread(target=self.httpd.serve_forever, name="deezer-sandbox", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(_Handler, state, port, name="deezer-sandbox")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,13 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     server = DeezerSandboxServer(state, args.port)
     print(f"Deezer sandbox on {server.url}: {len(catalog.tracks)} tracks, {len(catalog.artists)} artists\n"
           f"point the pipeline at it (Deezer needs no key):\n  export MUSIC_ETL_DEEZER_API_URL={server.url}/", flush=True)
-    try:
-        server.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.httpd.server_close()
-    return 0
+    return server.serve_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from pipeline.standins.loopback import LoopbackServer
 from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, Catalog, CatalogTrack, build_catalog, load_identities, strip_accents
 
 DEV, EXTENDED = "development", "extended"
@@ -361,29 +362,11 @@ class _Handler(BaseHTTPRequestHandler):
         return obj
 
 
-class SandboxServer:
+class SandboxServer(LoopbackServer):
     """The sandbox on a background thread (tests, benchmarks, the demo)."""
 
     def __init__(self, state: SandboxState, port: int = 0):
-        self.state = state
-        handler = type("BoundHandler", (_Handler,), {"state": state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="spotify-sandbox", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(_Handler, state, port, name="spotify-sandbox")
 
 
 def _parse_rate(text: str | None) -> tuple[int | None, float]:
@@ -423,13 +406,7 @@ def main(argv: list[str] | None = None) -> int:
           f"point the pipeline at it (these are the sandbox's own credentials, not a real app's):\n"
           f"  export MUSIC_ETL_SPOTIFY_API_URL={server.url}/v1/ MUSIC_ETL_SPOTIFY_TOKEN_URL={server.url}/api/token\n"
           f"  export SPOTIPY_CLIENT_ID={state.client_id} SPOTIPY_CLIENT_SECRET={state.client_secret}", flush=True)
-    try:
-        server.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.httpd.server_close()
-    return 0
+    return server.serve_until_interrupted()
 
 
 if __name__ == "__main__":
