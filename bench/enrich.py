@@ -49,7 +49,7 @@ from pipeline.msd.reader import read_msd_file  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
 from pipeline.spotify import queries  # noqa: E402
 from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient  # noqa: E402
-from pipeline.spotify.enrich import enrich_partition, match_songs  # noqa: E402
+from pipeline.spotify.enrich import add_details, match_songs  # noqa: E402
 from pipeline.spotify.gateway import Gateway  # noqa: E402
 from pipeline.standins.msd_sample import generate_sample  # noqa: E402
 from pipeline.standins.spotify_catalog import build_catalog, load_identities  # noqa: E402
@@ -129,13 +129,14 @@ def run_pipeline(server: SandboxServer, songs: dict[str, list[Song]], store_root
                  matched_by_rung: Counter | None = None) -> dict[str, str | None]:
     """Searches of every partition first, then details, as the tasks run them; one answer store."""
     client = client_for(server)
+    decided = {}
     for partition, partition_songs in songs.items():
-        summary = match_songs(partition, partition_songs, Gateway(client, AnswerStore(store_root)))
+        decided[partition], summary = match_songs(partition, partition_songs, Gateway(client, AnswerStore(store_root)))
         if rungs is not None:
             rungs.update(summary["rungs"])
     found = {}
     for partition, partition_songs in songs.items():
-        outputs, _ = enrich_partition(partition, partition_songs, Gateway(client, AnswerStore(store_root)))
+        outputs, _ = add_details(partition, partition_songs, Gateway(client, AnswerStore(store_root)), decided[partition])
         for row in outputs["matches.jsonl.gz"]:
             found[row["track_id"]] = row["spotify_track_id"]
             if matched_by_rung is not None and row["spotify_track_id"]:

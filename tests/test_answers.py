@@ -64,7 +64,7 @@ def test_a_second_partition_sends_no_request_for_songs_the_first_answered(local_
               _song("TRBBBBB128F0000004", "Etta James", "Golden Train")]
     match_songs("A/A", first, Gateway(client, AnswerStore(store_folder("spotify"))))
     asked = len(server.state.log)
-    summary = match_songs("B/B", second, Gateway(client, AnswerStore(store_folder("spotify"))))
+    _, summary = match_songs("B/B", second, Gateway(client, AnswerStore(store_folder("spotify"))))
     queries_after = [parse_qs(urlsplit(path).query)["q"][0] for _, path in server.state.log[asked:]]
     assert queries_after and not any("Black Heart" in q for q in queries_after)
     assert summary["requests"]["answered_from_store"] >= 1

@@ -109,9 +109,11 @@ def test_two_worker_processes_on_one_luigid_run_each_task_once(luigid, pipeline_
     # luigid's API shows the tasks and the progress they reported.
     tasks = json.loads(urllib.request.urlopen(
         f"http://127.0.0.1:{luigid}/api/task_list?data=" + urllib.request.quote(json.dumps({"status": "DONE"}))).read())
+    search = {k: v for k, v in tasks["response"].items() if k.startswith("SpotifySearch")}
+    assert len(search) == 3 and all(v["progress_percentage"] == 100 for v in search.values())
+    assert all("songs matched or tried" in (v["status_message"] or "") for v in search.values())
     enrich = {k: v for k, v in tasks["response"].items() if k.startswith("EnrichPartition")}
-    assert len(enrich) == 3 and all(v["progress_percentage"] == 100 for v in enrich.values())
-    assert all("songs matched or tried" in (v["status_message"] or "") for v in enrich.values())
+    assert len(enrich) == 3 and all("details of" in (v["status_message"] or "") for v in enrich.values())
 
 
 def _luigi_command(port, workers=2):

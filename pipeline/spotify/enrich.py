@@ -63,8 +63,9 @@ def enrich_partition(partition: str, songs: list[Song], gateway: Gateway, thresh
 
 def match_songs(partition: str, songs: list[Song], gateway: Gateway, threshold: float = matching.DEFAULT_THRESHOLD,
                 crosswalk: dict[str, list[str]] | None = None,
-                progress: Callable[[int, int, str], None] | None = None) -> dict:
-    """The first phase alone (crosswalk checks and searches): a summary for the search task's manifest."""
+                progress: Callable[[int, int, str], None] | None = None) -> tuple[dict, dict]:
+    """The first phase alone (crosswalk checks and searches): (the decisions, to stage for the
+    details phase, and a summary for the search task's manifest)."""
     try:
         matched = _match(partition, songs, gateway, threshold, crosswalk, progress)
     except SpotifyOutage:
@@ -72,9 +73,33 @@ def match_songs(partition: str, songs: list[Song], gateway: Gateway, threshold: 
     if gateway.transient_failures:
         raise SpotifyTransientError(partition, gateway.transient_failures)
     statuses = Counter(r["status"] for r in matched["rows"].values())
-    return {"partition": partition, "stage": "spotify_search", "matcher_version": matching.MATCHER_VERSION,
-            "songs": len(songs), "statuses": {s: statuses.get(s, 0) for s in matching.STATUSES},
-            "requests": _requests(gateway), "rungs": matched["rungs"], "completed_at": utc_now()}
+    return matched, {"partition": partition, "stage": "spotify_search", "matcher_version": matching.MATCHER_VERSION,
+                     "songs": len(songs), "statuses": {s: statuses.get(s, 0) for s in matching.STATUSES},
+                     "requests": _requests(gateway), "rungs": matched["rungs"], "crosswalk": matched["crosswalk"],
+                     "completed_at": utc_now()}
+
+
+def staged_decisions(matched: dict) -> dict[str, list[dict]]:
+    """The search phase's decisions as the files the search task stages: one row per song and
+    the matched tracks as the search (or crosswalk lookup) answered them."""
+    return {"matches.jsonl.gz": [matched["rows"][k] for k in sorted(matched["rows"])],
+            "hits.jsonl.gz": [{"track": track, "fetched_at": at} for _, (track, at) in sorted(matched["hits"].items())]}
+
+
+def decisions_from_staging(files: dict[str, list[dict]], rungs: dict, crosswalk: dict) -> dict:
+    """What ``staged_decisions`` wrote, back in the shape the details phase reads."""
+    return {"rows": {r["track_id"]: r for r in files["matches.jsonl.gz"]},
+            "hits": {h["track"]["id"]: (h["track"], h["fetched_at"]) for h in files["hits.jsonl.gz"]},
+            "rungs": rungs, "crosswalk": crosswalk}
+
+
+def add_details(partition: str, songs: list[Song], gateway: Gateway, matched: dict, fetch_artists: bool = True,
+                fetch_audio_features: bool = True) -> tuple[dict[str, list[dict]], dict]:
+    """The second phase alone, on decisions the search phase staged."""
+    try:
+        return _details(partition, songs, gateway, matched, fetch_artists, fetch_audio_features)
+    except SpotifyOutage:
+        raise SpotifyTransientError(partition, gateway.transient_failures, consecutive=gateway.consecutive_failures) from None
 
 
 def request_counts(gateway: Gateway) -> dict:

@@ -4,9 +4,9 @@
   (pipeline/answers.py). Its priority is above the details', and Luigi raises the priority of
   what it requires (the extraction) to match, so a worker takes every runnable search of the
   selection before any partition's details.
-* ``EnrichPartition``: decides every match again from the stored answers (no request), then
-  looks up what the search hits lack (artists, audio features) where the app may see it, and
-  writes the staged files.
+* ``EnrichPartition``: reads the decisions the search task staged (``matches.jsonl.gz`` and the
+  matched tracks, ``hits.jsonl.gz``), looks up what the search hits lack (artists, audio
+  features) where the app may see it, and writes the staged files.
 """
 
 from __future__ import annotations
@@ -39,6 +39,22 @@ def sent_total(manifest: dict) -> int:
 
 
 class _SpotifyStage(StagedPartitionTask):
+    def write_files(self, outputs: dict[str, list[dict]]) -> None:
+        """Every data file, all or none (the manifest, written after, is what says the stage is done)."""
+        writers = []
+        try:
+            for name, rows in outputs.items():
+                writer = staging.JsonLinesWriter(staging.target(f"{self.folder}/{name}"))
+                writers.append(writer)
+                for row in rows:
+                    writer.write(row)
+            for writer in writers:
+                writer.commit()
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+
     def songs(self) -> list[Song]:
         songs_file = staging.target(f"{ExtractPartition(partition=self.partition).folder}/songs.jsonl.gz")
         return [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
@@ -72,7 +88,8 @@ class _SpotifyStage(StagedPartitionTask):
 
 class SpotifySearch(_SpotifyStage):
     """The searches (and crosswalk checks) of one partition: ``<staging root>/spotify-search/A/B/v-…/``
-    holds only the manifest, a summary of the outcomes and the requests they took."""
+    holds the decisions (``matches.jsonl.gz``, ``hits.jsonl.gz``) and the manifest: outcomes,
+    rungs and the requests they took."""
 
     stage = "spotify-search"
     priority = SEARCH_PRIORITY
@@ -97,9 +114,11 @@ class SpotifySearch(_SpotifyStage):
         crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
         gateway = self.gateway()
         with self.paid_for(gateway):
-            summary = spotify_enrich.match_songs(self.partition, self.songs(), gateway, settings.match_threshold,
-                                                 crosswalk, progress=self.report_progress)
-        self.write_manifest(summary)
+            matched, summary = spotify_enrich.match_songs(self.partition, self.songs(), gateway,
+                                                          settings.match_threshold, crosswalk, progress=self.report_progress)
+        files = spotify_enrich.staged_decisions(matched)
+        self.write_files(files)
+        self.write_manifest({**summary, "rows": {name: len(rows) for name, rows in files.items()}})
         logger.info("partition %s searched: %s, %d Spotify requests sent", self.partition, summary["statuses"],
                     summary["requests"]["sent_total"])
 
@@ -107,7 +126,7 @@ class SpotifySearch(_SpotifyStage):
 class EnrichPartition(_SpotifyStage):
     """The extraction's ``songs.jsonl.gz`` → ``<staging root>/spotify/A/B/v-…/``.
 
-    Matches are decided from the stored search answers; the artists and audio features the
+    Matches come from the search task's staged decisions; the artists and audio features the
     app may see are looked up after every search. The data files and, last, the manifest (the
     completion target) are written only when every song has an outcome.
     """
@@ -127,30 +146,22 @@ class EnrichPartition(_SpotifyStage):
         if not self.start():
             return
         settings = config.spotify()
-        crosswalk = load_crosswalk(settings.crosswalk) if settings.crosswalk else None
-        searched, _ = self.input()["searched"].read()
+        search = self.input()["searched"]
+        searched, _ = search.read()
+        # The search task's decisions, as it staged them: nothing is decided or asked twice.
+        staged = {name: staging.read_jsonl_gz(staging.target(f"{search.folder}/{name}"))
+                  for name in ("matches.jsonl.gz", "hits.jsonl.gz")}
+        matched = spotify_enrich.decisions_from_staging(staged, searched["rungs"], searched["crosswalk"])
         gateway = self.gateway()
         with self.paid_for(gateway):
-            outputs, manifest = spotify_enrich.enrich_partition(
-                self.partition, self.songs(), gateway, threshold=settings.match_threshold, crosswalk=crosswalk,
-                fetch_artists=settings.fetch_artists, fetch_audio_features=settings.fetch_audio_features,
-                progress=self.report_progress)
+            outputs, manifest = spotify_enrich.add_details(
+                self.partition, self.songs(), gateway, matched, fetch_artists=settings.fetch_artists,
+                fetch_audio_features=settings.fetch_audio_features)
         # Every request spent on this output: the search task's and the details'.
         manifest["requests"] = spotify_enrich.merge_requests(searched["requests"], manifest["requests"])
 
-        writers = []
-        try:
-            for name, rows in outputs.items():
-                writer = staging.JsonLinesWriter(staging.target(f"{self.folder}/{name}"))
-                writers.append(writer)
-                for row in rows:
-                    writer.write(row)
-            for writer in writers:
-                writer.commit()
-        except BaseException:
-            for writer in writers:
-                writer.abort()
-            raise
+        self.write_files(outputs)
         self.write_manifest(manifest)
+        self.report_progress(1, 1, f"details of {manifest['rows']['tracks.jsonl.gz']} matched tracks staged")
         logger.info("partition %s: %d songs, match rate %s, %d Spotify requests sent",
                     self.partition, manifest["songs"], manifest["match_rate"], manifest["requests"]["sent_total"])
