@@ -10,7 +10,7 @@ limit (429 + Retry-After), ``--fail-rate`` server errors and tokens that expire 
 the same run:
 
 * ``pipeline``: what SpotifySearch and EnrichPartition run (``match_songs`` for every partition,
-  then ``enrich_partition``), with one answer store for all partitions;
+  then ``add_details``), with one answer store for all partitions;
 * ladder variants, to choose the rungs with numbers: ``one_rung`` (free text only),
   ``always_narrow`` (a filtered query after every unmatched free-text answer) and
   ``fielded_first`` (matcher v2's order: filters first, free text after any miss);

@@ -53,12 +53,9 @@ def enrich_partition(partition: str, songs: list[Song], gateway: Gateway, thresh
                      crosswalk: dict[str, list[str]] | None = None, fetch_artists: bool = True,
                      fetch_audio_features: bool = True,
                      progress: Callable[[int, int, str], None] | None = None) -> tuple[dict[str, list[dict]], dict]:
-    """Match every song and fetch what the app may see; returns (rows per output file, manifest)."""
-    try:
-        matched = _match(partition, songs, gateway, threshold, crosswalk, progress)
-        return _details(partition, songs, gateway, matched, fetch_artists, fetch_audio_features)
-    except SpotifyOutage:
-        raise SpotifyTransientError(partition, gateway.transient_failures, consecutive=gateway.consecutive_failures) from None
+    """Both phases in one call (benchmarks, scripts): returns (rows per output file, manifest)."""
+    matched, _ = match_songs(partition, songs, gateway, threshold, crosswalk, progress)
+    return add_details(partition, songs, gateway, matched, fetch_artists, fetch_audio_features)
 
 
 def match_songs(partition: str, songs: list[Song], gateway: Gateway, threshold: float = matching.DEFAULT_THRESHOLD,
