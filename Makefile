@@ -27,7 +27,9 @@ $(INSTALLED): setup.py
 	@echo "installing the project's packages into $(VENV) (once; a minute or more, longer where pip must download them)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# pip's own lines (one per package) are the progress of this minute; no progress bars in logs.
+	set -o pipefail; $(BIN)/python -m pip install --progress-bar off -e '.[dev]' \
+		| { grep --line-buffered -E '^(Collecting|Installing|Successfully)' || true; }
 	touch $@
 
 # checkov (terraform/ policy checks) lives in its own environment: its pins clash with the project's.
