@@ -117,6 +117,22 @@ class spotify(luigi.Config):  # noqa: N801
                                                description="fetch audio features where the app may")
 
 
+class deezer(luigi.Config):  # noqa: N801
+    """Deezer's keyless public API (issue 13: staged by ``DeezerEnrich``; not yet loaded or in RunAll)."""
+
+    api_url = EnvironmentParameter("MUSIC_ETL_DEEZER_API_URL", "https://api.deezer.com/", significant=False,
+                                   description="API base URL")
+    rate_limit = luigi.IntParameter(default=50, significant=False,
+                                    description="requests per rate_window seconds for every process on this host")
+    rate_window = luigi.FloatParameter(default=5.0, significant=False, description="seconds of Deezer's rate window")
+    pace_file = EnvironmentParameter("MUSIC_ETL_DEEZER_PACE_FILE", "", significant=False,
+                                     description="the file every process on the host paces through (blank: one in the "
+                                                 "system's temporary folder)")
+    timeout = luigi.FloatParameter(default=10.0, significant=False, description="seconds before one request is abandoned")
+    search_limit = luigi.IntParameter(default=10, description="results per search")
+    match_threshold = luigi.FloatParameter(default=0.80, description="lowest score (0..1) a candidate needs to match")
+
+
 class warehouse(luigi.Config):  # noqa: N801
     url = EnvironmentParameter(
         "MUSIC_ETL_WAREHOUSE_URL", "duckdb:///data/warehouse.duckdb", significant=False,

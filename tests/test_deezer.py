@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import glob
+import gzip
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from urllib.parse import parse_qs, unquote, urlsplit
 
+import luigi
 import pytest
 import requests
 
@@ -23,7 +30,8 @@ from pipeline.deezer.client import (
 from pipeline.standins.deezer_catalog import build_deezer_catalog
 from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
 from pipeline.standins.spotify_catalog import load_identities
-from tests.conftest import PROJECT_ROOT, FakeClock
+from pipeline.tasks import DeezerEnrich, EnrichPartition
+from tests.conftest import PROJECT_ROOT, FakeClock, run_luigi, stage_folder
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +181,76 @@ def test_enrichment_matches_by_isrc_or_search_and_looks_up_albums_and_artists_on
 
 def requests_get(server):
     return requests.get(f"{server.url}/sandbox/stats", timeout=5).text
+
+
+# --- the DeezerEnrich task ---------------------------------------------------------------------------
+
+@pytest.fixture
+def deezer_pipeline(local_pipeline, luigi_config, spotify_at, deezer, tmp_path):
+    """Spotify (development mode) and Deezer sandboxes, [deezer] pointing at the latter."""
+    def start(**options):
+        spotify_at(mode="development")
+        server = deezer(**options)
+        luigi_config.set("deezer", api_url=f"{server.url}/", pace_file=tmp_path / "pace")
+        return server
+    start.staging = local_pipeline
+    return start
+
+
+def _stored(staging_root, source="deezer"):
+    out = []
+    for path in glob.glob(os.path.join(staging_root, "answers", source, "*", "*", "*.json")):
+        with open(path, encoding="utf-8") as fh:
+            out.append(json.load(fh))
+    return out
+
+
+def _asked(path):
+    """(kind, key) of a logged Deezer sandbox request, as the answer store keys it."""
+    url = urlsplit(path)
+    parts = [unquote(p) for p in url.path.strip("/").split("/")]
+    if parts[0] == "search":
+        query = parse_qs(url.query)
+        return "search", f"{query['limit'][0]}|{query['q'][0]}"
+    if parts[0] == "track" and parts[1].startswith("isrc:"):
+        return "track_isrc", parts[1][5:]
+    return parts[0], parts[1]
+
+
+def test_deezer_enrich_stages_matches_tracks_artists_and_albums(deezer_pipeline, deezer_catalog):
+    server = deezer_pipeline(rate_limit=None)
+    assert run_luigi([DeezerEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    folder = stage_folder(deezer_pipeline.staging, "deezer", "A/A")
+    rows = {name: [json.loads(line) for line in gzip.open(os.path.join(folder, name), "rt", encoding="utf-8")]
+            for name in ("matches.jsonl.gz", "tracks.jsonl.gz", "artists.jsonl.gz", "albums.jsonl.gz")}
+    truth = deezer_catalog.ground_truth
+    assert all(int(r["deezer_track_id"]) == truth[r["track_id"]] for r in rows["matches.jsonl.gz"] if r["deezer_track_id"])
+    assert {r["method"] for r in rows["matches.jsonl.gz"] if r["deezer_track_id"]} >= {"isrc"}
+    assert rows["tracks.jsonl.gz"] and rows["albums.jsonl.gz"] and rows["artists.jsonl.gz"]
+    asked = sum(json.loads(requests_get(server))["requests"].values())
+    assert run_luigi([DeezerEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert sum(json.loads(requests_get(server))["requests"].values()) == asked  # complete: nothing asked again
+
+
+def test_kill_9_of_a_deezer_enrichment_then_resume_repeats_no_stored_request(deezer_pipeline, sample_root, tmp_path):
+    server = deezer_pipeline(rate_limit=None, latency_ms=40)
+    staging_root = deezer_pipeline.staging
+    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS  # Spotify first
+    env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=staging_root,
+               MUSIC_ETL_DEEZER_API_URL=f"{server.url}/", MUSIC_ETL_DEEZER_PACE_FILE=str(tmp_path / "pace"))
+    env.pop("LUIGI_CONFIG_PATH", None)
+    command = [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline", "DeezerEnrich",
+               "--partition", "A/A", "--local-scheduler"]
+    worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(_stored(staging_root)) < 8 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    stored = {(e["kind"], e["key"]) for e in _stored(staging_root)}
+    assert len(stored) >= 8
+    asked_before = len(server.state.log)
+    rerun = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    asked_after = [_asked(path) for _, path in server.state.log[asked_before:]]
+    assert asked_after and not stored & set(asked_after)

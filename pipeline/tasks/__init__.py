@@ -1,11 +1,11 @@
 """The Luigi task graph."""
 
 from pipeline.tasks import lifecycle  # noqa: F401  (task processes end with their command)
-from pipeline.tasks.enrich import EnrichPartition, SpotifySearch
+from pipeline.tasks.enrich import DeezerEnrich, EnrichPartition, SpotifySearch
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
 from pipeline.tasks.load import LoadPartition, WarehouseSchema
-from pipeline.tasks.run_all import EnrichAll, ExtractAll, RunAll, RunReport
+from pipeline.tasks.run_all import DeezerAll, EnrichAll, ExtractAll, RunAll, RunReport
 
-__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "FinalizeWarehouse", "LoadPartition", "RunAll",
-           "RunReport", "SpotifySearch", "WarehouseSchema"]
+__all__ = ["DeezerAll", "DeezerEnrich", "EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition",
+           "FinalizeWarehouse", "LoadPartition", "RunAll", "RunReport", "SpotifySearch", "WarehouseSchema"]

@@ -45,6 +45,22 @@ class StagedPartitionTask(luigi.Task):
             logger.warning("removed %s, left by an interrupted run", path)
         return True
 
+    def write_files(self, outputs: dict[str, list[dict]]) -> None:
+        """Every data file, all or none (the manifest, written after, is what says the stage is done)."""
+        writers = []
+        try:
+            for name, rows in outputs.items():
+                writer = staging.JsonLinesWriter(staging.target(f"{self.folder}/{name}"))
+                writers.append(writer)
+                for row in rows:
+                    writer.write(row)
+            for writer in writers:
+                writer.commit()
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+
     def write_manifest(self, manifest: dict) -> None:
         """Last step of a run: the manifest, with the settings the output was produced with."""
         settings = self.output_settings()

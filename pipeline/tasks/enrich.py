@@ -15,6 +15,9 @@ import logging
 from contextlib import contextmanager
 
 from pipeline import answers, config, staging, versioning
+from pipeline.deezer import enrich as deezer_enrich
+from pipeline.deezer.client import DeezerClient, HostPacer
+from pipeline.deezer.enrich import DeezerGateway
 from pipeline.matching.decide import MATCHER_VERSION, Song
 from pipeline.spotify import enrich as spotify_enrich
 from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient
@@ -39,22 +42,6 @@ def sent_total(manifest: dict) -> int:
 
 
 class _SpotifyStage(StagedPartitionTask):
-    def write_files(self, outputs: dict[str, list[dict]]) -> None:
-        """Every data file, all or none (the manifest, written after, is what says the stage is done)."""
-        writers = []
-        try:
-            for name, rows in outputs.items():
-                writer = staging.JsonLinesWriter(staging.target(f"{self.folder}/{name}"))
-                writers.append(writer)
-                for row in rows:
-                    writer.write(row)
-            for writer in writers:
-                writer.commit()
-        except BaseException:
-            for writer in writers:
-                writer.abort()
-            raise
-
     def songs(self) -> list[Song]:
         songs_file = staging.target(f"{ExtractPartition(partition=self.partition).folder}/songs.jsonl.gz")
         return [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
@@ -165,3 +152,45 @@ class EnrichPartition(_SpotifyStage):
         self.report_progress(1, 1, f"details of {manifest['rows']['tracks.jsonl.gz']} matched tracks staged")
         logger.info("partition %s: %d songs, match rate %s, %d Spotify requests sent",
                     self.partition, manifest["songs"], manifest["match_rate"], manifest["requests"]["sent_total"])
+
+
+class DeezerEnrich(StagedPartitionTask):
+    """One partition's songs on Deezer → ``<staging root>/deezer/A/B/v-…/``: matches (by the ISRC
+    the Spotify enrichment found, else by search), full tracks, artists and albums; every answer
+    in ``answers/deezer/``. Issue 13 in progress: staged, not yet loaded, not part of RunAll
+    (run it with ``DeezerAll`` or alone)."""
+
+    stage = "deezer"
+
+    def requires(self):
+        return {"songs": ExtractPartition(partition=self.partition), "spotify": EnrichPartition(partition=self.partition)}
+
+    @classmethod
+    def output_settings(cls) -> dict:
+        return {**versioning.significant_settings(config.deezer()), "matcher_version": MATCHER_VERSION,
+                "deezer_schema_version": deezer_enrich.SCHEMA_VERSION,
+                "spotify_output": versioning.folder_name(EnrichPartition.output_settings()),
+                "extract_output": versioning.folder_name(ExtractPartition.output_settings())}
+
+    def run(self):
+        if not self.start():
+            return
+        settings = config.deezer()
+        songs_file = staging.target(f"{ExtractPartition(partition=self.partition).folder}/songs.jsonl.gz")
+        songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
+        spotify = self.input()["spotify"].folder
+        isrc_of = {t["spotify_track_id"]: t["isrc"]
+                   for t in staging.read_jsonl_gz(staging.target(f"{spotify}/tracks.jsonl.gz")) if t.get("isrc")}
+        isrcs = {m["track_id"]: isrc_of[m["spotify_track_id"]]
+                 for m in staging.read_jsonl_gz(staging.target(f"{spotify}/matches.jsonl.gz"))
+                 if m.get("spotify_track_id") in isrc_of}
+
+        def client():
+            pacer = HostPacer(settings.pace_file or None, limit=settings.rate_limit, window_s=settings.rate_window)
+            return DeezerClient(api_url=settings.api_url, timeout_s=settings.timeout, pacer=pacer)
+        gateway = DeezerGateway(client, answers.AnswerStore(answers.store_folder("deezer")), settings.search_limit)
+        outputs, manifest = deezer_enrich.enrich_partition(self.partition, songs, gateway, isrcs, settings.match_threshold)
+        self.write_files(outputs)
+        self.write_manifest(manifest)
+        logger.info("partition %s on Deezer: %s, %d requests", self.partition, manifest["statuses"],
+                    manifest["requests"]["this_run_total"])

@@ -12,7 +12,7 @@ from pipeline import config, staging
 from pipeline.caches import forget_listings
 from pipeline.errors import TerminalError
 from pipeline.partitions import check_selection, discover_partitions
-from pipeline.tasks.enrich import EnrichPartition, SpotifySearch
+from pipeline.tasks.enrich import DeezerEnrich, EnrichPartition, SpotifySearch
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
 from pipeline.tasks.load import LoadPartition, WarehouseSchema
@@ -57,6 +57,14 @@ class EnrichAll(PartitionSelection, luigi.WrapperTask):
 
     def requires(self):
         return [EnrichPartition(partition=p) for p in self.selected_partitions()]
+
+
+class DeezerAll(PartitionSelection, luigi.WrapperTask):
+    """Deezer enrichment (and the extraction and Spotify enrichment it reads) of every selected
+    partition; staged only until the warehouse side of issue 13 exists."""
+
+    def requires(self):
+        return [DeezerEnrich(partition=p) for p in self.selected_partitions()]
 
 
 class RunAll(PartitionSelection, luigi.Task):
