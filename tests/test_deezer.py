@@ -217,7 +217,7 @@ def _asked(path):
     return parts[0], parts[1]
 
 
-def test_deezer_enrich_stages_matches_tracks_artists_and_albums(deezer_pipeline, deezer_catalog):
+def test_deezer_enrich_stages_matches_tracks_artists_and_albums(deezer_pipeline, deezer_catalog, catalog):
     server = deezer_pipeline(rate_limit=None)
     assert run_luigi([DeezerEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     folder = stage_folder(deezer_pipeline.staging, "deezer", "A/A")
@@ -227,6 +227,15 @@ def test_deezer_enrich_stages_matches_tracks_artists_and_albums(deezer_pipeline,
     assert all(int(r["deezer_track_id"]) == truth[r["track_id"]] for r in rows["matches.jsonl.gz"] if r["deezer_track_id"])
     assert {r["method"] for r in rows["matches.jsonl.gz"] if r["deezer_track_id"]} >= {"isrc"}
     assert rows["tracks.jsonl.gz"] and rows["albums.jsonl.gz"] and rows["artists.jsonl.gz"]
+    # Cross-source agreement: by ISRC where both have one, for every song both sources matched.
+    both = [r for r in rows["matches.jsonl.gz"] if r["agrees_with_spotify"] is not None]
+    spotify_isrc = {t: catalog.tracks[s].isrc for t, s in catalog.ground_truth.items() if s}
+    assert both and {r["agrees_with_spotify"] for r in both} == {True, False}
+    for row in both:
+        assert row["agrees_with_spotify"] == (deezer_catalog.tracks[int(row["deezer_track_id"])].isrc
+                                              == spotify_isrc[row["track_id"]]), row
+    manifest = json.load(open(glob.glob(os.path.join(folder, "_manifest-*.json"))[0], encoding="utf-8"))
+    assert manifest["agreement"]["disagree"] == sum(not r["agrees_with_spotify"] for r in both)
     asked = sum(json.loads(requests_get(server))["requests"].values())
     assert run_luigi([DeezerEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     assert sum(json.loads(requests_get(server))["requests"].values()) == asked  # complete: nothing asked again
@@ -254,3 +263,18 @@ def test_kill_9_of_a_deezer_enrichment_then_resume_repeats_no_stored_request(dee
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     asked_after = [_asked(path) for _, path in server.state.log[asked_before:]]
     assert asked_after and not stored & set(asked_after)
+
+
+def test_sources_agree_by_isrc_else_by_length_and_names():
+    from pipeline.deezer.enrich import sources_agree
+
+    spotify = {"isrc": "USAAA0000001", "duration_ms": 200_000, "name": "Black Heart - Remastered 2011",
+               "primary_artist_name": "Otis Reed"}
+    deezer = {"isrc": "USAAA0000001", "duration_ms": 201_000, "name": "Black Heart (Remastered 2011)",
+              "artists": [{"id": "1", "name": "Otis Reed"}]}
+    assert sources_agree(spotify, deezer) is True
+    assert sources_agree(spotify, {**deezer, "isrc": "GB0000000001"}) is False  # two ISRCs: two recordings
+    assert sources_agree({**spotify, "isrc": None}, deezer) is True  # no ISRC on one side: length and names
+    assert sources_agree({**spotify, "isrc": None}, {**deezer, "duration_ms": 260_000}) is False
+    assert sources_agree({**spotify, "isrc": None}, {**deezer, "artists": [{"id": "2", "name": "Nina Simone"}]}) is False
+    assert sources_agree(None, deezer) is None and sources_agree(spotify, None) is None

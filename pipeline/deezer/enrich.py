@@ -25,9 +25,11 @@ from pipeline.answers import AnswerStore, utc_now
 from pipeline.deezer.client import DeezerClient
 from pipeline.matching import decide as matching
 from pipeline.matching.decide import MATCHED, NOT_FOUND, Song
+from pipeline.matching.names import fold, parse_title
 from pipeline.spotify import queries
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+AGREE_DURATION_S = 3.0
 ISRC_THRESHOLD = 0.60  # as for crosswalk ids: the ISRC is strong evidence, the check rejects another recording
 
 
@@ -142,11 +144,33 @@ def _search(song: Song, gateway: DeezerGateway, threshold: float) -> dict:
                     "decision": decision, "at": entry["at"]}
 
 
+def sources_agree(spotify: dict | None, deezer: dict | None) -> bool | None:
+    """Whether two sources matched a song to the same recording: the ISRC where both have one,
+    otherwise the length (within 3 s) and the normalised title and lead artist. None unless both
+    matched. ``spotify`` is a staged Spotify track row, ``deezer`` a compact Deezer track."""
+    if not spotify or not deezer:
+        return None
+    if spotify.get("isrc") and deezer.get("isrc"):
+        return spotify["isrc"].upper() == deezer["isrc"].upper()
+    lengths = spotify.get("duration_ms"), deezer.get("duration_ms")
+    if None in lengths or abs(lengths[0] - lengths[1]) > AGREE_DURATION_S * 1000:
+        return False
+    same_title = fold(parse_title(spotify.get("name")).core) == fold(parse_title(deezer.get("name")).core)
+    leads = fold(spotify.get("primary_artist_name") or ""), fold((deezer["artists"] or [{}])[0].get("name") or "")
+    return same_title and leads[0] == leads[1]
+
+
 def enrich_partition(partition: str, songs: list[Song], gateway: DeezerGateway,
                      spotify_isrcs: dict[str, str] | None = None,
-                     threshold: float = matching.DEFAULT_THRESHOLD) -> tuple[dict[str, list[dict]], dict]:
-    """Match every song, then look up each album and artist once; returns (rows per file, manifest)."""
+                     threshold: float = matching.DEFAULT_THRESHOLD,
+                     spotify_tracks: dict[str, dict] | None = None) -> tuple[dict[str, list[dict]], dict]:
+    """Match every song, then look up each album and artist once; returns (rows per file, manifest).
+    ``spotify_tracks`` (MSD track id → the staged Spotify track it matched) gives each match its
+    cross-source agreement."""
     matched = match_songs(songs, gateway, spotify_isrcs, threshold)
+    spotify_tracks = spotify_tracks or {}
+    for track_id, m in matched.items():
+        m["agrees"] = sources_agree(spotify_tracks.get(track_id), m["track"] if m["status"] == MATCHED else None)
     tracks = {m["track"]["id"]: m["track"] for m in matched.values() if m["status"] == MATCHED}
     artist_ids = sorted({a["id"] for t in tracks.values() for a in t["artists"]})
     album_ids = sorted({t["album"]["id"] for t in tracks.values() if t["album"]["id"]})
@@ -163,9 +187,12 @@ def enrich_partition(partition: str, songs: list[Song], gateway: DeezerGateway,
                              "fetched_at": e.get("at")} for a, e in sorted(albums.items())],
     }
     statuses = Counter(m["status"] for m in matched.values())
+    agreement = Counter(m["agrees"] for m in matched.values() if m["agrees"] is not None)
     manifest = {"partition": partition, "stage": "deezer_enrich", "schema_version": SCHEMA_VERSION,
                 "matcher_version": matching.MATCHER_VERSION, "songs": len(songs),
                 "statuses": {s: statuses.get(s, 0) for s in matching.STATUSES},
+                "agreement": {"both_matched": sum(agreement.values()), "agree": agreement[True],
+                              "disagree": agreement[False]},
                 "requests": {"this_run": dict(sorted(gateway.requests.items())),
                              "this_run_total": sum(gateway.requests.values()),
                              "answered_from_store": gateway.answered_from_store},
@@ -178,7 +205,7 @@ def _match_row(song: Song, partition: str, m: dict) -> dict:
     return {"track_id": song.track_id, "msd_partition": partition, "status": m["status"],
             "deezer_track_id": m["track"]["id"] if m["status"] == MATCHED else None,
             "score": best.score if best else None, "method": m["method"], "rung": m["rung"], "query": m["query"],
-            "matched_at": m["at"]}
+            "agrees_with_spotify": m.get("agrees"), "matched_at": m["at"]}
 
 
 def _track_row(t: dict) -> dict:

@@ -179,18 +179,23 @@ class DeezerEnrich(StagedPartitionTask):
         songs_file = staging.target(f"{ExtractPartition(partition=self.partition).folder}/songs.jsonl.gz")
         songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
         spotify = self.input()["spotify"].folder
-        isrc_of = {t["spotify_track_id"]: t["isrc"]
-                   for t in staging.read_jsonl_gz(staging.target(f"{spotify}/tracks.jsonl.gz")) if t.get("isrc")}
-        isrcs = {m["track_id"]: isrc_of[m["spotify_track_id"]]
-                 for m in staging.read_jsonl_gz(staging.target(f"{spotify}/matches.jsonl.gz"))
-                 if m.get("spotify_track_id") in isrc_of}
+        artist_names = {a["spotify_artist_id"]: a["name"]
+                        for a in staging.read_jsonl_gz(staging.target(f"{spotify}/artists.jsonl.gz"))}
+        spotify_tracks = {t["spotify_track_id"]: {**t, "primary_artist_name": artist_names.get(t["primary_artist_id"])}
+                          for t in staging.read_jsonl_gz(staging.target(f"{spotify}/tracks.jsonl.gz"))}
+        matched_on_spotify = {m["track_id"]: spotify_tracks[m["spotify_track_id"]]
+                              for m in staging.read_jsonl_gz(staging.target(f"{spotify}/matches.jsonl.gz"))
+                              if m.get("spotify_track_id") in spotify_tracks}
+        isrcs = {track_id: t["isrc"] for track_id, t in matched_on_spotify.items() if t.get("isrc")}
 
         def client():
             pacer = HostPacer(settings.pace_file or None, limit=settings.rate_limit, window_s=settings.rate_window)
             return DeezerClient(api_url=settings.api_url, timeout_s=settings.timeout, pacer=pacer)
         gateway = DeezerGateway(client, answers.AnswerStore(answers.store_folder("deezer")), settings.search_limit)
-        outputs, manifest = deezer_enrich.enrich_partition(self.partition, songs, gateway, isrcs, settings.match_threshold)
+        outputs, manifest = deezer_enrich.enrich_partition(self.partition, songs, gateway, isrcs, settings.match_threshold,
+                                                           spotify_tracks=matched_on_spotify)
         self.write_files(outputs)
         self.write_manifest(manifest)
-        logger.info("partition %s on Deezer: %s, %d requests", self.partition, manifest["statuses"],
-                    manifest["requests"]["this_run_total"])
+        logger.info("partition %s on Deezer: %s, %d requests; %d of %d songs both sources matched disagree",
+                    self.partition, manifest["statuses"], manifest["requests"]["this_run_total"],
+                    manifest["agreement"]["disagree"], manifest["agreement"]["both_matched"])
