@@ -81,7 +81,7 @@ def run_baseline(backend, loads: list[PartitionLoad], placeholder: str) -> int:
     total = 0
     for load in loads:
         with backend.transaction():
-            for table in schema.TABLES:
+            for table in load.tables():
                 names = [c.name for c in table.columns()]
                 sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([placeholder] * len(names))})"
                 rows = baseline_rows(load, table)

@@ -140,7 +140,7 @@ def dry_run(partitions: str, letters: str) -> int:
     partition's load statements for the configured backend. Reads; writes and sends nothing."""
     from pipeline.warehouse.dry_run import recording
     from pipeline.warehouse.load import load_partition
-    from pipeline.warehouse.schema import TABLES, statements
+    from pipeline.warehouse.schema import statements
 
     selected = RunAll(partitions=partitions, letters=letters).selected_partitions()
     settings = config.spotify()
@@ -165,7 +165,7 @@ def dry_run(partitions: str, letters: str) -> int:
         print(statement.split("(")[0].strip() + " …;" if statement.startswith("CREATE TABLE") else statement + ";")
     if to_load:
         load = read_manifests(to_load[0], LoadPartition(partition=to_load[0]).input_manifests())
-        twin = recording(backend, {t.name: load.expected_rows(t) for t in TABLES})
+        twin = recording(backend, {t.name: load.expected_rows(t) for t in load.tables()})
         load_partition(twin, load)
         print(f"\n-- the load of {to_load[0]} ({len(to_load)} partition(s) staged and waiting), one transaction")
         for statement in twin.statements:

@@ -133,6 +133,26 @@ class deezer(luigi.Config):  # noqa: N801
     match_threshold = luigi.FloatParameter(default=0.80, description="lowest score (0..1) a candidate needs to match")
 
 
+SOURCES = ("spotify", "deezer")
+
+
+class sources(luigi.Config):  # noqa: N801
+    # Spotify is always on (Deezer reads its ISRCs); Deezer is opt-in until issue 13's defaults land.
+    enabled = luigi.Parameter(default="spotify", significant=False,
+                              description="enrichment sources, comma-separated: spotify, or spotify, deezer")
+
+
+def enabled_sources() -> list[str]:
+    """``[sources] enabled`` as a list, each name checked."""
+    names = [n.strip().lower() for n in sources().enabled.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown or "spotify" not in names:
+        from pipeline.errors import TerminalError
+        raise TerminalError(f"[sources] enabled = `{sources().enabled}`: expected spotify, or spotify, deezer "
+                            f"(Deezer matches by the ISRCs Spotify finds).")
+    return names
+
+
 class warehouse(luigi.Config):  # noqa: N801
     url = EnvironmentParameter(
         "MUSIC_ETL_WAREHOUSE_URL", "duckdb:///data/warehouse.duckdb", significant=False,

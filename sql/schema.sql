@@ -152,6 +152,58 @@ CREATE TABLE IF NOT EXISTS spotify_audio_features (
     load_id VARCHAR(64) NOT NULL
 ){{redshift: DISTSTYLE KEY DISTKEY (spotify_track_id) SORTKEY (spotify_track_id)}};
 
+-- Deezer (loaded when [sources] enabled names it): matches owned by a partition, dimensions merged by key.
+CREATE TABLE IF NOT EXISTS deezer_matches (
+    track_id VARCHAR(18) NOT NULL,
+    msd_partition VARCHAR(3) NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    deezer_track_id VARCHAR(20),
+    score DOUBLE PRECISION,
+    method VARCHAR(16),
+    rung VARCHAR(16),
+    query VARCHAR(4096),
+    agrees_with_spotify BOOLEAN,
+    matched_at TIMESTAMP,
+    load_id VARCHAR(64) NOT NULL
+){{redshift: DISTSTYLE KEY DISTKEY (track_id) SORTKEY (msd_partition, track_id)}};
+
+CREATE TABLE IF NOT EXISTS deezer_tracks (
+    deezer_track_id VARCHAR(20) NOT NULL,
+    title VARCHAR(1024),
+    isrc VARCHAR(16),
+    duration_s INTEGER,
+    popularity_rank INTEGER,
+    bpm DOUBLE PRECISION,
+    gain DOUBLE PRECISION,
+    explicit BOOLEAN,
+    release_date VARCHAR(10),
+    primary_artist_id VARCHAR(20),
+    artist_ids {{JSON}},
+    album_id VARCHAR(20),
+    load_id VARCHAR(64) NOT NULL
+){{redshift: DISTSTYLE KEY DISTKEY (deezer_track_id) SORTKEY (deezer_track_id)}};
+
+CREATE TABLE IF NOT EXISTS deezer_artists (
+    deezer_artist_id VARCHAR(20) NOT NULL,
+    name VARCHAR(1024),
+    nb_fan BIGINT,
+    nb_album INTEGER,
+    fetched_at TIMESTAMP,
+    load_id VARCHAR(64) NOT NULL
+){{redshift: DISTSTYLE ALL SORTKEY (deezer_artist_id)}};
+
+CREATE TABLE IF NOT EXISTS deezer_albums (
+    deezer_album_id VARCHAR(20) NOT NULL,
+    title VARCHAR(1024),
+    genres {{JSON}},
+    record_label VARCHAR(1024),
+    fans BIGINT,
+    release_date VARCHAR(10),
+    record_type VARCHAR(16),
+    fetched_at TIMESTAMP,
+    load_id VARCHAR(64) NOT NULL
+){{redshift: DISTSTYLE ALL SORTKEY (deezer_album_id)}};
+
 -- What has been loaded: one row per (partition, step), replaced by each load (Luigi's table_updates, versioned).
 CREATE TABLE IF NOT EXISTS etl_load_markers (
     update_id VARCHAR(256) NOT NULL,
@@ -176,6 +228,10 @@ CREATE TABLE IF NOT EXISTS etl_load_markers (
 {{postgresql: CREATE INDEX IF NOT EXISTS spotify_tracks_id ON spotify_tracks (spotify_track_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS spotify_artists_id ON spotify_artists (spotify_artist_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS spotify_audio_features_id ON spotify_audio_features (spotify_track_id);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS deezer_matches_partition ON deezer_matches (msd_partition);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS deezer_tracks_id ON deezer_tracks (deezer_track_id);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS deezer_artists_id ON deezer_artists (deezer_artist_id);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS deezer_albums_id ON deezer_albums (deezer_album_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS etl_load_markers_update_id ON etl_load_markers (update_id);}}
 
 -- The table most users query: every MSD song with its Spotify match, track, primary artist and audio features.
@@ -224,9 +280,20 @@ SELECT
     f.instrumentalness AS spotify_instrumentalness,
     f.liveness AS spotify_liveness,
     f.speechiness AS spotify_speechiness,
-    f.tempo AS spotify_tempo
+    f.tempo AS spotify_tempo,
+    dm.deezer_track_id,
+    dt.popularity_rank AS deezer_rank,
+    dt.bpm AS deezer_bpm,
+    dt.gain AS deezer_gain,
+    da.nb_fan AS deezer_artist_fans,
+    dal.genres AS deezer_album_genres,
+    dm.agrees_with_spotify AS sources_agree
 FROM songs s
 LEFT JOIN spotify_matches m ON m.track_id = s.track_id
 LEFT JOIN spotify_tracks t ON t.spotify_track_id = m.spotify_track_id
 LEFT JOIN spotify_artists a ON a.spotify_artist_id = t.primary_artist_id
-LEFT JOIN spotify_audio_features f ON f.spotify_track_id = t.spotify_track_id;
+LEFT JOIN spotify_audio_features f ON f.spotify_track_id = t.spotify_track_id
+LEFT JOIN deezer_matches dm ON dm.track_id = s.track_id
+LEFT JOIN deezer_tracks dt ON dt.deezer_track_id = dm.deezer_track_id
+LEFT JOIN deezer_artists da ON da.deezer_artist_id = dt.primary_artist_id
+LEFT JOIN deezer_albums dal ON dal.deezer_album_id = dt.album_id;

@@ -263,3 +263,39 @@ def spotify_at(luigi_config, sandbox, monkeypatch):
         luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
         return server
     return start
+
+
+@pytest.fixture(scope="session")
+def deezer_catalog(sample_root, catalog):
+    from pipeline.standins.deezer_catalog import build_deezer_catalog
+    from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, load_identities
+
+    return build_deezer_catalog(load_identities(sample_root), catalog, seed=DEMO_CATALOG_SEED)
+
+
+@pytest.fixture
+def deezer(deezer_catalog):
+    """Starts Deezer sandboxes on free loopback ports (``deezer(rate_limit=..., busy_rate=...)``); stops them after."""
+    from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
+
+    servers = []
+
+    def start(**options):
+        server = DeezerSandboxServer(DeezerState(deezer_catalog, **options)).start()
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def deezer_at(luigi_config, deezer, tmp_path):
+    """``deezer_at(...)``: a Deezer sandbox, ``[deezer]`` pointing at it and ``[sources]`` enabling it."""
+    def start(**options):
+        options.setdefault("rate_limit", None)  # pacing has tests of its own
+        server = deezer(**options)
+        luigi_config.set("deezer", api_url=f"{server.url}/", pace_file=tmp_path / "deezer-pace")
+        luigi_config.set("sources", enabled="spotify, deezer")
+        return server
+    return start

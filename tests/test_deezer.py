@@ -27,29 +27,9 @@ from pipeline.deezer.client import (
     DeezerRequestError,
     HostPacer,
 )
-from pipeline.standins.deezer_catalog import build_deezer_catalog
-from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
 from pipeline.standins.spotify_catalog import load_identities
 from pipeline.tasks import DeezerEnrich, EnrichPartition
 from tests.conftest import PROJECT_ROOT, FakeClock, run_luigi, stage_folder
-
-
-@pytest.fixture(scope="module")
-def deezer_catalog(sample_root, catalog):
-    return build_deezer_catalog(load_identities(sample_root), catalog, seed=3)
-
-
-@pytest.fixture
-def deezer(deezer_catalog):
-    servers = []
-
-    def start(**options):
-        server = DeezerSandboxServer(DeezerState(deezer_catalog, **options)).start()
-        servers.append(server)
-        return server
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def client_for(server, tmp_path, clock=None, **pacing):

@@ -11,7 +11,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from pipeline.tasks import EnrichPartition, LoadPartition
+from pipeline.tasks import DeezerEnrich, EnrichPartition, LoadPartition
 from pipeline.warehouse import schema
 from pipeline.warehouse.backends import PostgresBackend, RedshiftBackend, WarehouseConfigError, backend_for
 from pipeline.warehouse.dry_run import recording
@@ -40,25 +40,29 @@ def test_the_redshift_ddl_parses_with_distribution_and_sort_keys():
     assert not any("DISTKEY" in s for s in schema.statements("postgresql") + schema.statements("duckdb"))
 
 
-def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipeline, luigi_config, spotify_at, monkeypatch,
-                                                                     s3_bucket):
+@pytest.mark.parametrize("deezer_on", [False, True])
+def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipeline, luigi_config, spotify_at, deezer_at,
+                                                                     s3_bucket, deezer_on):
     bucket, _ = s3_bucket
     luigi_config.set("staging", root=f"s3://{bucket}/staging")
     spotify_at(mode="development")
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    if deezer_on:
+        deezer_at()
+    staged = [EnrichPartition(partition="A/A")] + ([DeezerEnrich(partition="A/A")] if deezer_on else [])
+    assert run_luigi(staged).status == luigi.LuigiStatusCode.SUCCESS
     load = read_manifests("A/A", LoadPartition(partition="A/A").input_manifests())
     backend = recording(RedshiftBackend("redshift://etl@cluster.example:5439/music", iam_role=ROLE, region="us-east-1"),
-                        expected={t.name: load.expected_rows(t) for t in schema.TABLES})
+                        expected={t.name: load.expected_rows(t) for t in load.tables()})
     load_partition(backend, load)
     copies = [s for s in backend.statements if s.startswith("COPY")]
-    assert len(copies) == len(schema.TABLES)
+    assert len(copies) == len(load.tables()) == len(schema.TABLES) - (0 if deezer_on else 4)
     for sql in backend.statements:
         tree = parse(sql)
         assert not isinstance(tree, exp.Command) or sql.startswith("LOCK "), sql  # parsed, not passed through
         assert "TRUNCATE" not in sql.upper()  # TRUNCATE commits in Redshift: never inside the load
     for sql in copies:
         assert isinstance(parse(sql), exp.Copy)
-        assert re.search(rf"FROM 's3://{bucket}/staging/(msd|spotify)/A/A/v-[0-9a-f]{{12}}/\w+\.jsonl\.gz'", sql)
+        assert re.search(rf"FROM 's3://{bucket}/staging/(msd|spotify|deezer)/A/A/v-[0-9a-f]{{12}}/\w+\.jsonl\.gz'", sql)
         assert f"IAM_ROLE '{ROLE}'" in sql and "FORMAT AS JSON 'auto'" in sql and " GZIP" in sql
         for forbidden in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "CREDENTIALS"):
             assert forbidden not in sql.upper()

@@ -161,8 +161,8 @@ def test_the_load_id_from_the_listing_equals_the_one_from_the_bytes(s3_pipeline)
     from pipeline.warehouse.load import load_id_for, read_manifests
 
     bucket, _ = s3_pipeline
-    manifests = tuple(staging.ManifestTarget(f"s3://{bucket}/staging/{stage}/A/B/v-1") for stage in ("msd", "spotify"))
-    for target in manifests:
+    manifests = {stage: staging.ManifestTarget(f"s3://{bucket}/staging/{stage}/A/B/v-1") for stage in ("msd", "spotify")}
+    for target in manifests.values():
         target.write({"stage": target.folder, "partition": "A/B"})
     staging.reset_manifest_index()  # as another process would see it
     assert load_id_for("A/B", manifests) == read_manifests("A/B", manifests).load_id is not None

@@ -10,7 +10,7 @@ import luigi
 import pytest
 
 from pipeline import forget_listings, staging
-from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition
+from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, WarehouseSchema
 from pipeline.warehouse.backends import (
     PostgresBackend,
     StagedFileError,
@@ -94,7 +94,8 @@ def test_every_partition_loads_with_exact_counts_and_merged_dimensions(staged, w
         loads = {r[0] for r in backend.query("SELECT DISTINCT load_id FROM songs")}
         assert loads == {r[0] for r in backend.query(f"SELECT load_id FROM {MARKER_TABLE} WHERE step = 'load'")}
         assert len(loads) == 3
-        assert backend.query(f"SELECT update_id FROM {MARKER_TABLE} WHERE step = 'schema'") == [("WarehouseSchema@v1",)]
+        schema_marker = WarehouseSchema().output().update_id
+        assert backend.query(f"SELECT update_id FROM {MARKER_TABLE} WHERE step = 'schema'") == [(schema_marker,)]
     finally:
         backend.close()
 
@@ -223,11 +224,12 @@ def test_postgres_loads_with_copy_not_row_inserts(staged, warehouse_url):
     backend = warehouse_backend()
     assert isinstance(backend, PostgresBackend)
     backend.ensure_schema()
-    load_partition(backend, read_manifests("A/A"))
+    load = read_manifests("A/A")
+    load_partition(backend, load)
     statements = backend.statements
     backend.close()
     copies = [s for s in statements if s.startswith("COPY ")]
-    assert len(copies) == len(TABLES) and all(s.endswith("FROM STDIN") for s in copies)
+    assert len(copies) == len(load.tables()) and all(s.endswith("FROM STDIN") for s in copies)
     assert not any(s.startswith("INSERT INTO") and "VALUES" in s for s in statements
                    if not s.startswith(f"INSERT INTO {MARKER_TABLE}"))
 
@@ -400,5 +402,50 @@ def test_a_renamed_view_column_replaces_the_old_view_on_an_existing_warehouse(st
 
         with pytest.raises((duckdb.BinderException, psycopg2.errors.UndefinedColumn), match="isrc"):
             backend.query("SELECT isrc FROM enriched_songs")
+    finally:
+        backend.close()
+
+
+def test_with_deezer_on_every_partition_loads_its_deezer_tables_and_the_view_shows_them(
+        local_pipeline, luigi_config, spotify_at, deezer_at, warehouse_url, deezer_catalog):
+    from pipeline.tasks import RunAll
+
+    spotify_at(mode="development")
+    deezer = deezer_at()
+    assert run_luigi([RunAll(partitions="A/A,A/B")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert deezer.state.stats()["requests"]
+    backend = warehouse_backend()
+    try:
+        matches = backend.query("SELECT track_id, deezer_track_id, agrees_with_spotify FROM deezer_matches")
+        assert len(matches) == sum(staged_rows(local_pipeline, "msd", p, "songs.jsonl.gz") for p in ("A/A", "A/B"))
+        truth = deezer_catalog.ground_truth
+        assert all(int(d) == truth[t] for t, d, _ in matches if d)
+        view = backend.query("SELECT deezer_track_id, deezer_rank, deezer_gain, deezer_artist_fans, deezer_album_genres, "
+                             "sources_agree FROM enriched_songs WHERE deezer_track_id IS NOT NULL")
+        assert view and all(rank is not None and gain is not None and fans is not None and genres is not None
+                            for _, rank, gain, fans, genres, _ in view)
+        assert {agree for *_, agree in view} >= {True}
+        counts = {t: backend.scalar(f"SELECT count(*) FROM {t}") for t in ("deezer_tracks", "deezer_artists", "deezer_albums")}
+        assert all(counts.values())
+    finally:
+        backend.close()
+
+
+def test_with_deezer_off_a_load_is_what_it_always_was(local_pipeline, luigi_config, spotify_at, warehouse_url):
+    from pipeline.tasks import RunAll
+    from pipeline.warehouse.load import _load_id
+
+    spotify_at(mode="development")
+    assert run_luigi([RunAll(partitions="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    manifests = LoadPartition(partition="A/A").input_manifests()
+    assert set(manifests) == {"msd", "spotify"}  # no Deezer task was even scheduled
+    # The load id is made of the extraction's and Spotify's digests alone, as before Deezer existed.
+    assert read_manifests("A/A").load_id == _load_id("A/A", [manifests["msd"].content_id(),
+                                                             manifests["spotify"].content_id()])
+    backend = warehouse_backend()
+    try:
+        assert all(backend.scalar(f"SELECT count(*) FROM {t}") == 0
+                   for t in ("deezer_matches", "deezer_tracks", "deezer_artists", "deezer_albums"))
+        assert backend.scalar("SELECT count(*) FROM enriched_songs WHERE deezer_track_id IS NOT NULL") == 0
     finally:
         backend.close()

@@ -182,9 +182,7 @@ def enrich_partition(partition: str, songs: list[Song], gateway: DeezerGateway,
         "tracks.jsonl.gz": [_track_row(t) for _, t in sorted(tracks.items())],
         "artists.jsonl.gz": [{"deezer_artist_id": a, **{k: (e.get("obj") or {}).get(k) for k in ("name", "nb_fan", "nb_album")},
                               "fetched_at": e.get("at")} for a, e in sorted(artists.items())],
-        "albums.jsonl.gz": [{"deezer_album_id": a, **{k: (e.get("obj") or {}).get(k) for k in
-                                                       ("title", "genres", "label", "fans", "release_date", "record_type")},
-                             "fetched_at": e.get("at")} for a, e in sorted(albums.items())],
+        "albums.jsonl.gz": [_album_row(a, e) for a, e in sorted(albums.items())],
     }
     statuses = Counter(m["status"] for m in matched.values())
     agreement = Counter(m["agrees"] for m in matched.values() if m["agrees"] is not None)
@@ -193,6 +191,7 @@ def enrich_partition(partition: str, songs: list[Song], gateway: DeezerGateway,
                 "statuses": {s: statuses.get(s, 0) for s in matching.STATUSES},
                 "agreement": {"both_matched": sum(agreement.values()), "agree": agreement[True],
                               "disagree": agreement[False]},
+                "rows": {name: len(rows) for name, rows in outputs.items()},
                 "requests": {"this_run": dict(sorted(gateway.requests.items())),
                              "this_run_total": sum(gateway.requests.values()),
                              "answered_from_store": gateway.answered_from_store},
@@ -210,8 +209,15 @@ def _match_row(song: Song, partition: str, m: dict) -> dict:
 
 def _track_row(t: dict) -> dict:
     return {"deezer_track_id": t["id"], "title": t["name"], "isrc": t.get("isrc"),
-            "duration_s": (t.get("duration_ms") or 0) // 1000 or None, "rank": t.get("rank"),
+            "duration_s": (t.get("duration_ms") or 0) // 1000 or None, "popularity_rank": t.get("rank"),
             # Deezer's bpm 0 means "not measured", not a tempo.
             "bpm": t.get("bpm") or None, "gain": t.get("gain"), "explicit": t.get("explicit"),
             "release_date": t.get("release_date"), "primary_artist_id": t["artists"][0]["id"] if t["artists"] else None,
             "artist_ids": [a["id"] for a in t["artists"]], "album_id": t["album"]["id"]}
+
+
+def _album_row(album_id: str, entry: dict) -> dict:
+    obj = entry.get("obj") or {}
+    return {"deezer_album_id": album_id, "title": obj.get("title"), "genres": obj.get("genres"),
+            "record_label": obj.get("label"), "fans": obj.get("fans"), "release_date": obj.get("release_date"),
+            "record_type": obj.get("record_type"), "fetched_at": entry.get("at")}

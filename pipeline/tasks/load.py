@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import luigi
 
 from pipeline import config
-from pipeline.tasks.enrich import EnrichPartition
+from pipeline.tasks.enrich import DeezerEnrich, EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.params import PartitionParameter
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.load import load_id_for, load_partition, read_manifests, record_marker, update_id_for
 from pipeline.warehouse.schema import WAREHOUSE_SCHEMA_VERSION
+from pipeline.warehouse.schema import source as schema_source
 from pipeline.warehouse.target import WarehouseMarker
 
 logger = logging.getLogger("luigi-interface")
@@ -24,7 +26,10 @@ class WarehouseSchema(luigi.Task):
     records this schema version."""
 
     def output(self):
-        return WarehouseMarker(warehouse_backend, f"WarehouseSchema@v{WAREHOUSE_SCHEMA_VERSION}")
+        # The DDL's digest too: a table added to sql/schema.sql (CREATE … IF NOT EXISTS) reaches an
+        # existing warehouse without a new schema version, so no load id changes and nothing reloads.
+        digest = hashlib.sha1(schema_source().encode()).hexdigest()[:12]
+        return WarehouseMarker(warehouse_backend, f"WarehouseSchema@v{WAREHOUSE_SCHEMA_VERSION}-{digest}")
 
     def run(self):
         if self.output().exists_now():
@@ -46,8 +51,11 @@ class LoadPartition(luigi.Task):
     partition = PartitionParameter(description="MSD letter partition, e.g. A/B")
 
     def requires(self):
-        return {"msd": ExtractPartition(partition=self.partition), "spotify": EnrichPartition(partition=self.partition),
-                "schema": WarehouseSchema()}
+        inputs = {"msd": ExtractPartition(partition=self.partition), "spotify": EnrichPartition(partition=self.partition),
+                  "schema": WarehouseSchema()}
+        if "deezer" in config.enabled_sources():
+            inputs["deezer"] = DeezerEnrich(partition=self.partition)
+        return inputs
 
     @property
     def resources(self):
@@ -55,8 +63,9 @@ class LoadPartition(luigi.Task):
         return {"duckdb_warehouse": 1} if config.warehouse().url.startswith("duckdb:") else {}
 
     def input_manifests(self):
+        """The staged manifests this load reads, by stage: extraction and Spotify, and Deezer when enabled."""
         inputs = self.input()
-        return inputs["msd"], inputs["spotify"]
+        return {stage: inputs[stage] for stage in ("msd", "spotify", "deezer") if stage in inputs}
 
     def output(self):
         load_id = load_id_for(self.partition, self.input_manifests())

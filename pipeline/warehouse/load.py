@@ -43,10 +43,12 @@ class DataQualityError(PipelineError):
                          + "; ".join(problems))
 
 
-def load_id_for(partition: str, manifests: tuple[staging.ManifestTarget, staging.ManifestTarget]) -> str | None:
-    """The load id of a partition's current staging, from its MSD and Spotify manifests' digests
-    (in their names: no GET) and the schema version; None until both exist."""
-    ids = [t.content_id() for t in manifests]
+def load_id_for(partition: str, manifests: dict[str, staging.ManifestTarget]) -> str | None:
+    """The load id of a partition's current staging, from its manifests' digests (in their names:
+    no GET) and the schema version; None until every one exists. The stages are taken in the order
+    given (extraction, Spotify, then Deezer when enabled), so a run without Deezer keeps the load
+    ids it always had."""
+    ids = [t.content_id() for t in manifests.values()]
     return None if None in ids else _load_id(partition, ids)
 
 
@@ -62,14 +64,25 @@ def update_id_for(partition: str, load_id: str) -> str:
 @dataclass(frozen=True)
 class PartitionLoad:
     partition: str
-    msd_manifest: dict
-    spotify_manifest: dict
+    manifests: dict[str, dict]  # stage → its manifest
     load_id: str
     folders: dict[str, str]  # stage → the staged folder this load reads
 
     @property
+    def msd_manifest(self) -> dict:
+        return self.manifests["msd"]
+
+    @property
+    def spotify_manifest(self) -> dict:
+        return self.manifests["spotify"]
+
+    @property
     def update_id(self) -> str:
         return update_id_for(self.partition, self.load_id)
+
+    def tables(self) -> list[Table]:
+        """The tables this load fills: those of the stages it has staging for."""
+        return [t for t in TABLES if t.stage in self.folders]
 
     def path(self, table: Table) -> str:
         return f"{self.folders[table.stage]}/{table.file}"
@@ -78,15 +91,16 @@ class PartitionLoad:
         if table.stage == "msd":
             files = {f["path"]: f["rows"] for f in self.msd_manifest["files"].values()}
             return files[table.file]
-        return self.spotify_manifest["rows"][table.file]
+        return self.manifests[table.stage]["rows"][table.file]
 
 
-def read_manifests(partition: str, manifests: tuple[staging.ManifestTarget, staging.ManifestTarget]) -> PartitionLoad:
-    """Both manifests, each checked against the digest in its name; the load id comes from those
+def read_manifests(partition: str, manifests: dict[str, staging.ManifestTarget]) -> PartitionLoad:
+    """Every manifest, each checked against the digest in its name; the load id comes from those
     digests, as ``load_id_for`` computes it from a listing."""
-    (msd, msd_id), (spotify, spotify_id) = (t.read() for t in manifests)
-    return PartitionLoad(partition, msd, spotify, _load_id(partition, [msd_id, spotify_id]),
-                         {"msd": manifests[0].folder, "spotify": manifests[1].folder})
+    read = {stage: target.read() for stage, target in manifests.items()}
+    return PartitionLoad(partition, {stage: m for stage, (m, _) in read.items()},
+                         _load_id(partition, [digest for _, digest in read.values()]),
+                         {stage: target.folder for stage, target in manifests.items()})
 
 
 def record_marker(backend: Backend, update_id: str, partition: str, step: str, load_id: str,
@@ -135,7 +149,7 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
     backend.duplicates_in_load.clear()
     with backend.transaction():
         backend.lock_for_load()
-        for table in TABLES:  # a table that feeds another's delete (artists) comes first in TABLES
+        for table in load.tables():  # a table that feeds another's delete (artists) comes first in TABLES
             if _direct(backend, table):
                 _delete_previous(backend, table, partition)
                 with _reading(backend, load, table):
@@ -157,7 +171,7 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
         record_marker(backend, load.update_id, partition, STEP, load_id, extract_id=load.msd_manifest.get("extract_id"),
                       enrich_run_id=load.spotify_manifest.get("run_id"), row_counts=orjson.dumps(staged).decode())
         if backend.temp_tables_outlive_transactions:
-            for table in TABLES:
+            for table in load.tables():
                 if not _direct(backend, table):
                     backend.execute(f"DROP TABLE IF EXISTS stage_{table.name}")
     return staged
@@ -181,7 +195,7 @@ def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list
     holding the other 675 partitions."""
     partition = load.partition
     counts: dict[tuple[str, str], str] = {}
-    for table in TABLES:
+    for table in load.tables():
         keys = ", ".join(table.key)
         mine = _rows_of(table, load)
         counts[(table.name, "loaded")] = f"SELECT count(*) FROM {table.name} WHERE {mine}"
@@ -197,14 +211,16 @@ def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list
             counts[(table.name, "duplicates")] = (
                 f"SELECT count(*) FROM (SELECT {key} FROM {table.name} WHERE {key} IN "
                 f"(SELECT {key} FROM {table.name} WHERE {mine}) GROUP BY {key} HAVING count(*) > 1) d")
-    counts[("spotify_matches", "dangling")] = (
-        f"SELECT count(*) FROM spotify_matches m LEFT JOIN spotify_tracks t ON t.spotify_track_id = m.spotify_track_id "
-        f"WHERE m.msd_partition = {literal(partition)} AND m.spotify_track_id IS NOT NULL AND t.spotify_track_id IS NULL")
+    for source in (s for s in ("spotify", "deezer") if s in load.folders):
+        counts[(f"{source}_matches", "dangling")] = (
+            f"SELECT count(*) FROM {source}_matches m LEFT JOIN {source}_tracks t "
+            f"ON t.{source}_track_id = m.{source}_track_id WHERE m.msd_partition = {literal(partition)} "
+            f"AND m.{source}_track_id IS NOT NULL AND t.{source}_track_id IS NULL")
     row = backend.query("SELECT " + ", ".join(f"({sql})" for sql in counts.values()))[0]
     found = dict(zip(counts, row, strict=True))
 
     problems = []
-    for table in TABLES:
+    for table in load.tables():
         loaded = found[(table.name, "loaded")]
         if loaded != staged[table.name]:
             problems.append(f"{table.name}: {staged[table.name]} rows staged "
@@ -214,9 +230,10 @@ def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list
         duplicates = found.get((table.name, "duplicates"), backend.duplicates_in_load.get(table.name, 0))
         if duplicates:
             problems.append(f"{table.name}: {duplicates} duplicated keys ({', '.join(table.key)})")
-    if found[("spotify_matches", "dangling")]:
-        problems.append(f"spotify_matches: {found[('spotify_matches', 'dangling')]} matches point at no loaded "
-                        f"spotify_tracks row")
+    for source in (s for s in ("spotify", "deezer") if s in load.folders):
+        if found[(f"{source}_matches", "dangling")]:
+            problems.append(f"{source}_matches: {found[(f'{source}_matches', 'dangling')]} matches point at no loaded "
+                            f"{source}_tracks row")
     return problems
 
 

@@ -70,6 +70,10 @@ TABLES = (
     Table("spotify_artists", "spotify", "artists.jsonl.gz", key=("spotify_artist_id",), replace_by="spotify_artist_id"),
     Table("spotify_audio_features", "spotify", "audio_features.jsonl.gz", key=("spotify_track_id",),
           replace_by="spotify_track_id"),
+    Table("deezer_matches", "deezer", "matches.jsonl.gz", key=("track_id",), owned=True),
+    Table("deezer_tracks", "deezer", "tracks.jsonl.gz", key=("deezer_track_id",), replace_by="deezer_track_id"),
+    Table("deezer_artists", "deezer", "artists.jsonl.gz", key=("deezer_artist_id",), replace_by="deezer_artist_id"),
+    Table("deezer_albums", "deezer", "albums.jsonl.gz", key=("deezer_album_id",), replace_by="deezer_album_id"),
 )
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 MARKER_TABLE = "etl_load_markers"
