@@ -28,7 +28,7 @@ from pipeline.partitions import validate_partition
 from pipeline.preflight import check_rerun
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
-from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
+from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
 from pipeline.tasks.enrich import QUOTA_STATE, sent_total
 from pipeline.warehouse.backends import literal, redact, warehouse_backend
 from pipeline.warehouse.load import read_manifests
@@ -54,6 +54,8 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
     skipped = [p for p in after if before[p] is None]
     failed = sorted(step for step in after.values() if step is not None)
     songs = matched = requests = 0
+    agreement = {"both_matched": 0, "disagree": 0}
+    deezer_on = "deezer" in config.enabled_sources()
     for partition in after:
         if before[partition] in (None, f"LoadPartition({partition})"):
             continue  # enriched before this run
@@ -62,10 +64,17 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
             manifest = enrich.read()[0]
             songs, matched = songs + manifest["songs"], matched + manifest["statuses"]["matched"]
             requests += sent_total(manifest)
+        deezer = DeezerEnrich(partition=partition).output() if deezer_on else None
+        if deezer is not None and deezer.exists():
+            for key in agreement:
+                agreement[key] += deezer.read()[0]["agreement"][key]
     lines = [f"partitions loaded this run: {len(loaded)}, already loaded: {len(skipped)}, failed: {len(failed)}",
              f"songs enriched this run: {songs}, matched {matched}"
              + (f" ({matched / songs:.1%})" if songs else "")
              + f", Spotify requests sent {requests} (every one: retries, rate-limited and token requests included)"]
+    if deezer_on:
+        lines.append(f"Spotify and Deezer both matched {agreement['both_matched']} songs this run; "
+                     f"{agreement['disagree']} disagree on the recording (see enriched_songs.sources_agree)")
     quota = staging.target(f"{staging.root()}/spotify/{QUOTA_STATE}")
     if quota.exists():
         state = staging.read_json(quota)

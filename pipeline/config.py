@@ -138,8 +138,8 @@ SOURCES = ("spotify", "deezer")
 
 class sources(luigi.Config):  # noqa: N801
     # Spotify is always on (Deezer reads its ISRCs); Deezer is opt-in until issue 13's defaults land.
-    enabled = luigi.Parameter(default="spotify", significant=False,
-                              description="enrichment sources, comma-separated: spotify, or spotify, deezer")
+    enabled = EnvironmentParameter("MUSIC_ETL_SOURCES", "spotify", significant=False,
+                                   description="enrichment sources, comma-separated: spotify, or spotify, deezer")
 
 
 def enabled_sources() -> list[str]:

@@ -1,12 +1,12 @@
-"""``make demo``: the whole pipeline on the embedded default, against the Spotify sandbox.
+"""``make demo``: the whole pipeline on the embedded default, against the Spotify and Deezer sandboxes.
 
-    python -m pipeline.demo [--mode development|extended] [--workers 2]
+    python -m pipeline.demo [--mode development|extended] [--workers 2] [--sources spotify,deezer]
 
-Builds the sandbox's catalog from the generated sample under ``[msd] root``, starts it on a
-free loopback port, points ``[spotify]`` at it with the sandbox's own credentials (real ones in
-the environment are neither used nor sent), runs ``RunAll`` into the DuckDB
-warehouse, prints what is staged and loaded and three example queries, and stops the sandbox.
-A second run finds every target complete and changes nothing.
+Builds the sandboxes' catalogs from the generated sample under ``[msd] root``, starts them on
+free loopback ports, points ``[spotify]`` (with the sandbox's own credentials: real ones in the
+environment are neither used nor sent) and ``[deezer]`` at them, turns Deezer on, runs
+``RunAll`` into the DuckDB warehouse, prints what is staged and loaded and three example
+queries, and stops the sandboxes. A second run finds every target complete and changes nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ import os
 import sys
 import time
 
+import luigi
+
 from pipeline import config, status
 from pipeline.__main__ import build
+from pipeline.standins.deezer_catalog import build_deezer_catalog
+from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
 from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, build_catalog, load_identities
 from pipeline.standins.spotify_sandbox import DEV, EXTENDED, SandboxServer, SandboxState
 from pipeline.tasks import RunAll
 from pipeline.warehouse.backends import DuckDBBackend
+
+DEMO_DEEZER_RATE = 500  # requests per second the demo's Deezer sandbox is paced at
 
 QUERIES = [
     ("Match rate by decade (MSD year)",
@@ -36,6 +42,10 @@ QUERIES = [
      "SELECT count(*) AS matched_with_both_years, sum(CASE WHEN year = spotify_release_year THEN 1 ELSE 0 END) AS same_year, "
      "sum(CASE WHEN spotify_release_year > year THEN 1 ELSE 0 END) AS spotify_later "
      "FROM enriched_songs WHERE match_status = 'matched' AND year IS NOT NULL"),
+    ("Songs both Spotify and Deezer matched: do they agree, and what Deezer adds (rank, bpm, fans)",
+     "SELECT count(*) AS both_matched, sum(CASE WHEN sources_agree THEN 1 ELSE 0 END) AS agree, "
+     "round(avg(deezer_rank)) AS mean_deezer_rank, round(avg(deezer_bpm), 1) AS mean_bpm, "
+     "max(deezer_artist_fans) AS most_artist_fans FROM enriched_songs WHERE sources_agree IS NOT NULL"),
 ]
 
 
@@ -57,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="what the sandbox app may see (development: 2026's default for new apps)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--sources", default="spotify,deezer",
+                        help="enrichment sources: spotify,deezer (both sandboxes) or spotify")
     args = parser.parse_args(argv)
 
     msd_root = config.msd().root
@@ -72,11 +84,27 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SPOTIPY_CLIENT_ID"], os.environ["SPOTIPY_CLIENT_SECRET"] = state.client_id, state.client_secret
     print(f"Spotify sandbox ({args.mode} mode) on {server.url}: {len(catalog.tracks)} tracks; "
           f"MSD sample {msd_root}; warehouse {url}", flush=True)
+    deezer = None
+    if "deezer" in args.sources:
+        deezer_catalog = build_deezer_catalog(load_identities(msd_root), catalog, seed=DEMO_CATALOG_SEED)
+        deezer = DeezerSandboxServer(DeezerState(deezer_catalog, rate_limit=None)).start()
+        os.environ["MUSIC_ETL_DEEZER_API_URL"] = f"{deezer.url}/"
+        os.environ["MUSIC_ETL_SOURCES"] = "spotify, deezer"
+        # The sandbox is not Deezer: its own pace, not Deezer's 50 per 5 s, so the demo takes seconds, not minutes.
+        luigi.configuration.get_config().set("deezer", "rate_limit", str(DEMO_DEEZER_RATE))
+        luigi.configuration.get_config().set("deezer", "rate_window", "1")
+        print(f"Deezer sandbox on {deezer.url}: {len(deezer_catalog.tracks)} tracks", flush=True)
     started = time.monotonic()
     try:
         code = build(RunAll(), args.workers, None, log_level="WARNING")
     finally:
         server.stop()
+        if deezer is not None:
+            deezer.stop()
+    if deezer is not None:
+        deezer_spent = deezer.state.stats()["requests"]
+        print(f"requests the Deezer sandbox received this run: {sum(deezer_spent.values())} "
+              f"{dict(sorted(deezer_spent.items()))}")
     spent = state.stats()["requests"]
     print(f"requests the sandbox received this run, token requests included: {sum(spent.values())} "
           f"{dict(sorted(spent.items()))}; "

@@ -23,10 +23,13 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     assert "2/2 partitions loaded" in first.stdout and "Match rate by decade" in first.stdout
     assert "done    LoadPartition(A/A)" in first.stdout and "done    FinalizeWarehouse" in first.stdout
     assert "a-real-secret-that-must-not-leak" not in first.stdout + first.stderr
+    assert "done    DeezerEnrich(A/A)" in first.stdout and "disagree on the recording" in first.stdout
+    assert "requests the Deezer sandbox received this run: 0" not in first.stdout
     digest = hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest()
     again = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "partitions loaded this run: 0, already loaded: 2, failed: 0" in again.stdout
     assert "songs enriched this run: 0" in again.stdout and "done    " not in again.stdout  # no task ran
     assert "requests the sandbox received this run, token requests included: 0" in again.stdout
+    assert "requests the Deezer sandbox received this run: 0" in again.stdout
     assert hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest() == digest
