@@ -44,10 +44,10 @@ import spotipy  # noqa: E402
 
 from bench import write_results  # noqa: E402
 from pipeline.answers import AnswerStore  # noqa: E402
+from pipeline.matching import ladder as queries  # noqa: E402
 from pipeline.matching.decide import Song  # noqa: E402
 from pipeline.msd.reader import read_msd_file  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
-from pipeline.spotify import queries  # noqa: E402
 from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient  # noqa: E402
 from pipeline.spotify.enrich import add_details, match_songs  # noqa: E402
 from pipeline.spotify.gateway import Gateway  # noqa: E402

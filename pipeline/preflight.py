@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 from pipeline import answers, config, staging
 from pipeline.answers import AnswerStore
 from pipeline.errors import TerminalError
+from pipeline.matching import ladder as queries
 from pipeline.matching.decide import Song
 from pipeline.partitions import check_selection
-from pipeline.spotify import queries
 from pipeline.spotify.client import MissingCredentialsError
 from pipeline.spotify.crosswalk import load_crosswalk
 from pipeline.spotify.gateway import CAPABILITIES

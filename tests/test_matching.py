@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.matching import ladder as queries
 from pipeline.matching.decide import AMBIGUOUS, MATCHED, NOT_FOUND, Song, decide, score
 from pipeline.matching.names import artist_credits, fold, lead_artist, parse_title, query_words
-from pipeline.spotify import queries
 from pipeline.standins.msd_sample import read_real_names
 
 REAL = set(read_real_names())

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from pipeline.answers import AnswerStore, utc_now
 from pipeline.deezer.client import DeezerClient
 from pipeline.matching import decide as matching
+from pipeline.matching import ladder as queries
 from pipeline.matching.decide import MATCHED, NOT_FOUND, Song
 from pipeline.matching.names import fold, parse_title
-from pipeline.spotify import queries
 
 SCHEMA_VERSION = 2
 AGREE_DURATION_S = 3.0

@@ -1,7 +1,7 @@
 """Enrichment of one partition: staged MSD songs → Spotify matches, tracks, artists, audio features.
 
 Every request goes through the gateway (pipeline/spotify/gateway.py), which answers from the
-answer store when it can; this module decides what to ask (pipeline/spotify/queries.py), lets
+answer store when it can; this module decides what to ask (pipeline/matching/ladder.py), lets
 the shared matcher decide (pipeline/matching/decide.py) and turns the answers into rows
 (pipeline/spotify/rows.py).
 
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pipeline.answers import utc_now
 from pipeline.errors import TransientError
 from pipeline.matching import decide as matching
+from pipeline.matching import ladder as queries
 from pipeline.matching.decide import AMBIGUOUS, ERROR, MATCHED, NOT_FOUND, Song
-from pipeline.spotify import queries
 from pipeline.spotify.gateway import Gateway, SpotifyOutage
 from pipeline.spotify.rows import artist_row, match_row, track_row
 from pipeline.spotify.shapes import FEATURE_FIELDS

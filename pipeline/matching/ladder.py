@@ -1,4 +1,6 @@
-"""The Spotify search ladder: which query to send for a song, and whether one more can still find it.
+"""The search ladder, shared by every source: which query to send for a song, and whether one more
+can still find it. A source gives its own field-filter syntax (``filters``); the rungs and the
+rules are the same for all. (Written first for Spotify, whose filter syntax is the default.)
 
 Every rung is a paid request on a Development-Mode quota, so each later rung is sent only when
 the first answer says it can find what the first could not (BENCHMARKS.md measures recall gained
