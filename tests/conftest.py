@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 
 import boto3
 import luigi
@@ -145,10 +146,15 @@ def sandbox(catalog):
     """Starts Spotify sandboxes on free loopback ports (``sandbox(mode=..., rate_limit=...)``); stops them after."""
     from pipeline.standins.spotify_sandbox import SandboxServer, SandboxState
 
+    yield from _servers(lambda **options: SandboxServer(SandboxState(catalog, **options)))
+
+
+def _servers(make):
+    """A fixture body: ``start(**options)`` makes and starts a server; every one is stopped after the test."""
     servers = []
 
     def start(**options):
-        server = SandboxServer(SandboxState(catalog, **options)).start()
+        server = make(**options).start()
         servers.append(server)
         return server
     yield start
@@ -278,15 +284,7 @@ def deezer(deezer_catalog):
     """Starts Deezer sandboxes on free loopback ports (``deezer(rate_limit=..., busy_rate=...)``); stops them after."""
     from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
 
-    servers = []
-
-    def start(**options):
-        server = DeezerSandboxServer(DeezerState(deezer_catalog, **options)).start()
-        servers.append(server)
-        return server
-    yield start
-    for server in servers:
-        server.stop()
+    yield from _servers(lambda **options: DeezerSandboxServer(DeezerState(deezer_catalog, **options)))
 
 
 @pytest.fixture
@@ -299,3 +297,36 @@ def deezer_at(luigi_config, deezer, tmp_path):
         luigi_config.set("sources", enabled="spotify, deezer")
         return server
     return start
+
+
+def stored_answers(staging_root, source: str = "spotify") -> list[dict]:
+    """Every answer in a staging root's answer store for ``source`` (shared by all partitions)."""
+    import glob
+    import json
+
+    entries = []
+    for path in glob.glob(os.path.join(str(staging_root), "answers", source, "*", "*", "*.json")):
+        with open(path, encoding="utf-8") as fh:
+            entries.append(json.load(fh))
+    return entries
+
+
+def luigi_command(task: str, partition: str) -> list[str]:
+    """The plain ``luigi`` command a user types for one partition's task."""
+    return [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline", task,
+            "--partition", partition, "--local-scheduler"]
+
+
+def kill_9_when(command: list[str], env: dict, ready, timeout_s: float = 60) -> None:
+    """Start ``command``, poll ``ready()`` until it holds (the work it waits for is under way), then
+    ``kill -9`` the process, as a crash would."""
+    import signal
+    import subprocess
+    import time
+
+    worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()

@@ -6,10 +6,8 @@ import glob
 import gzip
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import luigi
@@ -29,7 +27,7 @@ from pipeline.deezer.client import (
 )
 from pipeline.standins.spotify_catalog import load_identities
 from pipeline.tasks import DeezerEnrich, EnrichPartition
-from tests.conftest import PROJECT_ROOT, FakeClock, run_luigi, stage_folder
+from tests.conftest import PROJECT_ROOT, FakeClock, kill_9_when, luigi_command, run_luigi, stage_folder, stored_answers
 
 
 def client_for(server, tmp_path, clock=None, **pacing):
@@ -177,14 +175,6 @@ def deezer_pipeline(local_pipeline, luigi_config, spotify_at, deezer, tmp_path):
     return start
 
 
-def _stored(staging_root, source="deezer"):
-    out = []
-    for path in glob.glob(os.path.join(staging_root, "answers", source, "*", "*", "*.json")):
-        with open(path, encoding="utf-8") as fh:
-            out.append(json.load(fh))
-    return out
-
-
 def _asked(path):
     """(kind, key) of a logged Deezer sandbox request, as the answer store keys it."""
     url = urlsplit(path)
@@ -228,15 +218,9 @@ def test_kill_9_of_a_deezer_enrichment_then_resume_repeats_no_stored_request(dee
     env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=staging_root,
                MUSIC_ETL_DEEZER_API_URL=f"{server.url}/", MUSIC_ETL_DEEZER_PACE_FILE=str(tmp_path / "pace"))
     env.pop("LUIGI_CONFIG_PATH", None)
-    command = [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline", "DeezerEnrich",
-               "--partition", "A/A", "--local-scheduler"]
-    worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while len(_stored(staging_root)) < 8 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    stored = {(e["kind"], e["key"]) for e in _stored(staging_root)}
+    command = luigi_command("DeezerEnrich", "A/A")
+    kill_9_when(command, env, ready=lambda: len(stored_answers(staging_root, "deezer")) >= 8)
+    stored = {(e["kind"], e["key"]) for e in stored_answers(staging_root, "deezer")}
     assert len(stored) >= 8
     asked_before = len(server.state.log)
     rerun = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)

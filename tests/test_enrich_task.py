@@ -7,9 +7,7 @@ import glob
 import gzip
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +22,7 @@ from pipeline.spotify.crosswalk import CrosswalkError, load_crosswalk
 from pipeline.spotify.enrich import SpotifyTransientError
 from pipeline.spotify.gateway import MAX_CONSECUTIVE_FAILURES
 from pipeline.tasks import EnrichAll, EnrichPartition, ExtractPartition, SpotifySearch
-from tests.conftest import PROJECT_ROOT, FakeClock, run_luigi, stage_folder
+from tests.conftest import PROJECT_ROOT, FakeClock, kill_9_when, luigi_command, run_luigi, stage_folder, stored_answers
 
 
 def read_lines(path):
@@ -51,15 +49,6 @@ def outputs(staging_root, partition):
 def parse_q(path):
     """The search query of a logged sandbox request."""
     return parse_qs(urlsplit(path).query)["q"][0]
-
-
-def stored_answers(staging_root):
-    """Every answer in the staging root's Spotify answer store (shared by all partitions)."""
-    entries = []
-    for path in glob.glob(os.path.join(staging_root, "answers", "spotify", "*", "*", "*.json")):
-        with open(path, encoding="utf-8") as fh:
-            entries.append(json.load(fh))
-    return entries
 
 
 def assert_matches_agree_with_ground_truth(matches, catalog):
@@ -232,14 +221,8 @@ def test_kill_9_mid_partition_then_resume_repeats_no_stored_request(spotify_pipe
                MUSIC_ETL_SPOTIFY_API_URL=f"{server.url}/v1/", MUSIC_ETL_SPOTIFY_TOKEN_URL=f"{server.url}/api/token",
                SPOTIPY_CLIENT_ID="sandbox-client", SPOTIPY_CLIENT_SECRET="sandbox-secret")
     env.pop("LUIGI_CONFIG_PATH", None)
-    command = [os.path.join(os.path.dirname(sys.executable), "luigi"), "--module", "pipeline", "EnrichPartition",
-               "--partition", "A/A", "--local-scheduler"]
-    worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while len(stored_answers(staging_root)) < 8 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    command = luigi_command("EnrichPartition", "A/A")
+    kill_9_when(command, env, ready=lambda: len(stored_answers(staging_root)) >= 8)
     journaled = {(e["kind"], e["key"]) for e in stored_answers(staging_root)}
     assert len(journaled) >= 8
     assert not glob.glob(os.path.join(staging_root, "spotify*", "A", "A", "v-*", staging.MANIFEST_GLOB))
