@@ -151,14 +151,8 @@ def record_spent(source: str, task: str, run_id: str, requests: dict) -> None:
 
 def total_spent(source: str) -> dict:
     """Requests sent for this staging root over every run: ``sent_total``, ``runs``, ``rate_limited``."""
-    folder = f"{store_folder(source)}/{LEDGER_DIR}"
-    if staging.is_s3(folder):
-        client = staging.s3_client()
-        paths = [p for p in client.listdir(folder) if p.endswith(".json")] if client.isdir(folder) else []
-    else:
-        paths = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")] if os.path.isdir(folder) else []
     totals = {"sent_total": 0, "rate_limited": 0, "runs": 0}
-    for path in paths:
+    for path in staging.list_files(f"{store_folder(source)}/{LEDGER_DIR}", ".json"):
         entry = orjson.loads(staging.read_bytes(path))
         totals["sent_total"] += entry.get("sent_total", 0)
         totals["rate_limited"] += entry.get("rate_limited", 0)

@@ -110,6 +110,14 @@ def remove_stale_temporaries(prefix: str) -> list[str]:
     return stale
 
 
+def list_files(folder: str, suffix: str) -> list[str]:
+    """The files of ``folder`` whose names end with ``suffix``, sorted; [] when it has none or does
+    not exist (one LIST on S3, where a prefix with no keys is simply empty)."""
+    if is_s3(folder):
+        return sorted(p for p in s3_client().listdir(folder) if p.endswith(suffix))
+    return sorted(glob.glob(os.path.join(glob.escape(folder), f"*{suffix}")))
+
+
 def target(path: str):
     if is_s3(path):
         return S3Target(path, format=luigi.format.Nop, client=s3_client())

@@ -28,7 +28,6 @@ from pipeline.matching.decide import MIN_ARTIST, Decision, artist_similarity
 from pipeline.matching.names import lead_artist, parse_title, query_words, without_subtitles
 
 FREE_TEXT, LOOSE, NARROW = "free_text", "loose", "narrow"
-RUNGS = (FREE_TEXT, LOOSE, NARROW)
 
 
 def _parts(song) -> tuple[str, str, str] | None:

@@ -140,10 +140,6 @@ def without_subtitles(core: str) -> str:
     return _SUBTITLE.sub(" ", core).strip() or core
 
 
-def title_markers(title: str | None) -> frozenset[str]:
-    return parse_title(title).markers
-
-
 def artist_credits(artist_name: str | None) -> list[str]:
     """The credited artists in order: "X featuring Y", "X / Y", "X;Y;Z", "X Vs Y", "X With Y" are
     two or more artists on the catalogs, the primary one first. "&" is left joined here ("Simon &

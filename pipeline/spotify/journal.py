@@ -9,9 +9,7 @@ any more and nothing deletes it implicitly (``make forget-spotify-answers`` does
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
 
 import orjson
 
@@ -25,14 +23,9 @@ JOURNAL_DIR = "journal"
 def read_legacy_journal(partition_prefix: str) -> dict[tuple[str, str], dict]:
     """(kind, key) → entry for every complete line of a partition's old journal; {} when it has none."""
     folder = f"{partition_prefix}/{JOURNAL_DIR}"
-    if staging.is_s3(folder):
-        paths = sorted(p for p in staging.s3_client().listdir(folder) if p.endswith(".jsonl")) \
-            if staging.s3_client().isdir(folder) else []
-    else:
-        paths = sorted(glob.glob(os.path.join(glob.escape(folder), "*.jsonl")))
     entries: dict[tuple[str, str], dict] = {}
     skipped = 0
-    for path in paths:
+    for path in staging.list_files(folder, ".jsonl"):
         for line in staging.read_bytes(path).splitlines():
             if not line.strip():
                 continue
