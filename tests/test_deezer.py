@@ -52,17 +52,17 @@ def test_search_and_lookups_answer_in_deezers_shapes(deezer, deezer_catalog, tmp
     client = client_for(server, tmp_path)
     track = next(iter(deezer_catalog.tracks.values()))
     artist = deezer_catalog.artists[track.artist_id]
-    found = client.get("search", "search/track", {"q": f'artist:"{artist.name}" track:"{track.title_short}"'})
+    found = client.get("search/track", {"q": f'artist:"{artist.name}" track:"{track.title_short}"'})
     hit = next(h for h in found["data"] if h["id"] == track.id)
     assert {"bpm", "gain", "isrc", "contributors"}.isdisjoint(hit)  # only the full track has them
     assert hit["duration"] == track.duration and hit["artist"]["name"] == artist.name and found["total"] >= 1
-    full = client.get("track", f"track/{track.id}")
+    full = client.get(f"track/{track.id}")
     assert full["isrc"] == track.isrc and full["bpm"] == track.bpm and full["album"]["release_date"]
-    assert client.get("track_isrc", f"track/isrc:{track.isrc}")["isrc"] == track.isrc
-    assert client.get("artist", f"artist/{artist.id}")["nb_fan"] == artist.nb_fan
-    album = client.get("album", f"album/{track.album_id}")
+    assert client.get(f"track/isrc:{track.isrc}")["isrc"] == track.isrc
+    assert client.get(f"artist/{artist.id}")["nb_fan"] == artist.nb_fan
+    album = client.get(f"album/{track.album_id}")
     assert album["genres"]["data"] and album["label"] and album["fans"] >= 0
-    longer = client.get("search", "search/track", {"q": f'artist:"{artist.name}" track:"{track.title_short}" '
+    longer = client.get("search/track", {"q": f'artist:"{artist.name}" track:"{track.title_short}" '
                                                          f"dur_min:{track.duration + 5}"})
     assert track.id not in [h["id"] for h in longer["data"]]
 
@@ -72,12 +72,12 @@ def test_error_objects_come_with_http_200_and_each_is_acted_on(deezer, tmp_path)
     client = client_for(server, tmp_path)
     raw = requests.get(f"{server.url}/track/999", timeout=5)
     assert raw.status_code == 200 and raw.json()["error"]["code"] == NO_DATA
-    assert client.get("track", "track/999") is None  # "no data" is an answer: not found
+    assert client.get("track/999") is None  # "no data" is an answer: not found
     with pytest.raises(DeezerRequestError, match=r"Wrong parameter: limit \(code 500\)"):
-        client.get("search", "search/track", {"q": "love", "limit": 1000})
+        client.get("search/track", {"q": "love", "limit": 1000})
     busy = client_for(deezer(busy_rate=1.0), tmp_path)
     with pytest.raises(DeezerBusyError, match="code 700"):
-        busy.get("search", "search/track", {"q": "love"})
+        busy.get("search/track", {"q": "love"})
     assert busy.errors[BUSY] == 4 and busy.sent["search"] == 4  # retried with backoff, then given up on
 
 
@@ -87,11 +87,11 @@ def test_a_quota_error_is_waited_out_and_a_quota_that_never_lifts_stops(deezer, 
     # A pacer that believes in a higher rate than the server allows meets code 4, and waits a window.
     client = client_for(server, tmp_path, clock, limit=10, window_s=5)
     for _ in range(5):
-        assert "data" in client.get("search", "search/track", {"q": "love"})
+        assert "data" in client.get("search/track", {"q": "love"})
     assert client.errors[QUOTA] >= 1 and client.sent["search"] == 5 + client.errors[QUOTA]
     stuck = client_for(deezer(rate_limit=0), tmp_path)
     with pytest.raises(DeezerQuotaError, match="code 4"):
-        stuck.get("search", "search/track", {"q": "love"})
+        stuck.get("search/track", {"q": "love"})
     assert stuck.errors[QUOTA] == MAX_QUOTA_WAITS + 1
 
 
@@ -100,7 +100,7 @@ import sys
 from pipeline.deezer.client import DeezerClient, HostPacer
 client = DeezerClient(api_url=sys.argv[1], pacer=HostPacer(sys.argv[2], limit=10, window_s=1.0))
 for _ in range(int(sys.argv[3])):
-    client.get("search", "search/track", {"q": "love"})
+    client.get("search/track", {"q": "love"})
 print(sum(client.errors.values()))
 """
 

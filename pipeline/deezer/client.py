@@ -23,12 +23,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib.parse import urlsplit
 
 from pipeline.errors import TerminalError, TransientError
+from pipeline.retrying import retrying_session
 
 logger = logging.getLogger(__name__)
 
@@ -90,18 +88,13 @@ class HostPacer:
             self._sleep(wait)
 
 
-def _session(backoff_factor: float, sent: Counter) -> requests.Session:
-    class CountingRetry(Retry):
-        def increment(self, method=None, url=None, *args, **kwargs):
-            sent["retried"] += 1
-            return super().increment(method, url, *args, **kwargs)
-
-    retry = CountingRetry(total=4, connect=1, read=4, status=4, status_forcelist=(500, 502, 503, 504),
-                          allowed_methods=frozenset({"GET"}), backoff_factor=backoff_factor, raise_on_status=False)
-    session = requests.Session()
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    return session
+def endpoint_of(url: str, method: str = "GET") -> str:
+    """The endpoint a URL calls, named as the sandbox's stats name it: ``search``, ``track``,
+    ``track_isrc``, ``artist``, ``album``."""
+    parts = urlsplit(url).path.strip("/").split("/")
+    if parts[0] == "track" and len(parts) > 1 and parts[1].startswith("isrc:"):
+        return "track_isrc"
+    return parts[0]
 
 
 class DeezerClient:
@@ -111,19 +104,18 @@ class DeezerClient:
         self.timeout_s, self.backoff_factor = timeout_s, backoff_factor
         self.pacer = pacer or HostPacer()
         self._sleep = sleep
-        self.sent: Counter[str] = Counter()  # every request sent, by endpoint; "retried" counts the HTTP retries
+        self.sent: Counter[str] = Counter()  # every request sent, by endpoint, retried attempts included
         self.errors: Counter[int] = Counter()  # Deezer error codes met
-        self.session = _session(backoff_factor, self.sent)
+        self.session = retrying_session(endpoint_of, self.sent, backoff_factor=backoff_factor)
 
     def __repr__(self) -> str:
         return f"DeezerClient(api_url={self.api_url!r})"
 
-    def get(self, endpoint: str, path: str, params: dict | None = None) -> dict | None:
+    def get(self, path: str, params: dict | None = None) -> dict | None:
         """Deezer's answer to ``GET <api>/<path>``; None for "no data" (code 800)."""
         quota_waits = busy = 0
         while True:
             self.pacer.acquire()
-            self.sent[endpoint] += 1
             response = self.session.get(self.api_url + path, params=params, timeout=self.timeout_s)
             response.raise_for_status()
             body = response.json()

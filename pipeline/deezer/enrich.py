@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pipeline.answers import AnswerStore, utc_now
 from pipeline.deezer.client import DeezerClient
 from pipeline.matching import decide as matching
-from pipeline.matching import ladder as queries
+from pipeline.matching import ladder
 from pipeline.matching.decide import MATCHED, NOT_FOUND, Song
 from pipeline.matching.names import fold, parse_title
 
@@ -73,7 +73,7 @@ class DeezerGateway:
             self.answered_from_store += 1
             return entry
         self.requests[kind] += 1
-        body = self.client.get(kind, path, params)
+        body = self.client.get(path, params)
         return self.store.record(kind, key, status=200 if body is not None else 404,
                                  obj=keep(body) if body is not None else None)
 
@@ -122,7 +122,7 @@ def match_songs(songs: list[Song], gateway: DeezerGateway, spotify_isrcs: dict[s
 
 
 def _search(song: Song, gateway: DeezerGateway, threshold: float) -> dict:
-    step = queries.first_query(song)
+    step = ladder.first_query(song)
     if step is None:
         return {"status": NOT_FOUND, "track": None, "method": "unsearchable", "rung": None, "query": None,
                 "decision": None, "at": None}
@@ -137,7 +137,7 @@ def _search(song: Song, gateway: DeezerGateway, threshold: float) -> dict:
             full = gateway.track(decision.best.track["id"]).get("obj") or decision.best.track
             return {"status": MATCHED, "track": full, "method": "search", "rung": rung, "query": query,
                     "decision": decision, "at": entry["at"]}
-        step = None if decision.status != NOT_FOUND else queries.next_query(
+        step = None if decision.status != NOT_FOUND else ladder.next_query(
             song, asked, items, decision, gateway.search_limit, filters=deezer_filters)
         if step is None:
             return {"status": decision.status, "track": None, "method": "search", "rung": rung, "query": query,

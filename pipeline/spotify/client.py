@@ -37,12 +37,11 @@ from urllib.parse import urlsplit
 
 import requests
 import spotipy
-from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import MemoryCacheHandler
 from urllib3.exceptions import NewConnectionError
-from urllib3.util.retry import Retry
 
 from pipeline.errors import TerminalError, TransientError
+from pipeline.retrying import retrying_session
 
 logger = logging.getLogger(__name__)
 
@@ -142,36 +141,6 @@ def endpoint_of(url: str, method: str = "GET") -> str:
     return parts[0]
 
 
-def retrying_session(total: int = 4, backoff_factor: float = 0.5, sent: Counter | None = None) -> requests.Session:
-    """Connection errors and 5xx retried with backoff; 429 left to the caller, Retry-After ignored.
-    Every request sent, retried ones included, is counted in ``sent`` by endpoint."""
-    sent = sent if sent is not None else Counter()
-
-    class CountingRetry(Retry):
-        def increment(self, method=None, url=None, *args, **kwargs):
-            sent[endpoint_of(url or "", method or "GET")] += 1  # the attempt that failed, sent all the same
-            return super().increment(method, url, *args, **kwargs)
-
-    retry = CountingRetry(
-        # A refused connection or an unknown host gets one immediate second try, not minutes of
-        # backoff: nothing is listening there, and the caller says so (SpotifyUnreachableError).
-        total=total, connect=1, read=total, status=total,
-        status_forcelist=(500, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "POST"}),
-        backoff_factor=backoff_factor,
-        respect_retry_after_header=False,
-        # Return the last 5xx instead of raising RetryError, which spotipy would report as a 429.
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.hooks["response"].append(
-        lambda response, *args, **kwargs: sent.update([endpoint_of(response.request.url, response.request.method)]))
-    return session
-
-
 class SpotifyClient:
     """spotipy with client credentials, an in-memory token cache and the policy above."""
 
@@ -187,7 +156,7 @@ class SpotifyClient:
             raise MissingCredentialsError(missing)
         self.sent: Counter[str] = Counter()  # every HTTP request sent, by endpoint
         self.rate_limited = 0  # short 429s waited out
-        session = retrying_session(backoff_factor=backoff_factor, sent=self.sent)
+        session = retrying_session(endpoint_of, self.sent, backoff_factor=backoff_factor)
         self.cache = MemoryCacheHandler()
         self.auth = spotipy.SpotifyClientCredentials(client_id=client_id, client_secret=client_secret,
                                                      cache_handler=self.cache, requests_session=session,
