@@ -44,7 +44,7 @@ import spotipy  # noqa: E402
 
 from bench import write_results  # noqa: E402
 from pipeline.answers import AnswerStore  # noqa: E402
-from pipeline.matching import ladder as queries  # noqa: E402
+from pipeline.matching import ladder  # noqa: E402
 from pipeline.matching.decide import Song  # noqa: E402
 from pipeline.msd.reader import read_msd_file  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
@@ -81,9 +81,9 @@ def quality(found: dict[str, str | None], truth: dict[str, str | None], only: se
             "recall": round(right / held, 4) if held else None}
 
 
-# --- ladder variants (the pipeline's queries module with one rule changed) ----------------------
+# --- ladder variants (the pipeline's ladder with one rule changed) ----------------------
 
-_FIRST, _NEXT = queries.first_query, queries.next_query
+_FIRST, _NEXT = ladder.first_query, ladder.next_query
 
 def _one_rung(song, asked, items, decision, page_size):
     return None
@@ -91,20 +91,20 @@ def _one_rung(song, asked, items, decision, page_size):
 
 def _always_narrow(song, asked, items, decision, page_size):
     step = _NEXT(song, asked, items, decision, page_size)
-    if step is None and queries.NARROW not in asked:
-        parts = queries._parts(song)  # noqa: SLF001 - the bench varies the module's own rule
-        return (queries.NARROW, f"track:'{parts[1]}' artist:'{parts[0]}'") if parts else None
+    if step is None and ladder.NARROW not in asked:
+        parts = ladder._parts(song)  # noqa: SLF001 - the bench varies the module's own rule
+        return (ladder.NARROW, f"track:'{parts[1]}' artist:'{parts[0]}'") if parts else None
     return step
 
 
 def _fielded_first(song):
-    parts = queries._parts(song)  # noqa: SLF001
-    return None if parts is None else (queries.NARROW, f"track:'{parts[1]}' artist:'{parts[0]}'")
+    parts = ladder._parts(song)  # noqa: SLF001
+    return None if parts is None else (ladder.NARROW, f"track:'{parts[1]}' artist:'{parts[0]}'")
 
 
 def _free_text_after_fielded(song, asked, items, decision, page_size):
-    parts = queries._parts(song)  # noqa: SLF001
-    return (queries.FREE_TEXT, f"{parts[0]} {parts[1]}") if parts and queries.FREE_TEXT not in asked else None
+    parts = ladder._parts(song)  # noqa: SLF001
+    return (ladder.FREE_TEXT, f"{parts[0]} {parts[1]}") if parts and ladder.FREE_TEXT not in asked else None
 
 
 VARIANTS = {
@@ -116,13 +116,13 @@ VARIANTS = {
 
 
 @contextmanager
-def ladder(name: str):
-    saved = queries.first_query, queries.next_query
-    queries.first_query, queries.next_query = VARIANTS[name]
+def variant_of_ladder(name: str):
+    saved = ladder.first_query, ladder.next_query
+    ladder.first_query, ladder.next_query = VARIANTS[name]
     try:
         yield
     finally:
-        queries.first_query, queries.next_query = saved
+        ladder.first_query, ladder.next_query = saved
 
 
 def run_pipeline(server: SandboxServer, songs: dict[str, list[Song]], store_root: str, rungs: Counter | None = None,
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for variant in args.variants.split(","):
                 rungs, by_rung = Counter(), Counter()
-                with tempfile.TemporaryDirectory() as store, ladder(variant):
+                with tempfile.TemporaryDirectory() as store, variant_of_ladder(variant):
                     row = measure(variant, server, n_songs,
                                   lambda: run_pipeline(server, songs, store, rungs, by_rung))  # noqa: B023
                 row["searches_per_rung"] = dict(sorted(rungs.items()))

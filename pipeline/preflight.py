@@ -12,15 +12,15 @@ import os
 import socket
 from urllib.parse import urlsplit
 
-from pipeline import answers, config, staging
+from pipeline import answers, config
 from pipeline.answers import AnswerStore
 from pipeline.errors import TerminalError
-from pipeline.matching import ladder as queries
-from pipeline.matching.decide import Song
+from pipeline.matching import ladder
 from pipeline.partitions import check_selection
 from pipeline.spotify.client import MissingCredentialsError
 from pipeline.spotify.crosswalk import load_crosswalk
-from pipeline.spotify.gateway import CAPABILITIES
+from pipeline.spotify.gateway import CAPABILITIES, search_key
+from pipeline.tasks.enrich import staged_songs
 from pipeline.warehouse.backends import redact, warehouse_backend
 
 
@@ -32,16 +32,13 @@ class SpotifyNotReachableError(TerminalError):
 
 def spotify_needs(partition: str) -> str | None:
     """Why rerunning ``partition`` must ask Spotify, or None when the answer store holds it all."""
-    from pipeline.tasks import ExtractPartition
-
-    songs_file = f"{ExtractPartition(partition=partition).folder}/songs.jsonl.gz"
-    if not staging.target(songs_file).exists():
+    songs = staged_songs(partition)
+    if songs is None:
         return "its songs are not staged, so which answers it needs is unknown until they are"
     store = AnswerStore(answers.store_folder("spotify"))
     limit = config.spotify().search_limit
-    songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(staging.target(songs_file))]
     unasked = sum(1 for song in songs
-                  if (step := queries.first_query(song)) is not None and store.get("search", f"{limit}|{step[1]}") is None)
+                  if (step := ladder.first_query(song)) is not None and store.get("search", search_key(limit, step[1])) is None)
     stale = [name for name in CAPABILITIES if name != "tracks_batch" and store.capability(name) is None]
     if unasked:
         return f"{unasked} of its {len(songs)} songs were never searched"

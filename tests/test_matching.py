@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.matching import ladder as queries
+from pipeline.matching import ladder
 from pipeline.matching.decide import AMBIGUOUS, MATCHED, NOT_FOUND, Song, decide, score
 from pipeline.matching.names import artist_credits, fold, lead_artist, parse_title, query_words
 from pipeline.standins.msd_sample import read_real_names
@@ -53,8 +53,8 @@ def test_featured_and_joint_artists(msd_artist, title, spotify_artists):
     decision = decide(msd, [track(name=clean, artists=spotify_artists)])
     assert decision.status == MATCHED and decision.best.artist_sim == 1.0, decision
     # The query names the primary artist only: a feat. inside artist: finds nothing (web-api #608).
-    rung, query = queries.first_query(msd)
-    assert rung == queries.FREE_TEXT
+    rung, query = ladder.first_query(msd)
+    assert rung == ladder.FREE_TEXT
     assert query.startswith(query_words(lead_artist(msd_artist)))
     assert not any(w in query.lower().split() for w in ("feat", "featuring", "ft", "vs", "with"))
     # Another artist with the same title is still rejected.
@@ -125,7 +125,7 @@ def test_apostrophes_never_cost_a_word(msd_artist, msd_title, spotify_artist, sp
     msd = song(artist=msd_artist, title=msd_title)
     decision = decide(msd, [track(name=spotify_title, artists=(spotify_artist,))])
     assert decision.status == MATCHED and decision.best.title_sim == 1.0, decision
-    _, query = queries.first_query(msd)
+    _, query = ladder.first_query(msd)
     assert "'" not in query and "\u2019" not in query  # apostrophes in filters find nothing (web-api #1041)
     # Every word of the title is in the query, its apostrophe joined.
     assert set(fold(parse_title(msd_title).core).split()) <= set(fold(query).split())
@@ -146,10 +146,10 @@ def test_spelling_variants(msd_artist, msd_title, spotify_artist, spotify_title)
 
 
 def test_queries_leave_out_what_may_be_spelled_the_other_way():
-    rung, query = queries.first_query(song(artist="The Beatles", title="Love & Devotion (Album Version)"))
-    assert (rung, query) == (queries.FREE_TEXT, "Beatles Love Devotion")
-    assert queries.first_query(song(artist=None)) is None
-    assert queries.first_query(song(artist="!!!", title="Myth Takes")) == (queries.FREE_TEXT, "Myth Takes")
+    rung, query = ladder.first_query(song(artist="The Beatles", title="Love & Devotion (Album Version)"))
+    assert (rung, query) == (ladder.FREE_TEXT, "Beatles Love Devotion")
+    assert ladder.first_query(song(artist=None)) is None
+    assert ladder.first_query(song(artist="!!!", title="Myth Takes")) == (ladder.FREE_TEXT, "Myth Takes")
 
 
 # --- one recording on several releases -------------------------------------------------------------

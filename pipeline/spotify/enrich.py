@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pipeline.answers import utc_now
 from pipeline.errors import TransientError
 from pipeline.matching import decide as matching
-from pipeline.matching import ladder as queries
+from pipeline.matching import ladder
 from pipeline.matching.decide import AMBIGUOUS, ERROR, MATCHED, NOT_FOUND, Song
 from pipeline.spotify.gateway import Gateway, SpotifyOutage
 from pipeline.spotify.rows import artist_row, match_row, track_row
@@ -194,7 +194,7 @@ def _details(partition, songs, gateway, matched, fetch_artists, fetch_audio_feat
 
 
 def _search_song(song: Song, partition: str, gateway: Gateway, threshold: float, hits: dict, rungs: Counter) -> dict:
-    step = queries.first_query(song)
+    step = ladder.first_query(song)
     if step is None:
         return match_row(song, partition, NOT_FOUND, "unsearchable", None, None, None, None,
                           error="artist_name or title is empty")
@@ -214,7 +214,7 @@ def _search_song(song: Song, partition: str, gateway: Gateway, threshold: float,
             if decision.status == MATCHED:
                 hits.setdefault(decision.best.track["id"], (decision.best.track, entry["at"]))
             return match_row(song, partition, decision.status, "search", rung, query, decision, entry["at"])
-        step = queries.next_query(song, asked, entry["items"], decision, gateway.search_limit)
+        step = ladder.next_query(song, asked, entry["items"], decision, gateway.search_limit)
         if step is None:
             return match_row(song, partition, NOT_FOUND, "search", rung, query, decision, entry["at"])
 

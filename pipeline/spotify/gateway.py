@@ -44,6 +44,11 @@ class SpotifyOutage(Exception):  # noqa: N818 - internal signal, turned into Spo
     pass
 
 
+def search_key(limit: int, query: str) -> str:
+    """How the answer store keys a search: the page size is part of the question."""
+    return f"{limit}|{query}"
+
+
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -135,7 +140,7 @@ class Gateway:
 
     def search(self, query: str) -> dict | None:
         """The stored answer for a query: ``status``, ``items`` (compact tracks), ``at``; None if transient."""
-        key = f"{self.search_limit}|{query}"
+        key = search_key(self.search_limit, query)
         entry = self._cached("search", key)
         if entry is not None:
             return entry

@@ -35,6 +35,14 @@ DETAIL_SETTINGS = ("fetch_artists", "fetch_audio_features")
 SEARCH_PRIORITY = 10
 
 
+def staged_songs(partition: str) -> list[Song] | None:
+    """The partition's songs as its current extraction staged them; None when it has not."""
+    songs_file = staging.target(f"{ExtractPartition(partition=partition).folder}/songs.jsonl.gz")
+    if not songs_file.exists():
+        return None
+    return [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
+
+
 def sent_total(manifest: dict) -> int:
     """Every request the manifest's output cost (manifests of earlier versions counted calls only)."""
     requests = manifest.get("requests") or {}
@@ -43,8 +51,7 @@ def sent_total(manifest: dict) -> int:
 
 class _SpotifyStage(StagedPartitionTask):
     def songs(self) -> list[Song]:
-        songs_file = staging.target(f"{ExtractPartition(partition=self.partition).folder}/songs.jsonl.gz")
-        return [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
+        return staged_songs(self.partition)
 
     def gateway(self) -> Gateway:
         settings = config.spotify()
@@ -176,8 +183,7 @@ class DeezerEnrich(StagedPartitionTask):
         if not self.start():
             return
         settings = config.deezer()
-        songs_file = staging.target(f"{ExtractPartition(partition=self.partition).folder}/songs.jsonl.gz")
-        songs = [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
+        songs = staged_songs(self.partition)
         spotify = self.input()["spotify"].folder
         artist_names = {a["spotify_artist_id"]: a["name"]
                         for a in staging.read_jsonl_gz(staging.target(f"{spotify}/artists.jsonl.gz"))}
