@@ -228,6 +228,7 @@ CREATE TABLE IF NOT EXISTS etl_load_markers (
 {{postgresql: CREATE INDEX IF NOT EXISTS spotify_tracks_id ON spotify_tracks (spotify_track_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS spotify_artists_id ON spotify_artists (spotify_artist_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS spotify_audio_features_id ON spotify_audio_features (spotify_track_id);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS deezer_matches_track_id ON deezer_matches (track_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS deezer_matches_partition ON deezer_matches (msd_partition);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS deezer_tracks_id ON deezer_tracks (deezer_track_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS deezer_artists_id ON deezer_artists (deezer_artist_id);}}
