@@ -27,7 +27,16 @@ from pipeline.deezer.client import (
 )
 from pipeline.standins.spotify_catalog import load_identities
 from pipeline.tasks import DeezerEnrich, EnrichPartition
-from tests.conftest import PROJECT_ROOT, FakeClock, kill_9_when, luigi_command, run_luigi, stage_folder, stored_answers
+from tests.conftest import (
+    PROJECT_ROOT,
+    FakeClock,
+    kill_9_when,
+    luigi_command,
+    run_luigi,
+    stage_folder,
+    stored_answers,
+    subprocess_env_for_deezer,
+)
 
 
 def client_for(server, tmp_path, clock=None, **pacing):
@@ -155,6 +164,59 @@ def test_enrichment_matches_by_isrc_or_search_and_looks_up_albums_and_artists_on
                                        isrcs)
     assert sum(json.loads(requests_get(server))["requests"].values()) == before
     assert manifest["requests"]["this_run_total"] == 0 and again["tracks.jsonl.gz"] == tracks
+    assert manifest["requests"]["sent_total"] == 0
+
+
+def test_lead_artists_only_and_every_request_sent_counted(deezer, deezer_catalog, catalog, sample_root, tmp_path):
+    """Featured artists stay in the track's artist ids without a lookup each; the manifest counts
+    every request the service received, "service busy" retries included."""
+    from pipeline.answers import AnswerStore
+    from pipeline.deezer.enrich import DeezerGateway, enrich_partition
+
+    server = deezer(rate_limit=None, busy_rate=0.1)
+    songs, isrcs = _songs_and_isrcs(sample_root, catalog)
+    outputs, manifest = enrich_partition("A/A", songs, DeezerGateway(client_for(server, tmp_path),
+                                                                     AnswerStore(str(tmp_path / "answers"))), isrcs)
+    tracks = outputs["tracks.jsonl.gz"]
+    assert any(len(t["artist_ids"]) > 1 for t in tracks)  # the sample has featured artists
+    assert {a["deezer_artist_id"] for a in outputs["artists.jsonl.gz"]} == {t["primary_artist_id"] for t in tracks}
+    stats = json.loads(requests_get(server))
+    assert stats["errors"].get("700")  # some answers were "service busy" and asked again
+    assert manifest["requests"]["sent_total"] == sum(stats["requests"].values())
+    assert manifest["requests"]["sent"] == stats["requests"]
+    assert manifest["requests"]["sent_total"] > manifest["requests"]["this_run_total"]
+
+
+def test_a_refused_isrc_lookup_is_a_capability_recorded_once_and_every_song_is_searched(
+        deezer, deezer_catalog, catalog, sample_root, tmp_path):
+    from pipeline.answers import AnswerStore
+    from pipeline.deezer.enrich import DeezerGateway, enrich_partition
+
+    server = deezer(rate_limit=None, isrc_lookups=False)
+    songs, isrcs = _songs_and_isrcs(sample_root, catalog)
+    client = client_for(server, tmp_path)
+    store = str(tmp_path / "answers")
+    outputs, manifest = enrich_partition("A/A", songs, DeezerGateway(client, AnswerStore(store)), isrcs)
+    assert json.loads(requests_get(server))["requests"]["track_isrc"] == 1  # refused once, never asked again
+    assert manifest["capabilities"]["track_isrc"]["available"] is False
+    assert "Unknown path components" in manifest["capabilities"]["track_isrc"]["reason"]
+    matched = [r for r in outputs["matches.jsonl.gz"] if r["status"] == "matched"]
+    assert matched and {r["method"] for r in matched} == {"search"}
+    assert all(int(r["deezer_track_id"]) == deezer_catalog.ground_truth[r["track_id"]] for r in matched)
+    # Another partition, another run: the stored capability holds, no ISRC is asked.
+    enrich_partition("B/B", songs, DeezerGateway(client, AnswerStore(store)), isrcs)
+    assert json.loads(requests_get(server))["requests"]["track_isrc"] == 1
+
+
+def _songs_and_isrcs(sample_root, catalog):
+    from pipeline.matching.decide import Song
+
+    identities = load_identities(sample_root)
+    songs = [Song(i["track_id"], i["song_id"], i["artist_name"], i["title"], i["release"], i["duration"], i["year"])
+             for i in identities]
+    isrcs = {i["track_id"]: catalog.tracks[catalog.ground_truth[i["track_id"]]].isrc
+             for i in identities if catalog.ground_truth[i["track_id"]]}
+    return songs, isrcs
 
 
 def requests_get(server):
@@ -164,13 +226,11 @@ def requests_get(server):
 # --- the DeezerEnrich task ---------------------------------------------------------------------------
 
 @pytest.fixture
-def deezer_pipeline(local_pipeline, luigi_config, spotify_at, deezer, tmp_path):
+def deezer_pipeline(local_pipeline, spotify_at, deezer_at):
     """Spotify (development mode) and Deezer sandboxes, [deezer] pointing at the latter."""
     def start(**options):
         spotify_at(mode="development")
-        server = deezer(**options)
-        luigi_config.set("deezer", api_url=f"{server.url}/", pace_file=tmp_path / "pace")
-        return server
+        return deezer_at(**options)
     start.staging = local_pipeline
     return start
 
@@ -216,8 +276,7 @@ def test_kill_9_of_a_deezer_enrichment_then_resume_repeats_no_stored_request(dee
     staging_root = deezer_pipeline.staging
     assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS  # Spotify first
     env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=staging_root,
-               MUSIC_ETL_DEEZER_API_URL=f"{server.url}/", MUSIC_ETL_DEEZER_PACE_FILE=str(tmp_path / "pace"))
-    env.pop("LUIGI_CONFIG_PATH", None)
+               **subprocess_env_for_deezer(server, tmp_path))
     command = luigi_command("DeezerEnrich", "A/A")
     kill_9_when(command, env, ready=lambda: len(stored_answers(staging_root, "deezer")) >= 8)
     stored = {(e["kind"], e["key"]) for e in stored_answers(staging_root, "deezer")}

@@ -9,8 +9,14 @@ A source turns a song into queries and answers into candidates; the shared match
 2. the rest are searched with the same ladder as Spotify (free text, then Deezer's
    ``artist:"…" track:"…"`` filters when the first answer says it can help), and a match's full
    track is fetched (search hits lack bpm, gain and ISRC);
-3. albums (genres, label, fans) and artists (fans) are looked up once each per staging root,
-   after every song is matched.
+3. albums (genres, label, fans) and lead artists (fans) are looked up once each per staging
+   root, after every song is matched. A featured artist is kept in the track's ``artist_ids``
+   but not looked up: the fans researchers read are the lead artist's, and each lookup costs a
+   request of the same limited rate.
+
+What the service serves is recorded as a capability (``track_isrc``, valid 24 h like Spotify's):
+``track/isrc:`` is undocumented, and if Deezer ever refuses it every partition searches instead
+of asking it again.
 
 Every answer, "no data" included, goes to the answer store (``answers/deezer/``), shared by
 every partition, so nothing is asked twice and a killed run resumes where it stopped.
@@ -18,19 +24,23 @@ every partition, so nothing is asked twice and a killed run resumes where it sto
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 
 from pipeline.answers import AnswerStore, utc_now
-from pipeline.deezer.client import DeezerClient
+from pipeline.deezer.client import DeezerClient, DeezerRequestError
 from pipeline.matching import decide as matching
 from pipeline.matching import ladder
 from pipeline.matching.decide import MATCHED, NOT_FOUND, Song
 from pipeline.matching.names import fold, parse_title
 
-SCHEMA_VERSION = 2
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3  # 3: lead artists only in artists.jsonl.gz; requests counted as sent
 AGREE_DURATION_S = 3.0
 ISRC_THRESHOLD = 0.60  # as for crosswalk ids: the ISRC is strong evidence, the check rejects another recording
+CAPABILITIES = ("track_isrc",)
 
 
 def deezer_filters(title: str, artist: str) -> str:
@@ -60,12 +70,41 @@ class DeezerGateway:
         self._client, self.store, self.search_limit = client, store, search_limit
         self.requests: Counter[str] = Counter()
         self.answered_from_store = 0
+        # What this gateway's work sent is the client's count since it started (a client can be shared).
+        self._sent_before = Counter(client.sent) if isinstance(client, DeezerClient) else None
+        self.capabilities = {name: {"available": None, "reason": "not needed in this run"} for name in CAPABILITIES}
+        for name in CAPABILITIES:
+            entry = store.capability(name)
+            if entry is not None:
+                self.capabilities[name] = {"available": entry["available"], "reason": entry["reason"]}
 
     @property
     def client(self) -> DeezerClient:
         if not isinstance(self._client, DeezerClient):
             self._client = self._client()
+            self._sent_before = Counter(self._client.sent)
         return self._client
+
+    def sent(self) -> dict:
+        """Every HTTP request this gateway's work sent (retries and error objects included), by endpoint."""
+        if self._sent_before is None:
+            return {"by_endpoint": {}, "total": 0}
+        spent = Counter(self._client.sent)
+        spent.subtract(self._sent_before)
+        spent = +spent
+        return {"by_endpoint": dict(sorted(spent.items())), "total": sum(spent.values())}
+
+    def request_counts(self) -> dict:
+        """What the gateway asked (calls) and sent (every HTTP request), so far: the manifest's and the ledger's shape."""
+        sent = self.sent()
+        return {"this_run": dict(sorted(self.requests.items())), "this_run_total": sum(self.requests.values()),
+                "sent": sent["by_endpoint"], "sent_total": sent["total"], "answered_from_store": self.answered_from_store}
+
+    def _set_capability(self, name: str, available: bool, reason: str) -> None:
+        if self.capabilities[name]["available"] is available:
+            return
+        self.capabilities[name] = {"available": available, "reason": reason}
+        self.store.record("capability", name, available=available, reason=reason)
 
     def _stored(self, kind: str, key: str, path: str, params: dict | None, keep: Callable[[dict], dict]) -> dict:
         entry = self.store.get(kind, key)
@@ -86,8 +125,21 @@ class DeezerGateway:
     def track(self, track_id: str) -> dict:
         return self._stored("track", track_id, f"track/{track_id}", None, compact_track)
 
-    def track_by_isrc(self, isrc: str) -> dict:
-        return self._stored("track_isrc", isrc, f"track/isrc:{isrc}", None, compact_track)
+    def track_by_isrc(self, isrc: str) -> dict | None:
+        """The track Deezer files under ``isrc`` (its ``obj`` None for "no data"); None when the
+        service refuses ISRC lookups, recorded so that no partition asks again for 24 h."""
+        if self.capabilities["track_isrc"]["available"] is False:
+            return None
+        asked = self.requests["track_isrc"]
+        try:
+            entry = self._stored("track_isrc", isrc, f"track/isrc:{isrc}", None, compact_track)
+        except DeezerRequestError as exc:
+            logger.warning("Deezer refuses ISRC lookups (%s): every song is searched instead", exc)
+            self._set_capability("track_isrc", False, str(exc))
+            return None
+        if self.requests["track_isrc"] > asked:  # the service answered one now (not the store)
+            self._set_capability("track_isrc", True, "ISRC lookups answered")
+        return entry
 
     def artist(self, artist_id: str) -> dict:
         return self._stored("artist", artist_id, f"artist/{artist_id}", None,
@@ -109,14 +161,13 @@ def match_songs(songs: list[Song], gateway: DeezerGateway, spotify_isrcs: dict[s
     out: dict[str, dict] = {}
     for song in songs:
         isrc = spotify_isrcs.get(song.track_id)
-        if isrc:
-            entry = gateway.track_by_isrc(isrc)
-            if entry.get("obj"):
-                decision = matching.decide(song, [entry["obj"]], ISRC_THRESHOLD)
-                if decision.status == MATCHED:
-                    out[song.track_id] = {"status": MATCHED, "track": entry["obj"], "method": "isrc", "rung": None,
-                                          "query": isrc, "decision": decision, "at": entry["at"]}
-                    continue
+        entry = gateway.track_by_isrc(isrc) if isrc else None
+        if entry is not None and entry.get("obj"):
+            decision = matching.decide(song, [entry["obj"]], ISRC_THRESHOLD)
+            if decision.status == MATCHED:
+                out[song.track_id] = {"status": MATCHED, "track": entry["obj"], "method": "isrc", "rung": None,
+                                      "query": isrc, "decision": decision, "at": entry["at"]}
+                continue
         out[song.track_id] = _search(song, gateway, threshold)
     return out
 
@@ -172,7 +223,7 @@ def enrich_partition(partition: str, songs: list[Song], gateway: DeezerGateway,
     for track_id, m in matched.items():
         m["agrees"] = sources_agree(spotify_tracks.get(track_id), m["track"] if m["status"] == MATCHED else None)
     tracks = {m["track"]["id"]: m["track"] for m in matched.values() if m["status"] == MATCHED}
-    artist_ids = sorted({a["id"] for t in tracks.values() for a in t["artists"]})
+    artist_ids = sorted({t["artists"][0]["id"] for t in tracks.values() if t["artists"]})
     album_ids = sorted({t["album"]["id"] for t in tracks.values() if t["album"]["id"]})
     artists = {a: gateway.artist(a) for a in artist_ids}
     albums = {a: gateway.album(a) for a in album_ids}
@@ -192,9 +243,8 @@ def enrich_partition(partition: str, songs: list[Song], gateway: DeezerGateway,
                 "agreement": {"both_matched": sum(agreement.values()), "agree": agreement[True],
                               "disagree": agreement[False]},
                 "rows": {name: len(rows) for name, rows in outputs.items()},
-                "requests": {"this_run": dict(sorted(gateway.requests.items())),
-                             "this_run_total": sum(gateway.requests.values()),
-                             "answered_from_store": gateway.answered_from_store},
+                "requests": gateway.request_counts(),
+                "capabilities": gateway.capabilities,
                 "completed_at": utc_now()}
     return outputs, manifest
 

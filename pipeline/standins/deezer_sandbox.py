@@ -56,8 +56,10 @@ class DeezerState:
 
     def __init__(self, catalog: DeezerCatalog, rate_limit: int | None = 50, rate_window_s: float = 5.0,
                  busy_rate: float = 0.0, latency_ms: float = 0.0, seed: int = 0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, isrc_lookups: bool = True):
         self.catalog = catalog
+        # track/isrc: is undocumented; False plays the day Deezer stops answering it.
+        self.isrc_lookups = isrc_lookups
         self.rate_limit, self.rate_window_s = rate_limit, rate_window_s
         self.busy_rate, self.latency_s = busy_rate, latency_ms / 1000
         self.clock = clock
@@ -142,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
         if parts[:2] == ["search", "track"] or parts == ["search"]:
             return "search", lambda: self._search(query)
         if len(parts) == 2 and parts[0] == "track" and parts[1].startswith("isrc:"):
+            if not self.state.isrc_lookups:
+                return "track_isrc", lambda: _error(501, f"Unknown path components : /{parts[1]}", "MethodException")
             return "track_isrc", lambda: self._track_by_isrc(parts[1][5:])
         if len(parts) == 2 and parts[0] in ("track", "artist", "album"):
             return parts[0], lambda: self._object(parts[0], parts[1])

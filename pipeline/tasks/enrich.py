@@ -163,9 +163,9 @@ class EnrichPartition(_SpotifyStage):
 
 class DeezerEnrich(StagedPartitionTask):
     """One partition's songs on Deezer → ``<staging root>/deezer/A/B/v-…/``: matches (by the ISRC
-    the Spotify enrichment found, else by search), full tracks, artists and albums; every answer
-    in ``answers/deezer/``. Issue 13 in progress: staged, not yet loaded, not part of RunAll
-    (run it with ``DeezerAll`` or alone)."""
+    the Spotify enrichment found, else by search), full tracks, lead artists and albums; every
+    answer in ``answers/deezer/``, every request sent in its ledger. Required by the partition's
+    load unless ``[sources] enabled`` leaves Deezer out."""
 
     stage = "deezer"
 
@@ -198,10 +198,14 @@ class DeezerEnrich(StagedPartitionTask):
             pacer = HostPacer(settings.pace_file or None, limit=settings.rate_limit, window_s=settings.rate_window)
             return DeezerClient(api_url=settings.api_url, timeout_s=settings.timeout, pacer=pacer)
         gateway = DeezerGateway(client, answers.AnswerStore(answers.store_folder("deezer")), settings.search_limit)
-        outputs, manifest = deezer_enrich.enrich_partition(self.partition, songs, gateway, isrcs, settings.match_threshold,
-                                                           spotify_tracks=matched_on_spotify)
+        try:
+            outputs, manifest = deezer_enrich.enrich_partition(self.partition, songs, gateway, isrcs,
+                                                               settings.match_threshold, spotify_tracks=matched_on_spotify)
+        finally:  # what was sent was spent, whatever the run's end
+            answers.record_spent("deezer", f"{type(self).__name__}-{self.partition.replace('/', '')}",
+                                 gateway.store.run_id, gateway.request_counts())
         self.write_files(outputs)
         self.write_manifest(manifest)
-        logger.info("partition %s on Deezer: %s, %d requests; %d of %d songs both sources matched disagree",
-                    self.partition, manifest["statuses"], manifest["requests"]["this_run_total"],
+        logger.info("partition %s on Deezer: %s, %d requests sent; %d of %d songs both sources matched disagree",
+                    self.partition, manifest["statuses"], manifest["requests"]["sent_total"],
                     manifest["agreement"]["disagree"], manifest["agreement"]["both_matched"])
