@@ -17,7 +17,7 @@ WORKERS ?= 2
 SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
-.PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data forget-spotify-answers scheduler scheduler-stop \
+.PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
 	run-etl-dev run-etl-prod download-msd-subset prod-config
 
 setup-env: $(INSTALLED)
@@ -129,8 +129,12 @@ clean-data:
 		find $(DATA)/staging -mindepth 1 -type d -empty -delete; \
 	fi
 	rm -f $(DATA)/warehouse.duckdb $(DATA)/warehouse.duckdb.wal
-	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept the Spotify answers under $(DATA)/staging/answers/ (make forget-spotify-answers removes them)"
+	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept the Spotify and Deezer answers under $(DATA)/staging/answers/ (make forget-spotify-answers / forget-deezer-answers remove them)"
 
 # Only by name: the Spotify answers cost quota to get again.
 forget-spotify-answers:
 	rm -rf $(DATA)/staging/answers/spotify $(DATA)/staging/spotify/*/*/journal
+
+# Only by name too: asking Deezer again takes hours of its rate for the full MSD.
+forget-deezer-answers:
+	rm -rf $(DATA)/staging/answers/deezer

@@ -1,4 +1,4 @@
-"""Music ETL: the Million Song Dataset joined to today's Spotify catalog.
+"""Music ETL: the Million Song Dataset joined to today's Spotify and Deezer catalogs.
 
 ``luigi --module pipeline RunAll`` imports this package, which registers the tasks.
 """

@@ -30,17 +30,16 @@ from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
 from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
 from pipeline.tasks.enrich import QUOTA_STATE, sent_total
+from pipeline.tasks.run_all import partition_steps
 from pipeline.warehouse.backends import literal, redact, warehouse_backend
 from pipeline.warehouse.load import read_manifests
 from pipeline.warehouse.schema import MARKER_TABLE
 from pipeline.warehouse.target import marker_table_exists_sql
 
-STEPS = (ExtractPartition, SpotifySearch, EnrichPartition, LoadPartition)
-
 
 def stopped_at(partition: str) -> str | None:
     """The first step of a partition that is not complete (``EnrichPartition(A/B)``), None if loaded."""
-    for step in STEPS:
+    for step in partition_steps():
         if not step(partition=partition).complete():
             return f"{step.__name__}({partition})"
     return None
@@ -53,7 +52,7 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
     loaded = [p for p in after if after[p] is None and before[p] is not None]
     skipped = [p for p in after if before[p] is None]
     failed = sorted(step for step in after.values() if step is not None)
-    songs = matched = requests = 0
+    songs = matched = requests = deezer_requests = 0
     agreement = {"both_matched": 0, "disagree": 0}
     deezer_on = "deezer" in config.enabled_sources()
     for partition in after:
@@ -66,15 +65,18 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
             requests += sent_total(manifest)
         deezer = DeezerEnrich(partition=partition).output() if deezer_on else None
         if deezer is not None and deezer.exists():
+            manifest = deezer.read()[0]
+            deezer_requests += sent_total(manifest)
             for key in agreement:
-                agreement[key] += deezer.read()[0]["agreement"][key]
+                agreement[key] += manifest["agreement"][key]
     lines = [f"partitions loaded this run: {len(loaded)}, already loaded: {len(skipped)}, failed: {len(failed)}",
              f"songs enriched this run: {songs}, matched {matched}"
              + (f" ({matched / songs:.1%})" if songs else "")
              + f", Spotify requests sent {requests} (every one: retries, rate-limited and token requests included)"]
     if deezer_on:
-        lines.append(f"Spotify and Deezer both matched {agreement['both_matched']} songs this run; "
-                     f"{agreement['disagree']} disagree on the recording (see enriched_songs.sources_agree)")
+        lines.append(f"Deezer requests sent {deezer_requests}; Spotify and Deezer both matched "
+                     f"{agreement['both_matched']} songs this run, {agreement['disagree']} disagree on the recording "
+                     f"(see enriched_songs.sources_agree)")
     quota = staging.target(f"{staging.root()}/spotify/{QUOTA_STATE}")
     if quota.exists():
         state = staging.read_json(quota)
@@ -109,7 +111,7 @@ def build(run: RunAll, workers: int, scheduler_url: str | None, **luigi_options)
 def forget_partition(partition: str, forget_spotify_answers: bool = False) -> list[str]:
     """Remove a partition's staged files and warehouse markers; returns what was removed."""
     removed = []
-    for stage in (ExtractPartition.stage, SpotifySearch.stage, EnrichPartition.stage):
+    for stage in (ExtractPartition.stage, SpotifySearch.stage, EnrichPartition.stage, DeezerEnrich.stage):
         prefix = staging.partition_prefix(stage, partition)
         keep_journal = stage == EnrichPartition.stage and not forget_spotify_answers
         removed += _remove_prefix(prefix, keep=f"{prefix}/{JOURNAL_DIR}/" if keep_journal else None)
@@ -154,19 +156,19 @@ def dry_run(partitions: str, letters: str) -> int:
     selected = RunAll(partitions=partitions, letters=letters).selected_partitions()
     settings = config.spotify()
     print(f"MSD root {config.msd().root}\nstaging {staging.root()}\nwarehouse {redact(config.warehouse().url)}\n"
-          f"Spotify API {settings.api_url}\n")
+          f"Spotify API {settings.api_url}")
+    print(f"Deezer API {config.deezer().api_url}\n" if "deezer" in config.enabled_sources() else "Deezer off\n")
     to_load = []
     for partition in selected:
         steps = []
-        for task in (ExtractPartition(partition=partition), SpotifySearch(partition=partition),
-                     EnrichPartition(partition=partition), LoadPartition(partition=partition)):
+        for task in (step(partition=partition) for step in partition_steps()):
             try:
                 state = "done" if task.complete() else "to run"
             except Exception as exc:  # e.g. the warehouse is not reachable from here
                 state = f"unknown ({type(exc).__name__})"
             steps.append(f"{type(task).__name__} {state} -> {getattr(task.output(), 'folder', None) or task.output().update_id}")
         print(f"{partition}:\n  " + "\n  ".join(steps))
-        if steps[2].split()[1] == "done" and steps[3].split()[1] != "done":
+        if all(s.split()[1] == "done" for s in steps[:-1]) and steps[-1].split()[1] != "done":
             to_load.append(partition)
     backend = warehouse_backend()
     print(f"\n-- schema ({backend.dialect}), created once if missing")

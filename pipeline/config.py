@@ -118,7 +118,7 @@ class spotify(luigi.Config):  # noqa: N801
 
 
 class deezer(luigi.Config):  # noqa: N801
-    """Deezer's keyless public API (issue 13: staged by ``DeezerEnrich``; not yet loaded or in RunAll)."""
+    """Deezer's keyless public API: ``DeezerEnrich`` per partition, on unless ``[sources] enabled`` leaves it out."""
 
     api_url = EnvironmentParameter("MUSIC_ETL_DEEZER_API_URL", "https://api.deezer.com/", significant=False,
                                    description="API base URL")
@@ -136,21 +136,28 @@ class deezer(luigi.Config):  # noqa: N801
 SOURCES = ("spotify", "deezer")
 
 
+def parse_sources(value: str) -> list[str]:
+    """``spotify, deezer`` → ``["spotify", "deezer"]``, each name checked (TerminalError naming the fix)."""
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown or "spotify" not in names:
+        from pipeline.errors import TerminalError
+        raise TerminalError(f"[sources] enabled = `{value}` (environment MUSIC_ETL_SOURCES): expected `spotify, deezer` "
+                            f"(the default) or `spotify`; Spotify cannot be left out, Deezer matches by the ISRCs "
+                            f"it finds.")
+    return names
+
+
 class sources(luigi.Config):  # noqa: N801
-    # Spotify is always on (Deezer reads its ISRCs); Deezer is opt-in until issue 13's defaults land.
-    enabled = EnvironmentParameter("MUSIC_ETL_SOURCES", "spotify", significant=False,
-                                   description="enrichment sources, comma-separated: spotify, or spotify, deezer")
+    # Spotify is always on (Deezer reads its ISRCs); Deezer can be turned off.
+    enabled = EnvironmentParameter("MUSIC_ETL_SOURCES", "spotify, deezer", significant=False,
+                                   description="enrichment sources, comma-separated: spotify, deezer (the default) "
+                                               "or spotify alone")
 
 
 def enabled_sources() -> list[str]:
     """``[sources] enabled`` as a list, each name checked."""
-    names = [n.strip().lower() for n in sources().enabled.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SOURCES]
-    if unknown or "spotify" not in names:
-        from pipeline.errors import TerminalError
-        raise TerminalError(f"[sources] enabled = `{sources().enabled}`: expected spotify, or spotify, deezer "
-                            f"(Deezer matches by the ISRCs Spotify finds).")
-    return names
+    return parse_sources(sources().enabled)
 
 
 class warehouse(luigi.Config):  # noqa: N801

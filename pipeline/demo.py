@@ -4,7 +4,7 @@
 
 Builds the sandboxes' catalogs from the generated sample under ``[msd] root``, starts them on
 free loopback ports, points ``[spotify]`` (with the sandbox's own credentials: real ones in the
-environment are neither used nor sent) and ``[deezer]`` at them, turns Deezer on, runs
+environment are neither used nor sent) and ``[deezer]`` at them (``--sources spotify`` leaves Deezer out), runs
 ``RunAll`` into the DuckDB warehouse, prints what is staged and loaded and three example
 queries, and stops the sandboxes. A second run finds every target complete and changes nothing.
 """
@@ -20,6 +20,7 @@ import luigi
 
 from pipeline import config, status
 from pipeline.__main__ import build
+from pipeline.errors import TerminalError
 from pipeline.standins.deezer_catalog import build_deezer_catalog
 from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
 from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, build_catalog, load_identities
@@ -84,12 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SPOTIPY_CLIENT_ID"], os.environ["SPOTIPY_CLIENT_SECRET"] = state.client_id, state.client_secret
     print(f"Spotify sandbox ({args.mode} mode) on {server.url}: {len(catalog.tracks)} tracks; "
           f"MSD sample {msd_root}; warehouse {url}", flush=True)
+    try:
+        os.environ["MUSIC_ETL_SOURCES"] = ", ".join(config.parse_sources(args.sources))
+    except TerminalError as exc:
+        print(f"error: --sources: {exc}", file=sys.stderr)
+        return 2
     deezer = None
-    if "deezer" in args.sources:
+    if "deezer" in os.environ["MUSIC_ETL_SOURCES"]:
         deezer_catalog = build_deezer_catalog(load_identities(msd_root), catalog, seed=DEMO_CATALOG_SEED)
         deezer = DeezerSandboxServer(DeezerState(deezer_catalog, rate_limit=None)).start()
         os.environ["MUSIC_ETL_DEEZER_API_URL"] = f"{deezer.url}/"
-        os.environ["MUSIC_ETL_SOURCES"] = "spotify, deezer"
         # The sandbox is not Deezer: its own pace, not Deezer's 50 per 5 s, so the demo takes seconds, not minutes.
         luigi.configuration.get_config().set("deezer", "rate_limit", str(DEMO_DEEZER_RATE))
         luigi.configuration.get_config().set("deezer", "rate_window", "1")

@@ -1,4 +1,4 @@
-"""Where each partition stands: extracted, enriched, loaded (``python -m pipeline status``).
+"""Where each partition stands: extracted, enriched by each source, loaded (``python -m pipeline status``).
 
 A stage whose staging was made with other settings or code versions than the configured ones
 (``[spotify] match_threshold`` changed, a new reader version, …) is shown as stale, naming what
@@ -11,7 +11,7 @@ import sys
 
 from pipeline import answers, config, staging, versioning
 from pipeline.partitions import discover_partitions
-from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, SpotifySearch
+from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractPartition, LoadPartition, SpotifySearch
 from pipeline.tasks.enrich import sent_total
 from pipeline.warehouse.backends import redact, warehouse_backend
 from pipeline.warehouse.load import load_id_for
@@ -54,10 +54,14 @@ def main() -> int:
         print(f"error: no MSD partitions under `{config.msd().root}`: set [msd] root (environment MUSIC_ETL_MSD_ROOT) "
               f"to the folder that holds A/, B/, … (make download-msd-subset, or make sample)", file=sys.stderr)
         return 2
+    deezer_on = "deezer" in config.enabled_sources()
     loaded = _loaded_ids()
     print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {redact(config.warehouse().url)}")
-    print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}{'matched':>9}{'rate':>7}{'requests':>9}  loaded")
-    totals = {"tracks": 0, "quarantined": 0, "matched": 0, "enriched_tracks": 0, "requests": 0}
+    source_columns = f"{'Spotify':>9}{'rate':>6}{'requests':>9}" + (f"{'Deezer':>8}{'rate':>6}{'requests':>9}"
+                                                                    if deezer_on else "")
+    print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}{source_columns}  loaded")
+    # Per source: songs it was asked about, songs matched, requests sent.
+    totals = {"tracks": 0, "quarantined": 0, "spotify": [0, 0, 0], "deezer": [0, 0, 0]}
     complete = 0
     for partition in partitions:
         extract, enrich = ExtractPartition(partition=partition), EnrichPartition(partition=partition)
@@ -74,29 +78,44 @@ def main() -> int:
             reason = (None if search.output().exists() else stale_reason(search)) or stale_reason(enrich)
             print(f"{line}  {reason or 'not enriched'}")
             continue
-        spotify = enrich.output().read()[0]
-        matched = spotify["statuses"]["matched"]
-        totals["matched"] += matched
-        totals["enriched_tracks"] += counts["tracks"]
-        totals["requests"] += sent_total(spotify)
+        line += _source_cells(enrich.output().read()[0], counts["tracks"], totals["spotify"], width=9)
+        if deezer_on:
+            deezer = DeezerEnrich(partition=partition)
+            if not deezer.output().exists():
+                print(f"{line}  {stale_reason(deezer) or 'not enriched on Deezer'}")
+                continue
+            line += _source_cells(deezer.output().read()[0], counts["tracks"], totals["deezer"], width=8)
         current = load_id_for(partition, LoadPartition(partition=partition).input_manifests())
         if loaded is None:
             state = "unknown"
         else:
             state = "yes" if loaded.get(partition) == current else ("older staging" if partition in loaded else "no")
         complete += state == "yes"
-        print(line + f"{matched:>9}{spotify['match_rate'] or 0:>7.2f}{sent_total(spotify):>9}  {state}")
-    # The rate of the enriched partitions only: tracks not yet looked for are not unmatched.
-    rate = totals["matched"] / totals["enriched_tracks"] if totals["enriched_tracks"] else 0
-    print(f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}{totals['matched']:>9}{rate:>7.2f}"
-          f"{totals['requests']:>9}  {complete}/{len(partitions)} partitions loaded")
-    spent = answers.total_spent("spotify")
-    print(f"Spotify requests sent by every run so far: {spent['sent_total']} in {spent['runs']} task runs "
-          f"({spent['rate_limited']} rate-limited)")
-    print("rate: matched / tracks of the enriched partitions; requests: Spotify requests sent to produce each "
-          "partition's current enrichment, every one (retries, rate-limited and token requests included; "
-          "answers from the store cost none)")
+        print(f"{line}  {state}")
+    # Each source's rate over the songs it was asked about: songs not yet looked for are not unmatched.
+    total_line = f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}"
+    for source, width in (("spotify", 9), ("deezer", 8)) if deezer_on else (("spotify", 9),):
+        songs, matched, requests = totals[source]
+        total_line += f"{matched:>{width}}{matched / songs if songs else 0:>6.2f}{requests:>9}"
+    print(f"{total_line}  {complete}/{len(partitions)} partitions loaded")
+    for source in ("spotify", "deezer") if deezer_on else ("spotify",):
+        spent = answers.total_spent(source)
+        print(f"{source.capitalize()} requests sent by every run so far: {spent['sent_total']} in {spent['runs']} task "
+              f"runs" + (f" ({spent['rate_limited']} rate-limited)" if source == "spotify" else ""))
+    print("rate: matched / tracks of the enriched partitions; requests: requests sent to each source to produce "
+          "each partition's current enrichment, every one (retries, rate-limited, error and token requests "
+          "included; answers from the store cost none)" + ("" if deezer_on else "; Deezer is off ([sources] enabled)"))
     return 0 if loaded is not None else 1
+
+
+def _source_cells(manifest: dict, tracks: int, totals: list[int], width: int) -> str:
+    """One source's matched, rate and requests for a partition (added to ``totals``)."""
+    matched = manifest["statuses"]["matched"]
+    songs = manifest.get("songs", tracks)  # quarantined files are not songs to match
+    totals[0] += songs
+    totals[1] += matched
+    totals[2] += sent_total(manifest)
+    return f"{matched:>{width}}{matched / songs if songs else 0:>6.2f}{sent_total(manifest):>9}"
 
 
 if __name__ == "__main__":

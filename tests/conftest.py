@@ -257,16 +257,44 @@ class FakeClock:
         self.now += seconds
 
 
+# The sandbox is not Deezer: tests pace at this rate, not Deezer's 50 per 5 s (pacing has tests of its own).
+SANDBOX_DEEZER_RATE = {"rate_limit": 2000, "rate_window": 1}
+
+
+def deezer_config(server, tmp_path) -> dict[str, str]:
+    """``[deezer]`` settings pointing at a sandbox, paced through a file of the test's own."""
+    return {"api_url": f"{server.url}/", "pace_file": str(tmp_path / "deezer-pace"),
+            **{k: str(v) for k, v in SANDBOX_DEEZER_RATE.items()}}
+
+
+def subprocess_env_for_deezer(server, tmp_path) -> dict[str, str]:
+    """What a ``luigi`` or ``python -m pipeline`` subprocess needs to reach a Deezer sandbox at the
+    sandbox's pace: the URL in the environment, the pace in a config file read on top of luigi.cfg.
+    A test with a config file of its own adds ``deezer_cfg_lines()`` to it instead."""
+    cfg = tmp_path / "deezer-sandbox.cfg"
+    cfg.write_text(deezer_cfg_lines())
+    return {"MUSIC_ETL_DEEZER_API_URL": f"{server.url}/", "MUSIC_ETL_DEEZER_PACE_FILE": str(tmp_path / "deezer-pace"),
+            "LUIGI_CONFIG_PATH": str(cfg)}
+
+
+def deezer_cfg_lines() -> str:
+    return "[deezer]\n" + "".join(f"{k} = {v}\n" for k, v in SANDBOX_DEEZER_RATE.items())
+
+
 @pytest.fixture
-def spotify_at(luigi_config, sandbox, monkeypatch):
-    """``spotify_at(mode=..., ...)``: starts a sandbox and points ``[spotify]`` and the credentials
-    variables at it; returns the server."""
+def spotify_at(luigi_config, sandbox, deezer, tmp_path, monkeypatch):
+    """``spotify_at(mode=..., ...)``: starts a Spotify sandbox and points ``[spotify]`` and the
+    credentials variables at it, and, since Deezer is on by default, a Deezer sandbox with
+    ``[deezer]`` at it (``spotify_at.deezer`` is that server); returns the Spotify server. A test
+    of a Spotify-only run sets ``[sources] enabled = spotify``."""
     monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
     monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
 
     def start(**options):
         server = sandbox(**options)
         luigi_config.set("spotify", api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token")
+        start.deezer = deezer(rate_limit=None)
+        luigi_config.set("deezer", **deezer_config(start.deezer, tmp_path))
         return server
     return start
 
@@ -289,12 +317,12 @@ def deezer(deezer_catalog):
 
 @pytest.fixture
 def deezer_at(luigi_config, deezer, tmp_path):
-    """``deezer_at(...)``: a Deezer sandbox, ``[deezer]`` pointing at it and ``[sources]`` enabling it."""
+    """``deezer_at(...)``: a Deezer sandbox with options of the test's (error rates, …) and
+    ``[deezer]`` pointing at it."""
     def start(**options):
         options.setdefault("rate_limit", None)  # pacing has tests of its own
         server = deezer(**options)
-        luigi_config.set("deezer", api_url=f"{server.url}/", pace_file=tmp_path / "deezer-pace")
-        luigi_config.set("sources", enabled="spotify, deezer")
+        luigi_config.set("deezer", **deezer_config(server, tmp_path))
         return server
     return start
 

@@ -6,19 +6,20 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, subprocess_env_for_deezer
 
 
 def _tree(root) -> set[str]:
     return {os.path.relpath(os.path.join(folder, name), root) for folder, _, names in os.walk(root) for name in names}
 
 
-def test_clean_data_keeps_the_spotify_answers_and_forgetting_them_takes_their_name(tmp_path):
+def test_clean_data_keeps_both_sources_answers_and_forgetting_them_takes_their_name(tmp_path):
     data = tmp_path / "data"
     files = ["staging/msd/A/A/v-1/songs.jsonl.gz", "staging/msd/A/A/v-1/_manifest-0123456789abcdef.json",
              "staging/spotify/A/A/v-2/matches.jsonl.gz", "staging/spotify/A/A/journal/run-1.jsonl",
              "staging/spotify/B/C/journal/run-2.jsonl", "staging/answers/spotify/search/ab/ab12.json",
              "staging/answers/spotify/_ledger/run-1-SpotifySearch-AA.json", "staging/runs/host-1.json",
+             "staging/answers/deezer/track_isrc/cd/cd34.json",
              "warehouse.duckdb", "msd/A/A/x.h5"]
     for name in files:
         (data / name).parent.mkdir(parents=True, exist_ok=True)
@@ -28,12 +29,15 @@ def test_clean_data_keeps_the_spotify_answers_and_forgetting_them_takes_their_na
     assert clean.returncode == 0, clean.stderr
     assert _tree(data) == {"staging/spotify/A/A/journal/run-1.jsonl", "staging/spotify/B/C/journal/run-2.jsonl",
                            "staging/answers/spotify/search/ab/ab12.json",
-                           "staging/answers/spotify/_ledger/run-1-SpotifySearch-AA.json", "msd/A/A/x.h5"}
-    assert "kept the Spotify answers" in clean.stdout
-    forget = subprocess.run(["make", "--no-print-directory", "forget-spotify-answers", f"DATA={data}"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
-    assert forget.returncode == 0, forget.stderr
-    assert _tree(data) == {"msd/A/A/x.h5"}
+                           "staging/answers/spotify/_ledger/run-1-SpotifySearch-AA.json",
+                           "staging/answers/deezer/track_isrc/cd/cd34.json", "msd/A/A/x.h5"}
+    assert "kept the Spotify and Deezer answers" in clean.stdout
+    for target, left in (("forget-spotify-answers", {"staging/answers/deezer/track_isrc/cd/cd34.json", "msd/A/A/x.h5"}),
+                         ("forget-deezer-answers", {"msd/A/A/x.h5"})):
+        forget = subprocess.run(["make", "--no-print-directory", target, f"DATA={data}"],
+                                cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+        assert forget.returncode == 0, forget.stderr
+        assert _tree(data) == left
 
 
 def _status(env):
@@ -65,11 +69,18 @@ def test_a_forced_rerun_answered_from_the_store_needs_no_credentials(local_pipel
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
     assert front_end(["run", "--partitions", "A/A"]) == 0
     asked = dict(server.state.stats()["requests"])
+    asked_deezer = dict(spotify_at.deezer.state.stats()["requests"])
+    assert asked_deezer
     monkeypatch.delenv("SPOTIPY_CLIENT_ID")
     monkeypatch.delenv("SPOTIPY_CLIENT_SECRET")
+    # Deezer's API is gone too: a rerun answered from the store does not need it.
+    luigi_config.set("deezer", api_url="http://127.0.0.1:9/")
     assert front_end(["rerun", "A/A", "--force"]) == 0, capsys.readouterr()
-    assert "partitions loaded this run: 1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "removed" in out and "deezer/A/A" in out  # Deezer's staging went too, not its answers
+    assert "partitions loaded this run: 1" in out
     assert server.state.stats()["requests"] == asked  # not even a token was asked for
+    assert spotify_at.deezer.state.stats()["requests"] == asked_deezer
 
 
 def _make(target, tmp_path, port, timeout=120):
@@ -105,21 +116,29 @@ def test_make_scheduler_says_started_only_when_luigid_answers_and_cleans_a_stale
         assert _make("scheduler-stop", tmp_path, port).stdout.strip() == "luigid stopped"
 
 
-def test_status_rates_only_the_partitions_that_were_enriched(local_pipeline, luigi_config, spotify_at, capsys):
+def test_status_rates_each_source_over_the_partitions_it_enriched(local_pipeline, luigi_config, spotify_at, capsys):
     import luigi
 
     from pipeline import status
-    from pipeline.tasks import EnrichPartition, ExtractAll
+    from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractAll
     from tests.conftest import run_luigi, staged_manifest
 
     spotify_at(mode="development")
-    assert run_luigi([ExtractAll(), EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([ExtractAll(), EnrichPartition(partition="A/A"),
+                      DeezerEnrich(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
     assert status.main() == 0
     out = capsys.readouterr().out
-    total = next(line for line in out.splitlines() if line.startswith("total"))
-    enriched = staged_manifest(local_pipeline, "spotify", "A/A")
-    assert f"{enriched['match_rate']:.2f}" == total.split()[4]  # A/A's rate, not diluted by A/B and B/A
-    assert "B/A" in out and "not enriched" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.split()}
+    spotify = [staged_manifest(local_pipeline, "spotify", p) for p in ("A/A", "A/B")]
+    deezer = staged_manifest(local_pipeline, "deezer", "A/B")
+    # Each source's rate over the songs it was asked about, not diluted by the partitions it has not seen.
+    _, _, _, matched, rate, _, deezer_matched, deezer_rate, deezer_sent, *_ = lines["total"].split()
+    assert int(matched) == sum(m["statuses"]["matched"] for m in spotify)
+    assert rate == f"{int(matched) / sum(m['songs'] for m in spotify):.2f}"
+    assert int(deezer_matched) == deezer["statuses"]["matched"] and deezer_rate == f"{int(deezer_matched) / deezer['songs']:.2f}"
+    assert int(deezer_sent) == sum(spotify_at.deezer.state.stats()["requests"].values()) > 0
+    assert "not enriched on Deezer" in lines["A/A"] and "not enriched" in lines["B/A"]
+    assert f"Deezer requests sent by every run so far: {deezer_sent} in 1 task runs" in out
 
 
 def _front_end(env, *args):
@@ -132,13 +151,13 @@ def _snapshot(root):
     return {name: hashlib.sha256(open(os.path.join(root, name), "rb").read()).hexdigest() for name in _tree(root)}
 
 
-def test_a_rerun_that_cannot_succeed_is_refused_before_anything_is_removed(tmp_path, sample_root, sandbox):
-    server = sandbox(mode="development")
+def test_a_rerun_that_cannot_succeed_is_refused_before_anything_is_removed(tmp_path, sample_root, sandbox, deezer):
+    server, deezer_server = sandbox(mode="development"), deezer(rate_limit=None)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MUSIC_ETL_", "SPOTIPY_"))}
-    env.pop("LUIGI_CONFIG_PATH", None)
     env |= {"MUSIC_ETL_MSD_ROOT": sample_root, "MUSIC_ETL_STAGING_ROOT": str(tmp_path / "data" / "staging"),
             "MUSIC_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path}/data/warehouse.duckdb",
-            "MUSIC_ETL_SPOTIFY_API_URL": f"{server.url}/v1/", "MUSIC_ETL_SPOTIFY_TOKEN_URL": f"{server.url}/api/token"}
+            "MUSIC_ETL_SPOTIFY_API_URL": f"{server.url}/v1/", "MUSIC_ETL_SPOTIFY_TOKEN_URL": f"{server.url}/api/token",
+            **subprocess_env_for_deezer(deezer_server, tmp_path)}
     creds = {"SPOTIPY_CLIENT_ID": "sandbox-client", "SPOTIPY_CLIENT_SECRET": "sandbox-secret"}
     first = _front_end(env | creds, "run", "--partitions", "A/A,A/B")
     assert first.returncode == 0, first.stderr[-2000:]
@@ -164,10 +183,24 @@ def test_a_rerun_that_cannot_succeed_is_refused_before_anything_is_removed(tmp_p
     assert _snapshot(tmp_path / "data") == before  # staged files, answers and warehouse untouched
 
     shutil.move(str(tmp_path / "kept-aside"), str(answers_dir))
+    # Spotify's answers are all stored now, Deezer's albums are not: the rerun must ask Deezer, which is not there.
+    deezer_albums = tmp_path / "data" / "staging" / "answers" / "deezer" / "album"
+    shutil.move(str(deezer_albums), str(tmp_path / "albums-aside"))
+    before = _snapshot(tmp_path / "data")
+    no_deezer = _front_end(env | {"MUSIC_ETL_DEEZER_API_URL": "http://127.0.0.1:9/"}, "rerun", "A/B", "--force")
+    assert no_deezer.returncode == 2 and "must ask Deezer" in no_deezer.stderr
+    assert "MUSIC_ETL_DEEZER_API_URL" in no_deezer.stderr and "nothing was removed" in no_deezer.stderr
+    assert len(no_deezer.stderr.strip().splitlines()) == 1
+    assert _snapshot(tmp_path / "data") == before
+    shutil.move(str(tmp_path / "albums-aside"), str(deezer_albums))
+
     asked = sum(server.state.stats()["requests"].values())
-    answered = _front_end(env, "rerun", "A/B", "--force")  # every answer stored: no credentials needed
+    asked_deezer = sum(deezer_server.state.stats()["requests"].values())
+    answered = _front_end(env | {"MUSIC_ETL_DEEZER_API_URL": "http://127.0.0.1:9/"},
+                          "rerun", "A/B", "--force")  # every answer stored: no credentials, no Deezer needed
     assert answered.returncode == 0, answered.stderr[-2000:]
     assert sum(server.state.stats()["requests"].values()) == asked
+    assert sum(deezer_server.state.stats()["requests"].values()) == asked_deezer
 
 
 def test_a_wrong_partition_is_one_line_and_exit_2_before_scheduling(tmp_path, sample_root):
@@ -182,8 +215,13 @@ def test_a_wrong_partition_is_one_line_and_exit_2_before_scheduling(tmp_path, sa
                              "MSD partition `Q/Q` has no folder"),
                             ([luigi_bin, "--module", "pipeline", "ExtractPartition", "--partition", "AB", "--local-scheduler"],
                              "Invalid MSD partition `'AB'`"),
-                            ([sys.executable, "-m", "pipeline", "run", "--partitions", "Q/Q"], "MUSIC_ETL_MSD_ROOT")):
-        result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+                            ([sys.executable, "-m", "pipeline", "run", "--partitions", "Q/Q"], "MUSIC_ETL_MSD_ROOT"),
+                            ([luigi_bin, "--module", "pipeline", "RunAll", "--local-scheduler", "--sources-enabled",
+                              "spotify, lastfm"], "[sources] enabled = `spotify, lastfm`"),
+                            ([sys.executable, "-m", "pipeline", "run"], "[sources] enabled = `deezer`")):
+        bad_sources = {"MUSIC_ETL_SOURCES": "deezer"} if command[-1] == "run" else {}
+        result = subprocess.run(command, cwd=PROJECT_ROOT, env=env | bad_sources, capture_output=True, text=True,
+                                timeout=120)
         assert result.returncode == 2, (command, result.stderr[-2000:])
         assert wanted in result.stderr and "Traceback" not in result.stderr + result.stdout
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr

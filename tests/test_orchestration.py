@@ -19,7 +19,7 @@ import pytest
 from pipeline.__main__ import main as front_end
 from pipeline.luigid import alive
 from pipeline.tasks import LoadPartition, RunAll
-from tests.conftest import PROJECT_ROOT, run_luigi, staged_manifest
+from tests.conftest import PROJECT_ROOT, deezer_cfg_lines, run_luigi, staged_manifest, subprocess_env_for_deezer
 
 BIN = os.path.dirname(sys.executable)
 
@@ -53,14 +53,15 @@ def luigid(tmp_path):
 
 
 @pytest.fixture
-def pipeline_env(sample_root, tmp_path, sandbox):
-    server = sandbox(mode="development", latency_ms=5)
+def pipeline_env(sample_root, tmp_path, sandbox, deezer):
+    """Both sources' sandboxes (Deezer is on by default) and the environment a subprocess reaches them with."""
+    server, deezer_server = sandbox(mode="development", latency_ms=5), deezer(rate_limit=None)
     env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=str(tmp_path / "staging"),
                MUSIC_ETL_WAREHOUSE_URL=f"duckdb:///{tmp_path}/warehouse.duckdb",
                MUSIC_ETL_SPOTIFY_API_URL=f"{server.url}/v1/", MUSIC_ETL_SPOTIFY_TOKEN_URL=f"{server.url}/api/token",
-               SPOTIPY_CLIENT_ID="sandbox-client", SPOTIPY_CLIENT_SECRET="sandbox-secret")
-    env.pop("LUIGI_CONFIG_PATH", None)
-    env["server"] = server  # not passed to subprocesses (popped below)
+               SPOTIPY_CLIENT_ID="sandbox-client", SPOTIPY_CLIENT_SECRET="sandbox-secret",
+               **subprocess_env_for_deezer(deezer_server, tmp_path))
+    env["server"], env["deezer"] = server, deezer_server  # not passed to subprocesses (see _env)
     return env
 
 
@@ -153,7 +154,7 @@ def test_two_plain_luigi_commands_exit_non_zero_and_name_the_partition_that_fail
     for path in (broken / "A" / "B").rglob("*.h5"):
         path.write_bytes(b"not hdf5")
     cfg = tmp_path / "fatal.cfg"
-    cfg.write_text("[extract]\nfail_on_quarantine = true\n")
+    cfg.write_text("[extract]\nfail_on_quarantine = true\n" + deezer_cfg_lines())
     env = _env(pipeline_env) | {"MUSIC_ETL_MSD_ROOT": str(broken), "LUIGI_CONFIG_PATH": str(cfg)}
     workers = [subprocess.Popen(_luigi_command(luigid), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for _ in range(2)]
@@ -175,7 +176,7 @@ def test_a_failing_partition_does_not_stop_the_others_and_the_exit_code_names_it
         path.write_bytes(b"not hdf5")  # every file quarantined is fine; a fatal switch makes it fail
     env = _env(pipeline_env) | {"MUSIC_ETL_MSD_ROOT": str(broken)}
     cfg = tmp_path / "fatal.cfg"
-    cfg.write_text("[extract]\nfail_on_quarantine = true\n")
+    cfg.write_text("[extract]\nfail_on_quarantine = true\n" + deezer_cfg_lines())
     env["LUIGI_CONFIG_PATH"] = str(cfg)
     result = subprocess.run([sys.executable, "-m", "pipeline", "run", "--workers", "2"], cwd=PROJECT_ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
@@ -217,11 +218,11 @@ def test_kill_9_in_the_middle_of_a_load_leaves_nothing_half_loaded(local_pipelin
                                                                   postgres_url, sample_root):
     import psycopg2
 
-    from pipeline.tasks import EnrichPartition, WarehouseSchema
+    from pipeline.tasks import DeezerEnrich, WarehouseSchema
 
     spotify_at(mode="development")
     luigi_config.set("warehouse", url=postgres_url.replace("%", "%%"))
-    assert run_luigi([EnrichPartition(partition="A/A"), WarehouseSchema()]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([DeezerEnrich(partition="A/A"), WarehouseSchema()]).status == luigi.LuigiStatusCode.SUCCESS
     # Hold the last table the load writes, so the load stops mid-transaction with songs already inserted.
     blocker = psycopg2.connect(postgres_url)
     with blocker.cursor() as cur:
@@ -304,21 +305,23 @@ def test_the_run_summary_says_when_the_spotify_quota_allows_a_resume(local_pipel
 
 def test_dry_run_prints_partitions_targets_and_sql_and_changes_nothing(local_pipeline, luigi_config, spotify_at,
                                                                       monkeypatch, tmp_path, capsys):
-    from pipeline.tasks import EnrichPartition
+    from pipeline.tasks import DeezerEnrich
 
     server = spotify_at(mode="development")
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([DeezerEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     before = {p: os.path.getmtime(p) for p in _files(local_pipeline)}
-    requests = dict(server.state.stats()["requests"])
+    requests = [dict(s.state.stats()["requests"]) for s in (server, spotify_at.deezer)]
     assert front_end(["run", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "A/A:\n  ExtractPartition done" in out and "SpotifySearch done" in out and "LoadPartition to run" in out
+    assert "DeezerEnrich done" in out and f"Deezer API {spotify_at.deezer.url}/" in out
     assert "A/B:\n  ExtractPartition to run" in out
     assert "DELETE FROM songs WHERE msd_partition = 'A/A'" in out and "INSERT INTO etl_load_markers" in out
+    assert "DELETE FROM deezer_matches WHERE msd_partition = 'A/A'" in out
     assert {p: os.path.getmtime(p) for p in _files(local_pipeline)} == before
     assert not os.path.exists(tmp_path / "warehouse.duckdb")  # not even created
-    assert server.state.stats()["requests"] == requests
+    assert [s.state.stats()["requests"] for s in (server, spotify_at.deezer)] == requests
 
 
 def test_a_selection_that_names_no_partition_is_one_line_and_exit_2(local_pipeline, luigi_config, tmp_path, capsys):

@@ -41,13 +41,13 @@ def test_the_redshift_ddl_parses_with_distribution_and_sort_keys():
 
 
 @pytest.mark.parametrize("deezer_on", [False, True])
-def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipeline, luigi_config, spotify_at, deezer_at,
+def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipeline, luigi_config, spotify_at,
                                                                      s3_bucket, deezer_on):
     bucket, _ = s3_bucket
     luigi_config.set("staging", root=f"s3://{bucket}/staging")
     spotify_at(mode="development")
-    if deezer_on:
-        deezer_at()
+    if not deezer_on:
+        luigi_config.set("sources", enabled="spotify")
     staged = [EnrichPartition(partition="A/A")] + ([DeezerEnrich(partition="A/A")] if deezer_on else [])
     assert run_luigi(staged).status == luigi.LuigiStatusCode.SUCCESS
     load = read_manifests("A/A", LoadPartition(partition="A/A").input_manifests())

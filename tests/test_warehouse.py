@@ -10,7 +10,7 @@ import luigi
 import pytest
 
 from pipeline import forget_listings, staging
-from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, WarehouseSchema
+from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractPartition, LoadPartition, WarehouseSchema
 from pipeline.warehouse.backends import (
     PostgresBackend,
     StagedFileError,
@@ -40,9 +40,9 @@ def warehouse_url(request, tmp_path, luigi_config):
 
 @pytest.fixture
 def staged(local_pipeline, luigi_config, spotify_at, monkeypatch):
-    """Every sample partition extracted and enriched (extended mode) on local staging."""
+    """Every sample partition extracted and enriched by both sources (Spotify in extended mode) on local staging."""
     spotify_at(mode="extended")
-    assert run_luigi([EnrichPartition(partition=p) for p in PARTITIONS]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([DeezerEnrich(partition=p) for p in PARTITIONS]).status == luigi.LuigiStatusCode.SUCCESS
     return local_pipeline
 
 
@@ -407,11 +407,11 @@ def test_a_renamed_view_column_replaces_the_old_view_on_an_existing_warehouse(st
 
 
 def test_with_deezer_on_every_partition_loads_its_deezer_tables_and_the_view_shows_them(
-        local_pipeline, luigi_config, spotify_at, deezer_at, warehouse_url, deezer_catalog):
+        local_pipeline, luigi_config, spotify_at, warehouse_url, deezer_catalog):
     from pipeline.tasks import RunAll
 
-    spotify_at(mode="development")
-    deezer = deezer_at()
+    spotify_at(mode="development")  # both sources: the default
+    deezer = spotify_at.deezer
     assert run_luigi([RunAll(partitions="A/A,A/B")]).status == luigi.LuigiStatusCode.SUCCESS
     assert deezer.state.stats()["requests"]
     backend = warehouse_backend()
@@ -436,7 +436,9 @@ def test_with_deezer_off_a_load_is_what_it_always_was(local_pipeline, luigi_conf
     from pipeline.warehouse.load import _load_id
 
     spotify_at(mode="development")
+    luigi_config.set("sources", enabled="spotify")
     assert run_luigi([RunAll(partitions="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert not spotify_at.deezer.state.stats()["requests"]
     manifests = LoadPartition(partition="A/A").input_manifests()
     assert set(manifests) == {"msd", "spotify"}  # no Deezer task was even scheduled
     # The load id is made of the extraction's and Spotify's digests alone, as before Deezer existed.

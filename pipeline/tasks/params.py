@@ -11,15 +11,21 @@ from pipeline.errors import TerminalError
 from pipeline.partitions import check_selection, validate_partition
 
 
+def or_exit(check, *args):
+    """``check(*args)``, or, when it raises a TerminalError, that error as one line on stderr and
+    exit code 2: what a command gets for a bad setting instead of a traceback or a failed task."""
+    try:
+        return check(*args)
+    except TerminalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 class PartitionParameter(luigi.Parameter):
     """An MSD letter partition such as ``A/B``, checked where it enters (command line or code)."""
 
     def parse(self, x):
-        try:
-            return validate_partition(x)
-        except TerminalError as exc:  # from the command line: one line and exit code 2, not a traceback
-            print(f"error: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
+        return or_exit(validate_partition, x)  # from the command line: one line and exit code 2
 
     def normalize(self, x):
         return validate_partition(x)
@@ -32,9 +38,5 @@ class PartitionListParameter(luigi.Parameter):
 
     def parse(self, x):
         if x:
-            try:
-                check_selection(x, config.msd().root)
-            except TerminalError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                raise SystemExit(2) from None
+            or_exit(check_selection, x, config.msd().root)
         return x

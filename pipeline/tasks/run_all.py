@@ -16,7 +16,7 @@ from pipeline.tasks.enrich import DeezerEnrich, EnrichPartition, SpotifySearch
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
 from pipeline.tasks.load import LoadPartition, WarehouseSchema
-from pipeline.tasks.params import PartitionListParameter
+from pipeline.tasks.params import PartitionListParameter, or_exit
 
 # Who launched this command: a host, a process and a time, fixed at import (forked task processes
 # inherit it), so each command on each machine has a RunAll of its own.
@@ -24,7 +24,14 @@ LAUNCH_ID = f"{socket.gethostname()}-{os.getpid()}-{datetime.now(UTC).strftime('
 
 
 class PartitionSelection:
-    """``--partitions A/A,B/D`` or ``--letters A``; neither means every partition found."""
+    """``--partitions A/A,B/D`` or ``--letters A``; neither means every partition found.
+
+    The settings that shape the graph (``[sources] enabled``) are checked when the selection is
+    made, before anything is scheduled: a bad one ends the command with one line and exit code 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        or_exit(config.enabled_sources)
 
     partitions = PartitionListParameter(default="", description="comma-separated partitions such as A/A,B/D")
     letters = luigi.Parameter(default="", description="first letters to run, such as AB")
@@ -61,10 +68,16 @@ class EnrichAll(PartitionSelection, luigi.WrapperTask):
 
 class DeezerAll(PartitionSelection, luigi.WrapperTask):
     """Deezer enrichment (and the extraction and Spotify enrichment it reads) of every selected
-    partition; staged only until the warehouse side of issue 13 exists."""
+    partition, staged but not loaded."""
 
     def requires(self):
         return [DeezerEnrich(partition=p) for p in self.selected_partitions()]
+
+
+def partition_steps() -> tuple[type[luigi.Task], ...]:
+    """A partition's tasks in the order they run, with the enabled sources'."""
+    deezer = (DeezerEnrich,) if "deezer" in config.enabled_sources() else ()
+    return (ExtractPartition, SpotifySearch, EnrichPartition, *deezer, LoadPartition)
 
 
 class RunAll(PartitionSelection, luigi.Task):
@@ -105,8 +118,7 @@ class RunReport(luigi.Task):
     def requires(self):
         tasks = [WarehouseSchema(), FinalizeWarehouse(partitions=self._selected())]
         for partition in self._selected():
-            tasks += [ExtractPartition(partition=partition), SpotifySearch(partition=partition),
-                      EnrichPartition(partition=partition), LoadPartition(partition=partition)]
+            tasks += [step(partition=partition) for step in partition_steps()]
         return tasks
 
     def output(self):

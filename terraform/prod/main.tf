@@ -101,11 +101,11 @@ resource "aws_security_group" "instance" {
     cidr_blocks = [var.ssh_cidr]
   }
   egress {
-    description = "HTTPS out: Spotify, S3, package registries, SSM"
+    description = "HTTPS out: Spotify, Deezer, S3, package registries, SSM"
     from_port   = 443
     to_port     = 443
     protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"] #checkov:skip=CKV_AWS_382:the pipeline must reach Spotify's API and package registries on the internet
+    cidr_blocks = ["0.0.0.0/0"] #checkov:skip=CKV_AWS_382:the pipeline must reach Spotify's and Deezer's APIs and package registries on the internet
   }
   egress {
     description = "Redshift inside the VPC"
