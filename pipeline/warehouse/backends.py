@@ -109,6 +109,11 @@ class Backend:
     def query(self, sql: str) -> list[tuple]:
         raise NotImplementedError
 
+    def stream(self, sql: str, batch_rows: int = 50_000) -> Iterator[list[tuple]]:
+        """The rows of ``sql`` in batches, never all in memory at once (exports of whole tables)."""
+        raise NotImplementedError
+        yield
+
     def _execute(self, sql: str) -> None:
         raise NotImplementedError
 
@@ -209,6 +214,12 @@ class DuckDBBackend(Backend):
         self.statements.append(sql)
         return self.con.execute(sql).fetchall()
 
+    def stream(self, sql: str, batch_rows: int = 50_000) -> Iterator[list[tuple]]:
+        self.statements.append(sql)
+        result = self.con.execute(sql)
+        while rows := result.fetchmany(batch_rows):
+            yield rows
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         self.con.execute("BEGIN TRANSACTION")
@@ -277,6 +288,15 @@ class PostgresBackend(Backend):
         with self.con.cursor() as cur:
             cur.execute(sql)
             return cur.fetchall()
+
+    def stream(self, sql: str, batch_rows: int = 50_000) -> Iterator[list[tuple]]:
+        self.statements.append(sql)
+        # A named cursor is a server-side cursor: the server keeps the result and sends a batch at a time.
+        with self.con.cursor(name=f"music_etl_stream_{len(self.statements)}") as cur:
+            cur.itersize = batch_rows
+            cur.execute(sql)
+            while rows := cur.fetchmany(batch_rows):
+                yield rows
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -68,6 +68,14 @@ class WarehouseMarker(luigi.Target):
         return f"WarehouseMarker({self.update_id!r})"
 
 
+def tables_present_sql(dialect: str, names: list[str]) -> str:
+    """Which of ``names`` (tables or views) exist in the warehouse's own schema: one column of names.
+    current_schema(): another schema's tables (another warehouse in the same database) are not ours."""
+    catalog = "svv_tables" if dialect == "redshift" else "information_schema.tables"  # Redshift's lists views too
+    listed = ", ".join(f"'{n}'" for n in names)
+    return f"SELECT table_name FROM {catalog} WHERE table_schema = current_schema() AND table_name IN ({listed})"
+
+
 def marker_table_exists_sql(dialect: str) -> str:
     if dialect == "redshift":
         return f"SELECT 1 FROM pg_table_def WHERE tablename = '{MARKER_TABLE}' LIMIT 1"
