@@ -17,7 +17,7 @@ WORKERS ?= 2
 SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
-.PHONY: setup-env test demo sample extract-msd-data status bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
+.PHONY: setup-env test demo sample extract-msd-data status report export bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
 	run-etl-dev run-etl-prod download-msd-subset prod-config
 
 setup-env: $(INSTALLED)
@@ -60,7 +60,7 @@ demo: sample
 
 # Extraction of every partition under [msd] root (luigi.cfg / MUSIC_ETL_MSD_ROOT).
 extract-msd-data: setup-env
-	$(BIN)/luigi --module pipeline ExtractAll --local-scheduler --workers $(WORKERS)
+	$(BIN)/python -m pipeline extract --workers $(WORKERS)
 	$(BIN)/python -m pipeline status
 
 # luigid in the background; state and logs under $(LUIGID_DIR) (the state is a cache: targets are the truth).
@@ -112,6 +112,14 @@ download-msd-subset: setup-env
 
 status: setup-env
 	$(BIN)/python -m pipeline status
+
+# The run report (one HTML page) and the warehouse as files, for the configured warehouse.
+report: setup-env
+	$(BIN)/python -m pipeline report --out $(DATA)/report.html
+
+EXPORT_FORMAT ?= parquet
+export: setup-env
+	$(BIN)/python -m pipeline export --format $(EXPORT_FORMAT) --out $(DATA)/export
 
 # The commands BENCHMARKS.md reports (several minutes each; PostgreSQL on 127.0.0.1:5432 for bench/load.py).
 bench: setup-env

@@ -1,8 +1,11 @@
 """``python -m pipeline``: run the pipeline, see where partitions stand, rerun one partition.
 
     python -m pipeline run [--partitions A/A,B/D | --letters A] [--workers N] [--scheduler-url URL] [--dry-run]
+    python -m pipeline extract [--partitions A/A,B/D | --letters A] [--workers N]
     python -m pipeline status
     python -m pipeline rerun A/B --force [--forget-spotify-answers] [--workers N]
+    python -m pipeline report [--out data/report.html]
+    python -m pipeline export [--format parquet|csv] [--out data/export]
 
 A thin front end over ``luigi.build`` (the same tasks as ``luigi --module pipeline RunAll``):
 it prints a run summary and exits non-zero, naming what failed, when anything did.
@@ -28,7 +31,15 @@ from pipeline.partitions import validate_partition
 from pipeline.preflight import check_rerun
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.spotify.journal import JOURNAL_DIR
-from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
+from pipeline.tasks import (
+    DeezerEnrich,
+    EnrichPartition,
+    ExtractAll,
+    ExtractPartition,
+    LoadPartition,
+    RunAll,
+    SpotifySearch,
+)
 from pipeline.tasks.enrich import QUOTA_STATE, sent_total
 from pipeline.tasks.run_all import partition_steps
 from pipeline.warehouse.backends import literal, redact, warehouse_backend
@@ -89,14 +100,27 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
     return "\n".join(lines), failed
 
 
+def tasks_to_run(before: dict[str, str | None]) -> tuple[int, int]:
+    """(tasks, partitions) a run has ahead of it, from where each partition stopped: its steps from
+    the first incomplete one, and the run-wide steps (schema, finalize, RunAll, RunReport) when any."""
+    steps = [step.__name__ for step in partition_steps()]
+    tasks = partitions = 0
+    for stopped in before.values():
+        if stopped is not None:
+            tasks += len(steps) - steps.index(stopped.split("(")[0])
+            partitions += 1
+    return (tasks + 4 if tasks else 0), partitions
+
+
 def build(run: RunAll, workers: int, scheduler_url: str | None, **luigi_options) -> int:
     """Run ``run`` with Luigi, print the run summary; 0 when everything it selected is complete."""
     progress.install()
     selected = run.selected_partitions()
     before = {p: stopped_at(p) for p in selected}
     kwargs = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
-    result = luigi.build([run], workers=workers, detailed_summary=True, worker_scheduler_factory=WorkerSchedulerFactory(),
-                         **kwargs, **luigi_options)
+    with progress.run_bar(*tasks_to_run(before)):
+        result = luigi.build([run], workers=workers, detailed_summary=True,
+                             worker_scheduler_factory=WorkerSchedulerFactory(), **kwargs, **luigi_options)
     forget_listings()  # what this process listed while scheduling predates the run's work
     after = {p: stopped_at(p) for p in selected}
     summary, failed = run_summary(before, after)
@@ -106,6 +130,29 @@ def build(run: RunAll, workers: int, scheduler_url: str | None, **luigi_options)
     print(f"run did not succeed ({result.status.name}): " + (", ".join(failed) or "the warehouse step did not finish"),
           file=sys.stderr)
     return 1
+
+
+def extract(task: ExtractAll, workers: int) -> int:
+    """Extraction only (``ExtractAll``), with the same display as a run: 0 when every selected
+    partition is extracted."""
+    progress.install()
+    selected = task.selected_partitions()
+    todo = [p for p in selected if not ExtractPartition(partition=p).complete()]
+    with progress.run_bar(len(todo) + 1 if todo else 0, len(todo), step="ExtractPartition"):
+        luigi.build([task], workers=workers, local_scheduler=True, detailed_summary=True,
+                    worker_scheduler_factory=WorkerSchedulerFactory())
+    forget_listings()
+    missing = [p for p in selected if not ExtractPartition(partition=p).complete()]
+    tracks = quarantined = 0
+    for partition in (p for p in todo if p not in missing):
+        counts = ExtractPartition(partition=partition).output().read()[0]["counts"]
+        tracks, quarantined = tracks + counts["tracks"], quarantined + counts["quarantined"]
+    print(f"partitions extracted this run: {len(todo) - len(missing)}, already extracted: {len(selected) - len(todo)}, "
+          f"failed: {len(missing)}; tracks staged this run: {tracks}, quarantined {quarantined}")
+    if missing:
+        print("extraction did not succeed: " + ", ".join(f"ExtractPartition({p})" for p in missing), file=sys.stderr)
+        return 1
+    return 0
 
 
 def forget_partition(partition: str, forget_spotify_answers: bool = False) -> list[str]:
@@ -194,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--letters", default="")
     run.add_argument("--dry-run", action="store_true",
                      help="print the partitions, their targets and the SQL a run would send; change nothing")
+    extract_only = sub.add_parser("extract", help="ExtractAll: stage the MSD partitions (or a chosen set), nothing else")
+    extract_only.add_argument("--partitions", default="")
+    extract_only.add_argument("--letters", default="")
+    extract_only.add_argument("--workers", type=int, default=1)
     rerun = sub.add_parser("rerun", help="redo one partition from scratch")
     rerun.add_argument("partition")
     rerun.add_argument("--force", action="store_true", required=True,
@@ -205,6 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--workers", type=int, default=1)
         p.add_argument("--scheduler-url", default=None, help="luigid, e.g. http://127.0.0.1:8082 (default: local scheduler)")
     sub.add_parser("status", help="where each partition stands")
+    report = sub.add_parser("report", help="one self-contained HTML page: coverage, scores, agreement, popularity, "
+                                           "requests and quota, with figures")
+    report.add_argument("--out", default=os.path.join("data", "report.html"))
+    export = sub.add_parser("export", help="every analytics table and enriched_songs as Parquet (or CSV) files, "
+                                           "described by the data dictionary")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    export.add_argument("--out", default=os.path.join("data", "export"))
     args = parser.parse_args(argv)
     try:
         return _command(args)
@@ -216,8 +274,22 @@ def main(argv: list[str] | None = None) -> int:
 def _command(args: argparse.Namespace) -> int:
     if args.command == "status":
         return status.main()
+    if args.command == "report":
+        from pipeline.report.render import write_report
+
+        print(f"report written to {write_report(args.out)}")
+        return 0
+    if args.command == "export":
+        from pipeline.export import export
+
+        counts = export(args.out, args.format)
+        print(f"exported {len(counts)} tables ({sum(counts.values())} rows) as {args.format} to "
+              f"{os.path.abspath(args.out)}; README.md there says what each file holds")
+        return 0
     if args.command == "run" and args.dry_run:
         return dry_run(args.partitions, args.letters)
+    if args.command == "extract":
+        return extract(ExtractAll(partitions=args.partitions, letters=args.letters), args.workers)
     if args.command == "run":
         return build(RunAll(partitions=args.partitions, letters=args.letters), args.workers, args.scheduler_url)
     partition = validate_partition(args.partition)

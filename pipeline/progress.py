@@ -1,16 +1,30 @@
-"""A one-line-per-task progress display for runs started from this package (demo, front end).
+"""What a person watching a run sees (demo, ``python -m pipeline run``/``rerun``).
+
+* A line when a task succeeds or fails, and when it took a while: kept in logs too.
+* On a terminal only, a progress bar over the run's tasks with partitions loaded and an ETA
+  (tqdm). Nothing of it when output is not a terminal: logs get the lines, not the redraws.
 
 Luigi fires task events in the process that runs the task (a forked child when workers > 1),
-so each line is printed where the work happened; lines from two workers interleave, whole.
+so each line is printed where the work happened, and the bar's counts live in shared memory the
+children inherit (``multiprocessing.Value``), read by a thread of the command's own process.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import luigi
+from tqdm import tqdm
 
 _installed = False
+# Tasks, and partitions finished per step, by this command's processes (shared with forked workers).
+_finished = multiprocessing.Value("i", 0)
+_partitions_done = {family: multiprocessing.Value("i", 0) for family in ("ExtractPartition", "LoadPartition")}
 
 
 def _describe(task: luigi.Task) -> str:
@@ -19,7 +33,7 @@ def _describe(task: luigi.Task) -> str:
 
 
 def install() -> None:
-    """Print a line when a task starts work, succeeds or fails (idempotent)."""
+    """Print a line when a task starts work, succeeds or fails, and count it (idempotent)."""
     global _installed
     if _installed:
         return
@@ -27,6 +41,12 @@ def install() -> None:
 
     @luigi.Task.event_handler(luigi.Event.SUCCESS)
     def _done(task):
+        with _finished.get_lock():
+            _finished.value += 1
+        counter = _partitions_done.get(type(task).__name__)
+        if counter is not None:
+            with counter.get_lock():
+                counter.value += 1
         print(f"  done    {_describe(task)}", flush=True)
 
     @luigi.Task.event_handler(luigi.Event.FAILURE)
@@ -37,3 +57,47 @@ def install() -> None:
     def _timed(task, seconds):
         if seconds >= 5:
             print(f"          {_describe(task)} took {seconds:.0f} s", flush=True)
+
+
+def on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def run_bar(tasks: int, partitions: int, step: str = "LoadPartition", interval_s: float = 0.5) -> Iterator[None]:
+    """Around a run expected to finish ``tasks`` tasks and take ``partitions`` partitions through
+    ``step`` (loaded, or extracted): a bar with those partitions and an ETA, redrawn from the shared
+    counts. Off the terminal, nothing."""
+    if not on_terminal() or not tasks:
+        yield
+        return
+    done = _partitions_done[step]
+    label = "loaded" if step == "LoadPartition" else "extracted"
+    start_finished, start_done = _finished.value, done.value
+    try:
+        width = os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        width = 0
+    # A terminal that does not say its width (some pseudo-terminals) gets 80 columns, not an empty bar.
+    bar = tqdm(total=tasks, desc="run", unit=" tasks", dynamic_ncols=bool(width), ncols=None if width else 80)
+    stop = threading.Event()
+
+    def draw():
+        bar.n = min(_finished.value - start_finished, tasks)
+        bar.set_postfix_str(f"partitions {label} {done.value - start_done}/{partitions}", refresh=False)
+        bar.refresh()
+
+    def redraw():
+        draw()
+        while not stop.wait(interval_s):
+            draw()
+
+    thread = threading.Thread(target=redraw, name="progress-bar", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        draw()  # where the run ended
+        bar.close()

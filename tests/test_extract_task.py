@@ -6,6 +6,7 @@ import glob
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pipeline.msd import extract as extract_module
 from pipeline.msd.extract import SCHEMA_VERSION
 from pipeline.partitions import discover_partitions
 from pipeline.tasks import ExtractAll, ExtractPartition, LoadPartition, RunAll
-from tests.conftest import PROJECT_ROOT, run_luigi, stage_folder, staged_manifest
+from tests.conftest import PROJECT_ROOT, read_pty, run_luigi, stage_folder, staged_manifest
 
 
 def read_lines(path):
@@ -215,6 +216,30 @@ def test_command_line_exits_non_zero_when_a_partition_fails(tmp_path, sample_roo
                              "--local-scheduler"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 30, failed.stderr[-2000:]
     assert os.path.join(sample_root, "Q", "Q") in failed.stderr
+
+
+def test_extract_shows_a_bar_on_a_terminal_says_what_it_staged_and_names_a_failure(tmp_path, sample_root):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_ETL_")}
+    env.pop("LUIGI_CONFIG_PATH", None)
+    env |= {"MUSIC_ETL_MSD_ROOT": sample_root, "MUSIC_ETL_STAGING_ROOT": str(tmp_path / "tty")}
+    command = [sys.executable, "-m", "pipeline", "extract", "--workers", "2"]
+    shown = read_pty(command, env)
+    assert re.search(r"run: 100%\|[^\r]*\| 4/4 [^\r]*partitions extracted 3/3\]", shown), shown[-2000:]
+    tracks = sum(staged_manifest(str(tmp_path / "tty"), "msd", p)["counts"]["tracks"] for p in ("A/A", "A/B", "B/A"))
+    assert f"partitions extracted this run: 3, already extracted: 0, failed: 0; tracks staged this run: {tracks}" in shown
+    # Not on a terminal: the same summary, no bar; a broken partition is named and the exit is 1.
+    broken = tmp_path / "msd"
+    shutil.copytree(sample_root, broken)
+    for path in (broken / "A" / "B").rglob("*.h5"):
+        path.write_bytes(b"not hdf5")
+    cfg = tmp_path / "fatal.cfg"
+    cfg.write_text("[extract]\nfail_on_quarantine = true\n")
+    piped = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+                           env=env | {"MUSIC_ETL_MSD_ROOT": str(broken), "MUSIC_ETL_STAGING_ROOT": str(tmp_path / "pipe"),
+                                      "LUIGI_CONFIG_PATH": str(cfg)})
+    assert piped.returncode == 1 and "extraction did not succeed: ExtractPartition(A/B)" in piped.stderr
+    assert "partitions extracted this run: 2, already extracted: 0, failed: 1" in piped.stdout
+    assert "tasks/s" not in piped.stdout + piped.stderr and "\r" not in piped.stdout + piped.stderr
 
 
 def test_artist_rows_are_the_bytes_orjson_writes_for_each_row(tmp_path):

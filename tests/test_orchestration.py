@@ -19,7 +19,14 @@ import pytest
 from pipeline.__main__ import main as front_end
 from pipeline.luigid import alive
 from pipeline.tasks import LoadPartition, RunAll
-from tests.conftest import PROJECT_ROOT, deezer_cfg_lines, run_luigi, staged_manifest, subprocess_env_for_deezer
+from tests.conftest import (
+    PROJECT_ROOT,
+    deezer_cfg_lines,
+    read_pty,
+    run_luigi,
+    staged_manifest,
+    subprocess_env_for_deezer,
+)
 
 BIN = os.path.dirname(sys.executable)
 
@@ -369,3 +376,15 @@ def test_a_killed_run_leaves_no_worker_calling_spotify(pipeline_env, sandbox, tm
     staged = os.path.join(env["MUSIC_ETL_STAGING_ROOT"], "spotify")
     manifests = [f for folder, _, files in os.walk(staged) for f in files if f.startswith("_manifest-")]
     assert manifests == []
+
+
+def test_a_run_on_a_terminal_shows_a_bar_with_partitions_loaded_and_a_piped_run_does_not(pipeline_env, tmp_path):
+    command = [sys.executable, "-m", "pipeline", "run", "--workers", "2"]
+    shown = read_pty(command, _env(pipeline_env))
+    assert re.search(r"run: 100%\|[^\r]*\| 19/19 \[[0-9:]+<00:00, [^\r]*partitions loaded 3/3\]", shown), shown[-2000:]
+    elsewhere = _env(pipeline_env) | {"MUSIC_ETL_STAGING_ROOT": str(tmp_path / "piped"),
+                                      "MUSIC_ETL_WAREHOUSE_URL": f"duckdb:///{tmp_path}/piped.duckdb"}
+    piped = subprocess.run(command, cwd=PROJECT_ROOT, env=elsewhere, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    assert "partitions loaded this run: 3" in piped.stdout
+    assert "tasks/s" not in piped.stderr + piped.stdout and "\r" not in piped.stderr + piped.stdout
