@@ -1,16 +1,16 @@
-"""Music ETL: the Million Song Dataset joined to today's Spotify catalog, as a Luigi pipeline."""
+"""Music ETL: the Million Song Dataset joined to today's Spotify and Deezer catalogs, as a Luigi pipeline."""
 
 from setuptools import find_packages, setup
 
 setup(
     name="music-etl",
     version="0.1.0",
-    description="Luigi pipeline that joins the Million Song Dataset to the Spotify catalog",
+    description="Luigi pipeline that joins the Million Song Dataset to the Spotify and Deezer catalogs",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["pipeline", "pipeline.*"]),
     # the real MSD subset names the sample generator's real-names mode draws from
-    package_data={"pipeline.standins": ["data/*.txt", "data/*.md"]},
+    package_data={"pipeline.standins": ["data/*.txt", "data/*.md"], "pipeline.report": ["templates/*.j2"]},
     python_requires=">=3.11,<3.14",
     install_requires=[
         # Luigi 3.8.1 is the version the tests verify (pipeline/scheduling.py relies on its scheduler's internals).
@@ -30,6 +30,13 @@ setup(
         # matching: fuzzy title/artist similarity and ASCII folding of names
         "rapidfuzz>=3.6,<4",
         "Unidecode>=1.3,<2",
+        # `python -m pipeline report`: figures drawn offline (inline SVG), the page laid out by a template
+        "matplotlib>=3.8,<4",
+        "Jinja2>=3.1,<4",
+        # `python -m pipeline export`: Parquet with the data dictionary as column metadata
+        "pyarrow>=15",
+        # progress bars on a terminal (quiet when output is not one)
+        "tqdm>=4.66,<5",
     ],
     extras_require={
         "dev": [
@@ -46,6 +53,8 @@ setup(
             "sqlglot>=25",
             # parses terraform/ in the tests (no AWS needed)
             "python-hcl2>=7",
+            # the export test reads the Parquet files back with a second engine
+            "polars>=1",
         ],
     },
     entry_points={

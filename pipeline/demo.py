@@ -6,7 +6,8 @@ Builds the sandboxes' catalogs from the generated sample under ``[msd] root``, s
 free loopback ports, points ``[spotify]`` (with the sandbox's own credentials: real ones in the
 environment are neither used nor sent) and ``[deezer]`` at them (``--sources spotify`` leaves Deezer out), runs
 ``RunAll`` into the DuckDB warehouse, prints what is staged and loaded and three example
-queries, and stops the sandboxes. A second run finds every target complete and changes nothing.
+queries, writes the run report next to the warehouse (``data/report.html``) and stops the
+sandboxes. A second run finds every target complete and changes nothing in the warehouse.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import luigi
 from pipeline import config, status
 from pipeline.__main__ import build
 from pipeline.errors import TerminalError
+from pipeline.report.render import write_report
 from pipeline.standins.deezer_catalog import build_deezer_catalog
 from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
 from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, build_catalog, load_identities
@@ -119,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     status.main()
     _print_queries(url)
+    print(f"report: {write_report(os.path.join(os.path.dirname(DuckDBBackend(url).path) or '.', 'report.html'))} "
+          f"(open it in a browser; `python -m pipeline report` writes it again)")
     return 0
 
 

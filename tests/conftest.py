@@ -221,6 +221,30 @@ def postgres_url():
     con.close()
 
 
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse_url(request, tmp_path, luigi_config):
+    """A fresh warehouse: a DuckDB file, or a schema of its own in the test PostgreSQL database."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path}/warehouse.duckdb"
+        luigi_config.set("warehouse", url=url)
+        yield url
+        return
+    url = request.getfixturevalue("postgres_url")
+    luigi_config.set("warehouse", url=url.replace("%", "%%"))  # luigi.cfg interpolates %
+    yield url
+
+
+@pytest.fixture
+def loaded_warehouse(local_pipeline, luigi_config, spotify_at, warehouse_url):
+    """The sample run through both sources into the warehouse (DuckDB or PostgreSQL); returns the
+    Spotify and Deezer sandboxes."""
+    from pipeline.tasks import RunAll
+
+    spotify = spotify_at(mode="development")
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    return spotify, spotify_at.deezer
+
+
 def stage_folder(staging_root: str, stage: str, partition: str) -> str:
     """The output folder of one partition stage (``<root>/<stage>/A/B/v-…``): the only one, as a
     test that does not change settings leaves it."""
@@ -358,3 +382,30 @@ def kill_9_when(command: list[str], env: dict, ready, timeout_s: float = 60) -> 
         time.sleep(0.02)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
+
+
+def read_pty(command: list[str], env: dict, timeout_s: float = 300) -> str:
+    """Run ``command`` with stdout and stderr on a pseudo-terminal of 120 columns (as a person's
+    terminal), and return everything it wrote there."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other side closed: the command is done
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert process.wait(timeout=timeout_s) == 0, out.decode(errors="replace")[-3000:]
+    return out.decode(errors="replace")

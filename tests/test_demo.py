@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 
@@ -25,6 +26,11 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     assert "a-real-secret-that-must-not-leak" not in first.stdout + first.stderr
     assert "done    DeezerEnrich(A/A)" in first.stdout and "disagree on the recording" in first.stdout
     assert "requests the Deezer sandbox received this run: 0" not in first.stdout
+    # It ends with the report, beside the warehouse, every figure drawn from the demo's data.
+    report = re.search(r"^report: (\S+\.html)", first.stdout, re.MULTILINE)
+    assert report and report.group(1) == str(tmp_path / "report.html")
+    page = open(report.group(1), encoding="utf-8").read()
+    assert len(re.findall(r'<figure id="fig-[a-z-]+">\s*<svg', page)) == 10 and "<script" not in page
     digest = hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest()
     again = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -100,3 +100,28 @@ def test_maintenance_after_the_loads_parses_and_runs_outside_a_transaction(postg
         assert postgres.con.autocommit is False  # later loads get their transaction back
     finally:
         postgres.close()
+
+
+def test_the_reports_and_the_exports_queries_parse_as_redshift(local_pipeline, luigi_config, spotify_at, tmp_path):
+    """Report and export send the same SQL to every backend but the catalog query: run on DuckDB,
+    every statement they sent is parsed as Redshift's, and Redshift's catalog query too."""
+    from pipeline.export import export, exported_tables
+    from pipeline.report.facts import gather
+    from pipeline.tasks import RunAll
+    from pipeline.warehouse.backends import warehouse_backend
+    from pipeline.warehouse.target import tables_present_sql
+
+    spotify_at(mode="development")
+    luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    assert run_luigi([RunAll(partitions="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    backend = warehouse_backend()
+    try:
+        gather(backend)
+        export(str(tmp_path / "export"), backend=backend)
+        sent = [s for s in backend.statements if not s.startswith(("BEGIN", "COMMIT"))]
+    finally:
+        backend.close()
+    assert any("floor(log(" in s for s in sent) and any("ORDER BY track_id" in s for s in sent)
+    for sql in sent + [tables_present_sql("redshift", [t.name for t in exported_tables()])]:
+        tree = parse(sql)
+        assert not isinstance(tree, exp.Command), sql  # parsed, not passed through

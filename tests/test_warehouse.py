@@ -25,17 +25,6 @@ from pipeline.warehouse.schema import MARKER_TABLE, TABLES, view_statements
 from tests.conftest import rewrite_manifest, run_luigi, stage_folder
 
 PARTITIONS = ("A/A", "A/B", "B/A")
-@pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse_url(request, tmp_path, luigi_config):
-    """A fresh warehouse: a DuckDB file, or a schema of its own in the test PostgreSQL database."""
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path}/warehouse.duckdb"
-        luigi_config.set("warehouse", url=url)
-        yield url
-        return
-    url = request.getfixturevalue("postgres_url")
-    luigi_config.set("warehouse", url=url.replace("%", "%%"))  # luigi.cfg interpolates %
-    yield url
 
 
 @pytest.fixture
