@@ -165,6 +165,10 @@ class warehouse(luigi.Config):  # noqa: N801
         "MUSIC_ETL_WAREHOUSE_URL", "duckdb:///data/warehouse.duckdb", significant=False,
         description="duckdb:///path.duckdb, postgresql://user@host:5432/db or redshift://user@cluster:5439/db; "
                     "passwords from PGPASSWORD or ~/.pgpass, never in this URL")
+    analyst_role = EnvironmentParameter(
+        "MUSIC_ETL_ANALYST_ROLE", "music_etl_analyst", significant=False,
+        description="role granted read-only access to every table and view (PostgreSQL, Redshift); analysts log in "
+                    "as users made members of it; none: no grants")
 
 
 class redshift(luigi.Config):  # noqa: N801

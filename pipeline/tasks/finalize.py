@@ -7,7 +7,7 @@ import logging
 
 import luigi
 
-from pipeline.tasks.load import LoadPartition
+from pipeline.tasks.load import LoadPartition, WarehouseSchema
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.load import record_marker
 from pipeline.warehouse.schema import view_statements
@@ -25,14 +25,17 @@ class FinalizeWarehouse(luigi.Task):
     partitions = luigi.ListParameter(description="the partitions whose loads this follows")
 
     def requires(self):
-        return [LoadPartition(partition=p) for p in self.partitions]
+        # The schema task too: a complete run with a new table or grant (sql/) is not complete until it ran.
+        return [WarehouseSchema()] + [LoadPartition(partition=p) for p in self.partitions]
 
     def output(self):
-        loads = [t.output().update_id for t in self.requires()]
+        loads = [t.output().update_id for t in self.requires()[1:]]
         if any(update_id.endswith("@pending") for update_id in loads):
             return WarehouseMarker(warehouse_backend, "FinalizeWarehouse@pending")
-        # The view's definition too: a changed view (a renamed column) is recreated on an unchanged warehouse.
-        digest = hashlib.sha1("\n".join(sorted(loads) + view_statements("duckdb")).encode()).hexdigest()[:16]
+        # The view's definition and the schema step's id too: a changed view (a renamed column), table or
+        # grant reaches an unchanged warehouse without reloading a partition.
+        schema_id = WarehouseSchema().output().update_id
+        digest = hashlib.sha1("\n".join(sorted(loads) + view_statements("duckdb") + [schema_id]).encode()).hexdigest()[:16]
         return WarehouseMarker(warehouse_backend, f"FinalizeWarehouse@{digest}")
 
     def run(self):

@@ -11,6 +11,7 @@ from pipeline import config
 from pipeline.tasks.enrich import DeezerEnrich, EnrichPartition
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.params import PartitionParameter
+from pipeline.warehouse import grants
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.load import load_id_for, load_partition, read_manifests, record_marker, update_id_for
 from pipeline.warehouse.schema import WAREHOUSE_SCHEMA_VERSION
@@ -22,14 +23,17 @@ logger = logging.getLogger("luigi-interface")
 
 class WarehouseSchema(luigi.Task):
     """Creates the warehouse's tables and view (``sql/schema.sql``) once, before any load: on
-    Redshift two loads creating tables at once would collide. Complete when the marker table
-    records this schema version."""
+    Redshift two loads creating tables at once would collide; then grants the analyst role read
+    access (``sql/grants.sql``, PostgreSQL and Redshift). Complete when the marker table records
+    this schema version, DDL and grants."""
 
     def output(self):
         # The DDL's digest too: a table added to sql/schema.sql (CREATE … IF NOT EXISTS) reaches an
         # existing warehouse without a new schema version, so no load id changes and nothing reloads.
         digest = hashlib.sha1(schema_source().encode()).hexdigest()[:12]
-        return WarehouseMarker(warehouse_backend, f"WarehouseSchema@v{WAREHOUSE_SCHEMA_VERSION}-{digest}")
+        # The analysts' grants too, where they apply: a new role or grant is applied, nothing reloads.
+        access = f"-{grants.digest()}" if grants.analyst_role() and not config.warehouse().url.startswith("duckdb:") else ""
+        return WarehouseMarker(warehouse_backend, f"WarehouseSchema@v{WAREHOUSE_SCHEMA_VERSION}-{digest}{access}")
 
     def run(self):
         if self.output().exists_now():
@@ -38,10 +42,13 @@ class WarehouseSchema(luigi.Task):
         try:
             backend.ensure_schema()
             with backend.transaction():
+                granted = grants.apply(backend)
                 record_marker(backend, self.output().update_id, "*", "schema", f"schema-v{WAREHOUSE_SCHEMA_VERSION}")
         finally:
             backend.close()
         self.output().exists_now()  # remembered (for a bounded time) by this process's checks
+        if granted:
+            logger.info("analysts (role %s) may read every table and view", grants.analyst_role())
 
 
 class LoadPartition(luigi.Task):

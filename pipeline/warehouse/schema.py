@@ -86,12 +86,16 @@ def source() -> str:
         return fh.read()
 
 
-def render(dialect: str) -> str:
-    """schema.sql for one dialect: markers for other dialects removed, ``{{JSON}}`` typed."""
+def render_markers(text: str, dialect: str) -> str:
+    """``{{postgresql: …}}`` kept (unwrapped) for that dialect, dropped for the others."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect `{dialect}`; expected one of {', '.join(DIALECTS)}")
-    text = _ONLY.sub(lambda m: m.group(2) if dialect in m.group(1).split(",") else "", source())
-    return text.replace("{{JSON}}", JSON_TYPE[dialect])
+    return _ONLY.sub(lambda m: m.group(2) if dialect in m.group(1).split(",") else "", text)
+
+
+def render(dialect: str) -> str:
+    """schema.sql for one dialect: markers for other dialects removed, ``{{JSON}}`` typed."""
+    return render_markers(source(), dialect).replace("{{JSON}}", JSON_TYPE[dialect])
 
 
 def statements(dialect: str) -> list[str]:
