@@ -137,3 +137,17 @@ def test_checkov_finds_nothing_failed_and_every_skip_says_why():
     for path in glob.glob(os.path.join(TERRAFORM, "**", "*.tf"), recursive=True):
         for skip in re.findall(r"#checkov:skip=.*", open(path, encoding="utf-8").read()):
             assert re.fullmatch(r"#checkov:skip=CKV2?_AWS_\d+:.{20,}", skip), f"{path}: a skip without a reason: {skip}"
+
+
+def test_the_warehouse_scales_for_many_analysts_under_a_usage_limit():
+    parsed, _ = load(os.path.join(TERRAFORM, "modules", "warehouse"))
+    workgroup = resources(parsed, "aws_redshiftserverless_workgroup")[0]
+    assert workgroup["base_capacity"] == "${var.base_capacity}" and workgroup["max_capacity"] == "${var.max_capacity}"
+    defaults = {name: body["default"] for block in parsed["variable"] for name, body in block.items() if "default" in body}
+    assert defaults["base_capacity"] < defaults["max_capacity"]
+    (limit,) = resources(parsed, "aws_redshiftserverless_usage_limit")
+    assert limit["usage_type"] == "serverless-compute" and limit["resource_arn"].endswith("workgroup.this.arn}")
+    assert defaults["usage_limit_breach_action"] in ("log", "emit-metric", "deactivate")
+    prod, _ = load(os.path.join(TERRAFORM, "prod"))
+    module = next(body for block in prod["module"] for name, body in block.items() if name == "warehouse")
+    assert module["max_capacity"] == "${var.warehouse_max_capacity}"

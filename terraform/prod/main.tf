@@ -55,6 +55,18 @@ variable "key_name" {
   description = "EC2 key pair for SSH; leave null to use SSM Session Manager only"
 }
 
+variable "warehouse_max_capacity" {
+  type        = number
+  default     = 64
+  description = "Most Redshift Serverless RPUs for many concurrent analysts (base is 8)"
+}
+
+variable "warehouse_usage_limit_rpu_hours" {
+  type        = number
+  default     = 200
+  description = "Monthly RPU-hours after which the usage limit's breach action applies (logged by default)"
+}
+
 variable "instance_type" {
   type        = string
   default     = "m6i.large"
@@ -142,7 +154,10 @@ module "warehouse" {
   staging_prefix     = local.staging_prefix
   subnet_ids         = var.subnet_ids
   security_group_ids = [aws_security_group.warehouse.id]
-  tags               = local.tags
+  max_capacity       = var.warehouse_max_capacity
+  # Logged, not enforced: a breach should not stop a month's analyses; set "deactivate" to enforce.
+  usage_limit_rpu_hours = var.warehouse_usage_limit_rpu_hours
+  tags                  = local.tags
 }
 
 data "aws_iam_policy_document" "assume_by_ec2" {

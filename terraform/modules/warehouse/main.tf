@@ -41,7 +41,31 @@ variable "security_group_ids" {
 variable "base_capacity" {
   type        = number
   default     = 8
-  description = "Redshift Processing Units (8 is the smallest)"
+  description = "Redshift Processing Units (RPUs) a query starts with (8 is the smallest)"
+}
+
+variable "max_capacity" {
+  type        = number
+  default     = 64
+  description = "Most RPUs the workgroup scales to when many analysts query at once (caps the cost of a busy hour)"
+}
+
+variable "usage_limit_rpu_hours" {
+  type        = number
+  default     = 200
+  description = "RPU-hours per usage_limit_period before the breach_action applies"
+}
+
+variable "usage_limit_period" {
+  type        = string
+  default     = "monthly"
+  description = "daily, weekly or monthly"
+}
+
+variable "usage_limit_breach_action" {
+  type        = string
+  default     = "log"
+  description = "log, emit-metric or deactivate (deactivate stops every query until the period ends)"
 }
 
 variable "tags" {
@@ -106,11 +130,21 @@ resource "aws_redshiftserverless_workgroup" "this" {
   namespace_name       = aws_redshiftserverless_namespace.this.namespace_name
   workgroup_name       = var.name
   base_capacity        = var.base_capacity
+  max_capacity         = var.max_capacity
   publicly_accessible  = false
   enhanced_vpc_routing = true
   subnet_ids           = var.subnet_ids
   security_group_ids   = var.security_group_ids
   tags                 = var.tags
+}
+
+# A ceiling on compute, whoever queries: with 100+ analysts the bill follows their queries, not the pipeline's.
+resource "aws_redshiftserverless_usage_limit" "compute" {
+  resource_arn  = aws_redshiftserverless_workgroup.this.arn
+  usage_type    = "serverless-compute"
+  amount        = var.usage_limit_rpu_hours
+  period        = var.usage_limit_period
+  breach_action = var.usage_limit_breach_action
 }
 
 output "iam_role_arn" {
