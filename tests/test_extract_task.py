@@ -19,7 +19,7 @@ from pipeline.errors import InvalidPartitionError, MissingPartitionError, Termin
 from pipeline.msd import extract as extract_module
 from pipeline.msd.extract import SCHEMA_VERSION
 from pipeline.partitions import discover_partitions
-from pipeline.tasks import ExtractAll, ExtractPartition, LoadPartition, RunAll
+from pipeline.tasks import ExtractAll, ExtractPartition, LoadPartition, RunAll, WarehouseSchema
 from tests.conftest import PROJECT_ROOT, read_pty, run_luigi, stage_folder, staged_manifest
 
 
@@ -190,7 +190,8 @@ def test_discovery_lists_letter_partitions_only(sample_root):
 
 
 def test_runall_selects_partitions_by_list_or_letter(local_pipeline, luigi_config, tmp_path):
-    assert all(isinstance(t, LoadPartition) for t in RunAll().requires().requires())
+    schema_step, *loads = RunAll().requires().requires()
+    assert isinstance(schema_step, WarehouseSchema) and all(isinstance(t, LoadPartition) for t in loads)
     assert RunAll().launched_by != RunAll(launched_by="another-command").launched_by  # a RunAll per command
     assert list(RunAll(letters="B").requires().partitions) == ["B/A"]
     assert list(RunAll(partitions="A/B, B/A").requires().partitions) == ["A/B", "B/A"]
