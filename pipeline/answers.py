@@ -95,6 +95,15 @@ class AnswerStore:
             return None
         return entry if datetime.now(UTC) - at <= CAPABILITY_MAX_AGE else None
 
+    def capabilities(self, names) -> dict[str, dict]:
+        """Each capability's recent record as ``{available, reason}``; unknown ones "not needed in this run"."""
+        out = {}
+        for name in names:
+            entry = self.capability(name)
+            out[name] = ({"available": entry["available"], "reason": entry["reason"]} if entry is not None
+                         else {"available": None, "reason": "not needed in this run"})
+        return out
+
     def _read(self, kind: str, key: str) -> dict | None:
         path = self.path(kind, key)
         try:

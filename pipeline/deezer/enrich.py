@@ -72,11 +72,7 @@ class DeezerGateway:
         self.answered_from_store = 0
         # What this gateway's work sent is the client's count since it started (a client can be shared).
         self._sent_before = Counter(client.sent) if isinstance(client, DeezerClient) else None
-        self.capabilities = {name: {"available": None, "reason": "not needed in this run"} for name in CAPABILITIES}
-        for name in CAPABILITIES:
-            entry = store.capability(name)
-            if entry is not None:
-                self.capabilities[name] = {"available": entry["available"], "reason": entry["reason"]}
+        self.capabilities = store.capabilities(CAPABILITIES)
 
     @property
     def client(self) -> DeezerClient:

@@ -68,12 +68,7 @@ class Gateway:
         self.answered_from_store = 0
         self.transient_failures: list[str] = []
         self.consecutive_failures = 0
-        self.capabilities: dict[str, dict] = {name: {"available": None, "reason": "not needed in this run"}
-                                              for name in CAPABILITIES}
-        for name in CAPABILITIES:
-            entry = store.capability(name)
-            if entry is not None:
-                self.capabilities[name] = {"available": entry["available"], "reason": entry["reason"]}
+        self.capabilities: dict[str, dict] = store.capabilities(CAPABILITIES)
 
     # --- plumbing ----------------------------------------------------------------------
 
