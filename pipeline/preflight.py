@@ -13,7 +13,7 @@ import os
 import socket
 from urllib.parse import urlsplit
 
-from pipeline import answers, config, staging
+from pipeline import answers, config
 from pipeline.answers import AnswerStore
 from pipeline.errors import TerminalError
 from pipeline.matching import ladder
@@ -56,17 +56,13 @@ def deezer_needs(partition: str) -> str | None:
     """Why rerunning ``partition`` must ask Deezer, or None when the answer store holds it all:
     the partition's Deezer enrichment replayed against the store, with the ISRCs Spotify staged."""
     from pipeline.deezer.enrich import DeezerGateway, enrich_partition
-    from pipeline.tasks.enrich import EnrichPartition
+    from pipeline.tasks.enrich import EnrichPartition, spotify_matches_for_deezer
 
     songs = staged_songs(partition)
     spotify = EnrichPartition(partition=partition).output()
     if songs is None or not spotify.exists():
         return "its songs and Spotify matches are not both staged, so which answers it needs is unknown until they are"
-    staged = {name: staging.read_jsonl_gz(staging.target(f"{spotify.folder}/{name}"))
-              for name in ("matches.jsonl.gz", "tracks.jsonl.gz")}
-    isrc_of = {t["spotify_track_id"]: t.get("isrc") for t in staged["tracks.jsonl.gz"]}
-    isrcs = {m["track_id"]: isrc_of[m["spotify_track_id"]] for m in staged["matches.jsonl.gz"]
-             if isrc_of.get(m.get("spotify_track_id"))}
+    _, isrcs = spotify_matches_for_deezer(spotify.folder)  # what the rerun's DeezerEnrich will read
 
     def no_client():
         raise _WouldAskError

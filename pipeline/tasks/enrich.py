@@ -43,6 +43,19 @@ def staged_songs(partition: str) -> list[Song] | None:
     return [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]
 
 
+def spotify_matches_for_deezer(folder: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """What Deezer reads of a partition's Spotify enrichment (``folder``): MSD track id → the staged
+    Spotify track it matched (with its lead artist's name, for agreement), and → its ISRC where it has one."""
+    artist_names = {a["spotify_artist_id"]: a["name"]
+                    for a in staging.read_jsonl_gz(staging.target(f"{folder}/artists.jsonl.gz"))}
+    tracks = {t["spotify_track_id"]: {**t, "primary_artist_name": artist_names.get(t["primary_artist_id"])}
+              for t in staging.read_jsonl_gz(staging.target(f"{folder}/tracks.jsonl.gz"))}
+    matched = {m["track_id"]: tracks[m["spotify_track_id"]]
+               for m in staging.read_jsonl_gz(staging.target(f"{folder}/matches.jsonl.gz"))
+               if m.get("spotify_track_id") in tracks}
+    return matched, {track_id: t["isrc"] for track_id, t in matched.items() if t.get("isrc")}
+
+
 def sent_total(manifest: dict) -> int:
     """Every request the manifest's output cost (manifests of earlier versions counted calls only)."""
     requests = manifest.get("requests") or {}
@@ -184,15 +197,7 @@ class DeezerEnrich(StagedPartitionTask):
             return
         settings = config.deezer()
         songs = staged_songs(self.partition)
-        spotify = self.input()["spotify"].folder
-        artist_names = {a["spotify_artist_id"]: a["name"]
-                        for a in staging.read_jsonl_gz(staging.target(f"{spotify}/artists.jsonl.gz"))}
-        spotify_tracks = {t["spotify_track_id"]: {**t, "primary_artist_name": artist_names.get(t["primary_artist_id"])}
-                          for t in staging.read_jsonl_gz(staging.target(f"{spotify}/tracks.jsonl.gz"))}
-        matched_on_spotify = {m["track_id"]: spotify_tracks[m["spotify_track_id"]]
-                              for m in staging.read_jsonl_gz(staging.target(f"{spotify}/matches.jsonl.gz"))
-                              if m.get("spotify_track_id") in spotify_tracks}
-        isrcs = {track_id: t["isrc"] for track_id, t in matched_on_spotify.items() if t.get("isrc")}
+        matched_on_spotify, isrcs = spotify_matches_for_deezer(self.input()["spotify"].folder)
 
         def client():
             pacer = HostPacer(settings.pace_file or None, limit=settings.rate_limit, window_s=settings.rate_window)
