@@ -159,11 +159,15 @@ def record_spent(source: str, task: str, run_id: str, requests: dict) -> None:
 
 
 def total_spent(source: str) -> dict:
-    """Requests sent for this staging root over every run: ``sent_total``, ``runs``, ``rate_limited``."""
-    totals = {"sent_total": 0, "rate_limited": 0, "runs": 0}
+    """Requests sent for this staging root over every run: ``sent_total``, ``runs``, ``rate_limited``,
+    and ``by_day`` (UTC date → requests sent that day)."""
+    totals = {"sent_total": 0, "rate_limited": 0, "runs": 0, "by_day": {}}
     for path in staging.list_files(f"{store_folder(source)}/{LEDGER_DIR}", ".json"):
         entry = orjson.loads(staging.read_bytes(path))
         totals["sent_total"] += entry.get("sent_total", 0)
         totals["rate_limited"] += entry.get("rate_limited", 0)
         totals["runs"] += 1
+        day = entry.get("at", "")[:10]
+        totals["by_day"][day] = totals["by_day"].get(day, 0) + entry.get("sent_total", 0)
+    totals["by_day"] = dict(sorted(totals["by_day"].items()))
     return totals

@@ -175,14 +175,6 @@ def _snapshots(backend: Backend, tables: set[str]) -> Section:
     return Section(facts={"movers": {t: series[t] for t in movers}, "dates": len({r[0] for r in rows})})
 
 
-def _ledger_by_day(source: str) -> dict[str, int]:
-    days: Counter[str] = Counter()
-    for path in staging.list_files(f"{answers.store_folder(source)}/{answers.LEDGER_DIR}", ".json"):
-        entry = json.loads(staging.read_bytes(path))
-        days[entry.get("at", "")[:10]] += entry.get("sent_total", 0)
-    return dict(sorted(days.items()))
-
-
 def _spend(overview: dict) -> Section:
     from pipeline.partitions import discover_partitions
     from pipeline.tasks.enrich import QUOTA_STATE
@@ -190,9 +182,8 @@ def _spend(overview: dict) -> Section:
     songs = overview.get("songs") or 0
     facts: dict = {"sources": {}}
     for source in SOURCES:
-        spent = answers.total_spent(source)
-        by_day = _ledger_by_day(source)
-        facts["sources"][source] = {"sent_total": spent["sent_total"], "runs": spent["runs"], "by_day": by_day,
+        spent = answers.total_spent(source)  # one read of the ledger: totals and the days
+        facts["sources"][source] = {"sent_total": spent["sent_total"], "runs": spent["runs"], "by_day": spent["by_day"],
                                     "per_song": round(spent["sent_total"] / songs, 3) if songs else None}
     quota_file = staging.target(f"{staging.root()}/spotify/{QUOTA_STATE}")
     quota = staging.read_json(quota_file) if quota_file.exists() else None
