@@ -71,12 +71,17 @@ def _json_list(value):
     return [item if isinstance(item, str) else json.dumps(item) for item in items]
 
 
-def _batch(rows: list[tuple], table_schema: pa.Schema) -> pa.RecordBatch:
+def _json_text(value):
+    """A JSON list as JSON text, whether the backend gave text (DuckDB, Redshift) or a list (PostgreSQL)."""
+    return value if value is None or isinstance(value, str) else json.dumps(value)
+
+
+def _batch(rows: list[tuple], table_schema: pa.Schema, json_columns: set[str]) -> pa.RecordBatch:
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in table_schema]
     arrays = []
     for field, values in zip(table_schema, columns, strict=True):
-        if pa.types.is_list(field.type):
-            values = [_json_list(v) for v in values]
+        if field.name in json_columns:
+            values = [_json_list(v) for v in values] if pa.types.is_list(field.type) else [_json_text(v) for v in values]
         arrays.append(pa.array(values, type=field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=table_schema)
 
@@ -119,6 +124,9 @@ def export(out_dir: str, fmt: str = "parquet", backend: Backend | None = None) -
 
 def _write_table(backend: Backend, doc: dictionary.TableDoc, out_dir: str, fmt: str) -> int:
     table_schema = arrow_schema(doc)
+    json_columns = {c.name for c in doc.columns if c.type == "JSON"}
+    if fmt == "csv":  # CSV has no lists: JSON lists are written as JSON text
+        table_schema = pa.schema([f.with_type(pa.string()) if f.name in json_columns else f for f in table_schema])
     key = schema.TABLE_BY_NAME[doc.name].key if doc.name in schema.TABLE_BY_NAME else ("track_id",)
     total = backend.scalar(f"SELECT count(*) FROM {doc.name}")
     path = os.path.join(out_dir, f"{doc.name}.{fmt}")
@@ -129,19 +137,11 @@ def _write_table(backend: Backend, doc: dictionary.TableDoc, out_dir: str, fmt: 
         if fmt == "parquet":
             writer = pq.ParquetWriter(tmp, table_schema, compression="zstd")
         else:
-            # CSV has no lists: JSON lists are written as JSON text.
-            writer = pacsv.CSVWriter(tmp, pa.schema([f.with_type(pa.string()) if pa.types.is_list(f.type) else f
-                                                     for f in table_schema]))
+            writer = pacsv.CSVWriter(tmp, table_schema)
         try:
             sql = f"SELECT {', '.join(c.name for c in doc.columns)} FROM {doc.name} ORDER BY {', '.join(key)}"
             for batch_rows in backend.stream(sql, BATCH_ROWS):
-                batch = _batch(batch_rows, table_schema)
-                if fmt == "csv":
-                    batch = pa.RecordBatch.from_arrays(
-                        [pa.array([None if v is None else json.dumps(v) for v in col.to_pylist()], pa.string())
-                         if pa.types.is_list(col.type) else col for col in batch.columns],
-                        names=batch.schema.names)
-                writer.write_batch(batch)
+                writer.write_batch(_batch(batch_rows, table_schema, json_columns))
                 rows += len(batch_rows)
                 bar.update(len(batch_rows))
         finally:
