@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import luigi
@@ -69,7 +70,13 @@ def test_the_report_shows_every_figure_and_the_warehouses_own_numbers(loaded_war
 
 def test_on_an_empty_warehouse_every_section_says_why(local_pipeline, luigi_config, tmp_path):
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/empty.duckdb")
-    page = open(write_report(str(tmp_path / "report.html")), encoding="utf-8").read()
+    path = write_report(str(tmp_path / "report.html"))
+    # A page to share: readable as any file the user writes (the umask decides), not its owner's alone.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".report-")]  # no temporary file left
+    page = open(path, encoding="utf-8").read()
     self_contained(page)
     assert figure_ids(page) == []
     assert page.count("Not shown: the warehouse has no songs yet") == 5

@@ -13,8 +13,8 @@ The page is written under a temporary name and renamed, so a reader never opens 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -126,9 +126,10 @@ def write_report(out: str, backend: Backend | None = None) -> str:
             backend.close()
     folder = os.path.dirname(os.path.abspath(out))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".html")
+    # A name of this process's own, opened as any file is (mkstemp's would be readable by its owner alone).
+    tmp = os.path.join(folder, f".report-{os.getpid()}-{secrets.token_hex(4)}.html")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(page)
         os.replace(tmp, out)
     except BaseException:
