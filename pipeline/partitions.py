@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 
@@ -54,3 +55,38 @@ def discover_partitions(root: str) -> list[str]:
     """Every ``X/Y`` partition folder under the MSD root, sorted (AdditionalFiles & co are ignored)."""
     base = resolve_msd_root(root)
     return [f"{first}/{second}" for first in _letter_dirs(base) for second in _letter_dirs(os.path.join(base, first))]
+
+
+# partition → (root, its input id): what this process has seen of the MSD files; forget_input_ids()
+# (through caches.forget_listings) makes the next question list the folder again.
+_input_ids: dict[tuple[str, str], str] = {}
+
+
+def forget_input_ids() -> None:
+    _input_ids.clear()
+
+
+def input_id(root: str, partition: str) -> str:
+    """A digest of the partition's MSD files as the folder lists them: each ``.h5``'s path under
+    the partition, size and modification time. Every stage of the partition is versioned by it
+    (tasks/base.py), so a file added, replaced or removed makes that partition, and only it,
+    extract, enrich and load again; a partition whose files did not change is a no-op. Reading the
+    bytes would cost the whole MSD at every run; a stat per file is what `make` and rsync trust too."""
+    key = (root, partition)
+    if key not in _input_ids:
+        folder = os.path.join(resolve_msd_root(root), *partition.split("/"))
+        listing = []
+        try:
+            with os.scandir(folder) as leaves:
+                for leaf in leaves:
+                    if not leaf.is_dir():
+                        continue
+                    with os.scandir(leaf.path) as entries:
+                        for e in entries:
+                            if e.name.endswith(".h5") and e.is_file():
+                                st = e.stat()
+                                listing.append(f"{leaf.name}/{e.name} {st.st_size} {st.st_mtime_ns}")
+        except FileNotFoundError:
+            listing = ["missing"]
+        _input_ids[key] = hashlib.sha256("\n".join(sorted(listing)).encode()).hexdigest()[:12]
+    return _input_ids[key]

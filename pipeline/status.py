@@ -42,7 +42,7 @@ def stale_reason(task) -> str | None:
         return None
     manifests = [staging.ManifestTarget(folder).read()[0] for folder in older]
     latest = max(manifests, key=lambda m: m.get("written_at", ""))
-    changes = versioning.changed_settings(latest.get("settings", {}), task.output_settings())
+    changes = versioning.changed_settings(latest.get("settings", {}), task.version_settings())
     return f"stale {task.stage} staging ({'; '.join(changes) or 'older layout'})"
 
 

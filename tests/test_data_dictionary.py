@@ -59,10 +59,10 @@ def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipelin
         assert documented.get(f"spotify/{name}") == staged, name
     manifest = staged_manifest(local_pipeline, "spotify", "A/A")
     assert set(manifest) == documented["spotify/_manifest.json"]
-    assert set(manifest["settings"]) == set(EnrichPartition.output_settings())
+    assert set(manifest["settings"]) == set(EnrichPartition(partition="A/A").version_settings())
     searched = staged_manifest(local_pipeline, "spotify-search", "A/A")
     assert set(searched) == documented["spotify-search/_manifest.json"]
-    assert set(searched["settings"]) == set(SpotifySearch.output_settings())
+    assert set(searched["settings"]) == set(SpotifySearch(partition="A/A").version_settings())
 
 
 def test_every_warehouse_table_view_and_column_is_documented_and_nothing_else(tmp_path):

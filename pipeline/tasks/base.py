@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import luigi
 
-from pipeline import staging, versioning
+from pipeline import config, staging, versioning
+from pipeline.partitions import input_id
 from pipeline.tasks.params import PartitionParameter
 
 logger = logging.getLogger("luigi-interface")
@@ -15,7 +16,7 @@ logger = logging.getLogger("luigi-interface")
 
 class StagedPartitionTask(luigi.Task):
     """One stage of one partition: files under ``<staging root>/<stage>/A/B/v-<digest>/``, where
-    the digest is taken over ``output_settings()``, and a completion target, the manifest,
+    the digest is taken over ``output_settings()`` and the partition's MSD input, and a completion target, the manifest,
     written last, so an interrupted run never looks finished."""
 
     partition = PartitionParameter(description="MSD letter partition, e.g. A/B")
@@ -27,9 +28,17 @@ class StagedPartitionTask(luigi.Task):
         """The settings and code versions that change this stage's output (recorded in its manifest)."""
         return {}
 
+    def msd_input(self) -> str:
+        """The partition's MSD files, as a digest (pipeline/partitions.py): part of every stage's version."""
+        return input_id(config.msd().root, self.partition)
+
+    def version_settings(self) -> dict:
+        """What names this output's folder: the stage's settings and the partition's input."""
+        return {**self.output_settings(), "msd_input": self.msd_input()}
+
     @property
     def folder(self) -> str:
-        return f"{staging.partition_prefix(self.stage, self.partition)}/{versioning.folder_name(self.output_settings())}"
+        return f"{staging.partition_prefix(self.stage, self.partition)}/{versioning.folder_name(self.version_settings())}"
 
     def output(self):
         return staging.ManifestTarget(self.folder)
@@ -63,7 +72,7 @@ class StagedPartitionTask(luigi.Task):
 
     def write_manifest(self, manifest: dict) -> None:
         """Last step of a run: the manifest, with the settings the output was produced with."""
-        settings = self.output_settings()
+        settings = self.version_settings()
         self.output().write({**manifest, "output_version": versioning.folder_name(settings), "settings": settings,
                              "written_at": datetime.now(UTC).isoformat()})
 
