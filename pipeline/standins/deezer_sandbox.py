@@ -56,8 +56,13 @@ class DeezerState:
 
     def __init__(self, catalog: DeezerCatalog, rate_limit: int | None = 50, rate_window_s: float = 5.0,
                  busy_rate: float = 0.0, latency_ms: float = 0.0, seed: int = 0,
-                 clock: Callable[[], float] = time.monotonic, isrc_lookups: bool = True):
+                 clock: Callable[[], float] = time.monotonic, isrc_lookups: bool = True, day: int = 0):
         self.catalog = catalog
+        # The catalog as it is `day` days after the start: ranks and fans move (moved_on), and tests
+        # may relink a track (id → the id Deezer now offers as its alternative) or take it away.
+        self.day = day
+        self.relinked: dict[int, int] = {}
+        self.gone: set[int] = set()
         # track/isrc: is undocumented; False plays the day Deezer stops answering it.
         self.isrc_lookups = isrc_lookups
         self.rate_limit, self.rate_window_s = rate_limit, rate_window_s
@@ -81,6 +86,12 @@ class DeezerState:
     def stats(self) -> dict:
         with self.lock:
             return {"requests": dict(self.requests), "errors": dict(self.errors)}
+
+
+def moved_on(value: int, item_id: int, day: int, step: int) -> int:
+    """``value`` ``day`` days on: each item drifts at a pace of its own (some rise, some fall, some
+    stay), the same on every run, so tests know what each day must read."""
+    return max(0, value + day * ((item_id % 11) - 5) * step)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -210,6 +221,12 @@ class _Handler(BaseHTTPRequestHandler):
             return _error(*NO_DATA)
         item_id = int(raw_id)
         cat = self.state.catalog
+        if kind == "track" and item_id in self.state.gone:
+            return _error(*NO_DATA)
+        if kind == "track" and item_id in self.state.relinked:
+            # No longer readable here; Deezer names the track it offers instead.
+            return {**self._full_track(cat.tracks[item_id]), "readable": False,
+                    "alternative": self._full_track(cat.tracks[self.state.relinked[item_id]])}
         if kind == "track" and item_id in cat.tracks:
             return self._full_track(cat.tracks[item_id])
         if kind == "artist" and item_id in cat.artists:
@@ -230,7 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
                "picture": f"{self.base}/artist/{a.id}/image", "tracklist": f"{self.base}/artist/{a.id}/top?limit=50",
                "type": "artist"}
         if full:
-            out.update(share=f"https://www.deezer.com/artist/{a.id}", nb_album=a.nb_album, nb_fan=a.nb_fan, radio=True)
+            out.update(share=f"https://www.deezer.com/artist/{a.id}", nb_album=a.nb_album,
+                       nb_fan=moved_on(a.nb_fan, a.id, self.state.day, 100), radio=True)
         return out
 
     def _album_ref(self, album_id: int) -> dict:
@@ -253,7 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _search_hit(self, t: DeezerTrack) -> dict:
         return {"id": t.id, "readable": True, "title": t.title, "title_short": t.title_short,
                 "title_version": t.title_version, "link": f"https://www.deezer.com/track/{t.id}", "duration": t.duration,
-                "rank": t.rank, "explicit_lyrics": t.explicit_lyrics, "explicit_content_lyrics": int(t.explicit_lyrics),
+                "rank": moved_on(t.rank, t.id, self.state.day, 1000), "explicit_lyrics": t.explicit_lyrics,
+                "explicit_content_lyrics": int(t.explicit_lyrics),
                 "explicit_content_cover": 0, "preview": f"{self.base}/preview/{t.id}.mp3", "md5_image": f"{t.album_id:032x}",
                 "artist": self._artist(t.artist_id), "album": self._album_ref(t.album_id), "type": "track"}
 

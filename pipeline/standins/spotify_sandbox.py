@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import math
 import random
@@ -64,10 +65,15 @@ class SandboxState:
                  rate_window_s: float = 30.0, daily_quota: int | None = None, quota_retry_after: int = 52531,
                  fail_rate: float = 0.0, token_ttl: int = 3600, client_id: str = "sandbox-client",
                  client_secret: str = "sandbox-secret", seed: int = 0, clock: Callable[[], float] = time.monotonic,
-                 expire_tokens_every: int | None = None):
+                 expire_tokens_every: int | None = None, day: int = 0):
         if mode not in (DEV, EXTENDED):
             raise ValueError(f"mode must be `{DEV}` or `{EXTENDED}`, not `{mode}`")
         self.catalog, self.mode = catalog, mode
+        # The catalog `day` days after the start: popularity moves (where the mode shows it), and
+        # tests may relink a track (GET /tracks/{id} answers with another id) or take it away (404).
+        self.day = day
+        self.relinked: dict[str, str] = {}
+        self.gone: set[str] = set()
         self.latency_s = latency_ms / 1000
         self.rate_limit, self.rate_window_s = rate_limit, rate_window_s
         self.clock = clock  # the rate window's time; tests pass one that moves only when the client waits
@@ -102,6 +108,11 @@ class SandboxState:
         with self.lock:
             return {"requests": dict(self.requests), "responses": dict(self.responses), "quota_used": self.quota_used,
                     "mode": self.mode}
+
+
+def _drift(value: int, item_id: str, day: int, step: int) -> int:
+    """``value`` ``day`` days on, at a pace of the item's own (the same on every run)."""
+    return max(0, value + day * (int(hashlib.sha1(item_id.encode()).hexdigest()[:4], 16) % 11 - 5) * step)
 
 
 def _error(status: int, message: str | None = None, reason: str | None = None) -> dict:
@@ -324,6 +335,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _lookup(self, kind: str, item_id: str):
         cat = self.state.catalog
         if kind == "tracks":
+            if item_id in self.state.gone:
+                return None
+            item_id = self.state.relinked.get(item_id, item_id)
             return self._track(cat.tracks[item_id]) if item_id in cat.tracks else None
         if kind == "artists":
             return self._artist(item_id) if item_id in cat.artists else None
@@ -343,7 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
         a = self.state.catalog.artists[artist_id]
         obj = {**self._simple_artist(artist_id), "images": []}
         if self.state.mode == EXTENDED:
-            obj.update(popularity=a.popularity, followers={"href": None, "total": a.followers}, genres=a.genres)
+            obj.update(popularity=min(100, _drift(a.popularity, a.id, self.state.day, 1)),
+                       followers={"href": None, "total": _drift(a.followers, a.id, self.state.day, 100)}, genres=a.genres)
         return obj
 
     def _track(self, t: CatalogTrack) -> dict:
@@ -357,7 +372,8 @@ class _Handler(BaseHTTPRequestHandler):
                "track_number": 1, "is_local": False, "preview_url": None, "type": "track", "uri": f"spotify:track:{t.id}",
                "href": f"{self.base}/v1/tracks/{t.id}", "external_urls": {"spotify": f"https://open.spotify.com/track/{t.id}"}}
         if self.state.mode == EXTENDED:
-            obj.update(popularity=t.popularity, available_markets=["US", "GB", "DE"])
+            obj.update(popularity=min(100, _drift(t.popularity, t.id, self.state.day, 1)),
+                       available_markets=["US", "GB", "DE"])
             album["available_markets"] = ["US", "GB", "DE"]
         return obj
 
