@@ -1,10 +1,15 @@
 """Music ETL: the Million Song Dataset joined to today's Spotify and Deezer catalogs.
 
-``luigi --module pipeline RunAll`` imports this package, which registers the tasks.
+``luigi --module pipeline RunAll`` imports this package, which registers the tasks, and Luigi's
+``RangeDaily`` for ``luigi --module pipeline RangeDaily --of DailyRefresh --start YYYY-MM-DD``
+(``[core] autoload_range`` is off, so Luigi does not register it by itself).
 """
+
+from luigi.tools.range import RangeDaily
 
 from pipeline.caches import forget_listings
 from pipeline.tasks import (
+    DailyRefresh,
     EnrichAll,
     EnrichPartition,
     ExtractAll,
@@ -16,6 +21,6 @@ from pipeline.tasks import (
     WarehouseSchema,
 )
 
-__all__ = ["EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "FinalizeWarehouse", "LoadPartition", "RunAll",
-           "RunReport", "WarehouseSchema", "forget_listings"]
+__all__ = ["DailyRefresh", "EnrichAll", "EnrichPartition", "ExtractAll", "ExtractPartition", "FinalizeWarehouse",
+           "LoadPartition", "RangeDaily", "RunAll", "RunReport", "WarehouseSchema", "forget_listings"]
 

@@ -133,6 +133,26 @@ class deezer(luigi.Config):  # noqa: N801
     match_threshold = luigi.FloatParameter(default=0.80, description="lowest score (0..1) a candidate needs to match")
 
 
+class refresh(luigi.Config):  # noqa: N801
+    """The daily refresh (``DailyRefresh``): what it may spend, and whose day it runs on. None of it
+    changes what a day's snapshot holds once its plan is made (a day is planned once)."""
+
+    spotify_budget = luigi.IntParameter(
+        default=500, significant=False,
+        description="Spotify requests a day's refresh may plan; a Development-Mode app has ~1-2.6k a day for "
+                    "everything, enrichment included")
+    deezer_budget = luigi.IntParameter(
+        default=100_000, significant=False,
+        description="Deezer requests a day's refresh may plan (at 50 per 5 s, 100,000 take about 2 h 47 min)")
+    timezone = EnvironmentParameter(
+        "MUSIC_ETL_REFRESH_TIMEZONE", "UTC", significant=False,
+        description="the IANA time zone whose calendar names the days (`python -m pipeline refresh` runs up to "
+                    "today there; a date later than that is refused)")
+    days_back = luigi.IntParameter(
+        default=30, significant=False,
+        description="how many missed days `python -m pipeline refresh` catches up (RangeDaily's days_back)")
+
+
 SOURCES = ("spotify", "deezer")
 
 

@@ -39,7 +39,7 @@ DEFAULT_OUT = os.path.join("data", "export")
 BATCH_ROWS = 50_000
 
 _SCALARS = {"DOUBLE PRECISION": pa.float64(), "INTEGER": pa.int32(), "SMALLINT": pa.int16(), "BIGINT": pa.int64(),
-            "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "JSON": pa.list_(pa.string())}
+            "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(), "JSON": pa.list_(pa.string())}
 
 
 def arrow_type(sql_type: str) -> pa.DataType:
@@ -55,7 +55,7 @@ def arrow_type(sql_type: str) -> pa.DataType:
 def exported_tables() -> list[dictionary.TableDoc]:
     """The analytics tables and the view, as documented (the load markers are bookkeeping, not data)."""
     docs = dictionary.warehouse_tables()
-    return [docs[name] for name in [t.name for t in schema.TABLES] + [schema.VIEW]]
+    return [docs[name] for name in [*schema.ANALYTICS_TABLES, schema.VIEW]]
 
 
 def arrow_schema(doc: dictionary.TableDoc) -> pa.Schema:
@@ -127,7 +127,7 @@ def _write_table(backend: Backend, doc: dictionary.TableDoc, out_dir: str, fmt: 
     json_columns = {c.name for c in doc.columns if c.type == "JSON"}
     if fmt == "csv":  # CSV has no lists: JSON lists are written as JSON text
         table_schema = pa.schema([f.with_type(pa.string()) if f.name in json_columns else f for f in table_schema])
-    key = schema.TABLE_BY_NAME[doc.name].key if doc.name in schema.TABLE_BY_NAME else ("track_id",)
+    key = schema.row_order(doc.name)
     total = backend.scalar(f"SELECT count(*) FROM {doc.name}")
     path = os.path.join(out_dir, f"{doc.name}.{fmt}")
     tmp = os.path.join(out_dir, f".{doc.name}.{fmt}.tmp")

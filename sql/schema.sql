@@ -204,6 +204,60 @@ CREATE TABLE IF NOT EXISTS deezer_albums (
     load_id VARCHAR(64) NOT NULL
 ){{redshift: DISTSTYLE ALL SORTKEY (deezer_album_id)}};
 
+-- Dated snapshots of what changes daily (DailyRefresh, pipeline/refresh/): one row per snapshot date, source,
+-- source track and MSD track. Loading a date replaces that date's rows of that source in one transaction;
+-- earlier dates are never rewritten.
+CREATE TABLE IF NOT EXISTS track_popularity_daily (
+    snapshot_date DATE NOT NULL,
+    source VARCHAR(16) NOT NULL,
+    source_track_id VARCHAR(22) NOT NULL,
+    msd_track_id VARCHAR(18) NOT NULL,
+    msd_partition VARCHAR(3) NOT NULL,
+    popularity INTEGER,
+    availability VARCHAR(16) NOT NULL,
+    relinked_to VARCHAR(22),
+    fetched_at TIMESTAMP NOT NULL,
+    load_id VARCHAR(64) NOT NULL
+){{redshift: DISTSTYLE KEY DISTKEY (msd_track_id) SORTKEY (snapshot_date, source, source_track_id)}};
+
+CREATE TABLE IF NOT EXISTS artist_popularity_daily (
+    snapshot_date DATE NOT NULL,
+    source VARCHAR(16) NOT NULL,
+    source_artist_id VARCHAR(22) NOT NULL,
+    followers BIGINT,
+    popularity INTEGER,
+    fetched_at TIMESTAMP NOT NULL,
+    load_id VARCHAR(64) NOT NULL
+){{redshift: DISTSTYLE KEY DISTKEY (source_artist_id) SORTKEY (snapshot_date, source, source_artist_id)}};
+
+-- Every state each MSD track's match has had (SCD type 2): the open row (valid_to NULL) is the current one.
+-- Kept by every partition load (a new matcher's decision) and every snapshot load (an id relinked or gone).
+CREATE TABLE IF NOT EXISTS spotify_match_history (
+    track_id VARCHAR(18) NOT NULL,
+    msd_partition VARCHAR(3) NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    spotify_track_id VARCHAR(22),
+    availability VARCHAR(16),
+    relinked_to VARCHAR(22),
+    change_reason VARCHAR(16) NOT NULL,
+    valid_from TIMESTAMP NOT NULL,
+    valid_to TIMESTAMP,
+    load_id VARCHAR(64) NOT NULL
+){{redshift: DISTSTYLE KEY DISTKEY (track_id) SORTKEY (track_id, valid_from)}};
+
+CREATE TABLE IF NOT EXISTS deezer_match_history (
+    track_id VARCHAR(18) NOT NULL,
+    msd_partition VARCHAR(3) NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    deezer_track_id VARCHAR(20),
+    availability VARCHAR(16),
+    relinked_to VARCHAR(20),
+    change_reason VARCHAR(16) NOT NULL,
+    valid_from TIMESTAMP NOT NULL,
+    valid_to TIMESTAMP,
+    load_id VARCHAR(64) NOT NULL
+){{redshift: DISTSTYLE KEY DISTKEY (track_id) SORTKEY (track_id, valid_from)}};
+
 -- What has been loaded: one row per (partition, step), replaced by each load (Luigi's table_updates, versioned).
 CREATE TABLE IF NOT EXISTS etl_load_markers (
     update_id VARCHAR(256) NOT NULL,
@@ -233,6 +287,12 @@ CREATE TABLE IF NOT EXISTS etl_load_markers (
 {{postgresql: CREATE INDEX IF NOT EXISTS deezer_tracks_id ON deezer_tracks (deezer_track_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS deezer_artists_id ON deezer_artists (deezer_artist_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS deezer_albums_id ON deezer_albums (deezer_album_id);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS track_popularity_daily_date ON track_popularity_daily (snapshot_date, source);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS track_popularity_daily_track ON track_popularity_daily (source, source_track_id);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS track_popularity_daily_partition ON track_popularity_daily (msd_partition);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS artist_popularity_daily_date ON artist_popularity_daily (snapshot_date, source);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS spotify_match_history_partition ON spotify_match_history (msd_partition);}}
+{{postgresql: CREATE INDEX IF NOT EXISTS deezer_match_history_partition ON deezer_match_history (msd_partition);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS etl_load_markers_update_id ON etl_load_markers (update_id);}}
 
 -- The table most users query: every MSD song with its Spotify match, track, primary artist and audio features.

@@ -65,7 +65,7 @@ def test_the_report_shows_every_figure_and_the_warehouses_own_numbers(loaded_war
     assert shown["spotify_sent"] == str(sum(spotify.state.stats()["requests"].values()))
     assert shown["deezer_sent"] == str(sum(deezer.state.stats()["requests"].values()))
     assert shown["capability_spotify.audio_features"] == "no" and shown["capability_deezer.track_isrc"] == "yes"
-    assert "no dated popularity snapshots yet" in page  # that section says why it is empty
+    assert "holds no Deezer snapshot yet" in page  # that section says why it is empty (tests/test_refresh.py fills it)
 
 
 def test_on_an_empty_warehouse_every_section_says_why(local_pipeline, luigi_config, tmp_path):

@@ -138,9 +138,16 @@ class DeezerGateway:
         return entry
 
     def artist(self, artist_id: str) -> dict:
-        return self._stored("artist", artist_id, f"artist/{artist_id}", None,
-                            lambda a: {"id": str(a["id"]), "name": a.get("name"), "nb_fan": a.get("nb_fan"),
-                                       "nb_album": a.get("nb_album")})
+        return self._stored("artist", artist_id, f"artist/{artist_id}", None, _compact_artist)
+
+    # --- dated answers (the daily refresh): one per id and day, so a day resumed asks nothing twice
+
+    def track_on(self, day: str, track_id: str) -> dict:
+        """What ``track/{id}`` says on ``day``: rank, and whether the id still plays or was relinked."""
+        return self._stored(f"track@{day}", track_id, f"track/{track_id}", None, _track_state)
+
+    def artist_on(self, day: str, artist_id: str) -> dict:
+        return self._stored(f"artist@{day}", artist_id, f"artist/{artist_id}", None, _compact_artist)
 
     def album(self, album_id: str) -> dict:
         return self._stored("album", album_id, f"album/{album_id}", None,
@@ -148,6 +155,18 @@ class DeezerGateway:
                                        "fans": a.get("fans"), "release_date": a.get("release_date"),
                                        "record_type": a.get("record_type"), "upc": a.get("upc"),
                                        "genres": [g.get("name") for g in (a.get("genres") or {}).get("data") or []]})
+
+
+def _compact_artist(a: dict) -> dict:
+    return {"id": str(a["id"]), "name": a.get("name"), "nb_fan": a.get("nb_fan"), "nb_album": a.get("nb_album")}
+
+
+def _track_state(t: dict) -> dict:
+    """What a refresh keeps of a full track: its popularity and whether it can still be played (an
+    unreadable track may name the ``alternative`` Deezer offers instead)."""
+    alternative = t.get("alternative") or {}
+    return {"id": str(t["id"]), "rank": t.get("rank"), "readable": t.get("readable", True),
+            "alternative": str(alternative["id"]) if alternative.get("id") else None}
 
 
 def match_songs(songs: list[Song], gateway: DeezerGateway, spotify_isrcs: dict[str, str] | None = None,

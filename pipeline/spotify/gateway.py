@@ -155,6 +155,7 @@ class Gateway:
         """id → stored answer (``obj`` is the compact object or None) for every id answered."""
         out: dict[str, dict] = {}
         missing = []
+        endpoint = kind.split("@")[0]  # a dated kind (track@2026-11-30) calls the same endpoint
         for item_id in dict.fromkeys(ids):
             entry = self._cached(kind, item_id)
             if entry is not None:
@@ -165,7 +166,7 @@ class Gateway:
             for chunk in _chunks(missing, BATCH[unwrap]):
                 if stop():
                     return out
-                status, body = self._call(f"{kind}s (batch)", batch_method, chunk)
+                status, body = self._call(f"{endpoint}s (batch)", batch_method, chunk)
                 if status == 403:
                     self._set_capability(batch_capability, False, f"GET /{unwrap.replace('_', '-')}?ids= answered 403")
                     break
@@ -181,7 +182,7 @@ class Gateway:
                 continue
             if stop():
                 break
-            status, body = self._call(kind, single_method, item_id)
+            status, body = self._call(endpoint, single_method, item_id)
             if status is None:
                 continue
             if status == 200:
@@ -191,6 +192,20 @@ class Gateway:
             else:
                 out[item_id] = self.store.record(kind, item_id, status=status, obj=None, error=body.get("message"))
         return out
+
+    # --- dated answers (the daily refresh): one per id and day, so a day resumed asks nothing twice
+
+    def tracks_on(self, day: str, ids: list[str]) -> dict[str, dict]:
+        """What ``GET /tracks/{id}`` (or the batch, where the app may) says on ``day``."""
+        return self._lookup(f"track@{day}", ids, "tracks_batch", "tracks", "track", "tracks", compact_track,
+                            stop=lambda: False)
+
+    def artists_on(self, day: str, ids: list[str]) -> dict[str, dict]:
+        """Artists' followers and popularity on ``day``; nothing is asked unless the app is known to see them."""
+        if self.capabilities["artist_details"]["available"] is not True:
+            return {}
+        return self._lookup(f"artist@{day}", ids, "artists_batch", "artists", "artist", "artists", compact_artist,
+                            stop=lambda: False)
 
     def tracks(self, ids: list[str]) -> dict[str, dict]:
         return self._lookup("track", ids, "tracks_batch", "tracks", "track",

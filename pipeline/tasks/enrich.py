@@ -62,35 +62,53 @@ def sent_total(manifest: dict) -> int:
     return requests.get("sent_total", requests.get("this_run_total", 0))
 
 
+def spotify_gateway(fallback: dict | None = None) -> Gateway:
+    """Stored Spotify lookups as ``[spotify]`` configures them; the client is made at the first
+    request, so a run answered from the store needs no credentials."""
+    settings = config.spotify()
+
+    def client():
+        return SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
+                             max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff,
+                             min_interval_s=settings.min_interval)
+    return Gateway(client, answers.AnswerStore(answers.store_folder("spotify"), fallback=fallback), settings.search_limit)
+
+
+@contextmanager
+def spotify_paid_for(gateway: Gateway, task: str, partition: str):
+    """Around a task's Spotify requests: a quota stop is recorded where the run summary (and the next
+    run) can say when Spotify may answer again, and the ledger gets the task's line whatever its end."""
+    try:
+        yield
+    except QuotaExhaustedError as exc:
+        staging.write_json(staging.target(f"{staging.root()}/{EnrichPartition.stage}/{QUOTA_STATE}"),
+                           {"partition": partition, "resume_at": exc.resume_at.isoformat(timespec="seconds"),
+                            "retry_after_s": exc.retry_after_s, "message": str(exc)})
+        raise
+    finally:
+        answers.record_spent("spotify", task, gateway.store.run_id, spotify_enrich.request_counts(gateway))
+
+
+def deezer_gateway() -> DeezerGateway:
+    """Stored Deezer lookups as ``[deezer]`` configures them, paced with every process on the host."""
+    settings = config.deezer()
+
+    def client():
+        pacer = HostPacer(settings.pace_file or None, limit=settings.rate_limit, window_s=settings.rate_window)
+        return DeezerClient(api_url=settings.api_url, timeout_s=settings.timeout, pacer=pacer)
+    return DeezerGateway(client, answers.AnswerStore(answers.store_folder("deezer")), settings.search_limit)
+
+
 class _SpotifyStage(StagedPartitionTask):
     def songs(self) -> list[Song]:
         return staged_songs(self.partition)
 
     def gateway(self) -> Gateway:
-        settings = config.spotify()
-
-        def client():  # made at the first request: a run answered from the store needs no credentials
-            return SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
-                                 max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff,
-                                 min_interval_s=settings.min_interval)
         legacy = read_legacy_journal(staging.partition_prefix(EnrichPartition.stage, self.partition))
-        return Gateway(client, answers.AnswerStore(answers.store_folder("spotify"), fallback=legacy),
-                       settings.search_limit)
+        return spotify_gateway(fallback=legacy)
 
-    @contextmanager
     def paid_for(self, gateway: Gateway):
-        """Around a run's requests: a quota stop is recorded where the run summary (and the next run)
-        can say when Spotify may answer again, and the ledger gets this run's line whatever its end."""
-        try:
-            yield
-        except QuotaExhaustedError as exc:
-            staging.write_json(staging.target(f"{staging.root()}/{EnrichPartition.stage}/{QUOTA_STATE}"),
-                               {"partition": self.partition, "resume_at": exc.resume_at.isoformat(timespec="seconds"),
-                                "retry_after_s": exc.retry_after_s, "message": str(exc)})
-            raise
-        finally:
-            answers.record_spent("spotify", f"{type(self).__name__}-{self.partition.replace('/', '')}",
-                                 gateway.store.run_id, spotify_enrich.request_counts(gateway))
+        return spotify_paid_for(gateway, f"{type(self).__name__}-{self.partition.replace('/', '')}", self.partition)
 
 
 class SpotifySearch(_SpotifyStage):
@@ -198,11 +216,7 @@ class DeezerEnrich(StagedPartitionTask):
         settings = config.deezer()
         songs = staged_songs(self.partition)
         matched_on_spotify, isrcs = spotify_matches_for_deezer(self.input()["spotify"].folder)
-
-        def client():
-            pacer = HostPacer(settings.pace_file or None, limit=settings.rate_limit, window_s=settings.rate_window)
-            return DeezerClient(api_url=settings.api_url, timeout_s=settings.timeout, pacer=pacer)
-        gateway = DeezerGateway(client, answers.AnswerStore(answers.store_folder("deezer")), settings.search_limit)
+        gateway = deezer_gateway()
         try:
             outputs, manifest = deezer_enrich.enrich_partition(self.partition, songs, gateway, isrcs,
                                                                settings.match_threshold, spotify_tracks=matched_on_spotify)

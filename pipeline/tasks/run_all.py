@@ -23,6 +23,21 @@ from pipeline.tasks.params import PartitionListParameter, or_exit
 LAUNCH_ID = f"{socket.gethostname()}-{os.getpid()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
 
 
+def every_partition(letters: str = "") -> list[str]:
+    """Every partition under the MSD root (those of ``letters`` only, when given); none is an error."""
+    root = config.msd().root
+    found = discover_partitions(root)
+    if letters:
+        wanted = set(letters.replace(",", "").upper())
+        found = [p for p in found if p[0] in wanted]
+    if not found:
+        raise TerminalError(
+            f"No MSD partitions found under `{root}` (letters `{letters or 'any'}`). "
+            f"Set [msd] root (environment MUSIC_ETL_MSD_ROOT) to the folder that holds A/, B/, …"
+        )
+    return found
+
+
 class PartitionSelection:
     """``--partitions A/A,B/D`` or ``--letters A``; neither means every partition found.
 
@@ -40,16 +55,7 @@ class PartitionSelection:
         root = config.msd().root
         if self.partitions:
             return check_selection(self.partitions, root)
-        found = discover_partitions(root)
-        if self.letters:
-            wanted = set(self.letters.replace(",", "").upper())
-            found = [p for p in found if p[0] in wanted]
-        if not found:
-            raise TerminalError(
-                f"No MSD partitions found under `{root}` (letters `{self.letters or 'any'}`). "
-                f"Set [msd] root (environment MUSIC_ETL_MSD_ROOT) to the folder that holds A/, B/, …"
-            )
-        return found
+        return every_partition(self.letters)
 
 
 class ExtractAll(PartitionSelection, luigi.WrapperTask):

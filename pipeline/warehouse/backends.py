@@ -378,7 +378,7 @@ class RedshiftBackend(PostgresBackend):
     def lock_for_load(self) -> None:
         # Redshift has no advisory locks; LOCK makes concurrent loads wait instead of failing
         # with a serializable-isolation violation at commit.
-        self.execute("LOCK " + ", ".join([t.name for t in schema.TABLES] + [schema.MARKER_TABLE]))
+        self.execute("LOCK " + ", ".join([*schema.ANALYTICS_TABLES, schema.MARKER_TABLE]))
 
     temp_tables_outlive_transactions = True
 

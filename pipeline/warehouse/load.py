@@ -12,7 +12,8 @@ The same SQL for every backend (only staging differs, pipeline/warehouse/backend
    backend can add the load id on the way (DuckDB, PostgreSQL; Redshift stages everything);
 5. data-quality checks (row counts, null keys, duplicate keys, matches pointing at loaded
    Spotify tracks): any failure raises and the transaction rolls back;
-6. replace the partition's marker row, commit.
+6. the match histories follow the new decisions (pipeline/warehouse/snapshots.py);
+7. replace the partition's marker row, commit.
 
 The load id is a digest of the staged manifests' own digests (SHA-256 of their bytes, carried in
 their names, pipeline/staging.py) and the schema version, so reloading the same staging gives
@@ -25,13 +26,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 
 from pipeline import staging
 from pipeline.errors import PipelineError
 from pipeline.warehouse.backends import Backend, StagedFileError, literal
-from pipeline.warehouse.schema import MARKER_TABLE, TABLES, WAREHOUSE_SCHEMA_VERSION, Table
+from pipeline.warehouse.schema import HISTORY_TABLES, MARKER_TABLE, TABLES, WAREHOUSE_SCHEMA_VERSION, Table
+from pipeline.warehouse.snapshots import record_match_changes
 
 STEP = "load"
 
@@ -168,6 +171,8 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
                             f"FROM stage_{table.name}")
 
         _raise_if(partition, check(backend, load, staged))
+        for source in (s for s in HISTORY_TABLES if s in load.folders):
+            record_match_changes(backend, source, [partition], load_id, datetime.now(UTC))
         record_marker(backend, load.update_id, partition, STEP, load_id, extract_id=load.msd_manifest.get("extract_id"),
                       enrich_run_id=load.spotify_manifest.get("run_id"), row_counts=orjson.dumps(staged).decode())
         if backend.temp_tables_outlive_transactions:

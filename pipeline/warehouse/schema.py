@@ -76,6 +76,27 @@ TABLES = (
     Table("deezer_albums", "deezer", "albums.jsonl.gz", key=("deezer_album_id",), replace_by="deezer_album_id"),
 )
 TABLE_BY_NAME = {t.name: t for t in TABLES}
+# Written by the daily refresh (pipeline/warehouse/snapshots.py), a date and a source at a time, from
+# <staging root>/refresh/<source>/<date>/A/B/.
+SNAPSHOT_TABLES = (
+    Table("track_popularity_daily", "refresh", "tracks.jsonl.gz",
+          key=("snapshot_date", "source", "source_track_id", "msd_track_id")),
+    Table("artist_popularity_daily", "refresh", "artists.jsonl.gz", key=("snapshot_date", "source", "source_artist_id")),
+)
+# Kept by SQL over the match tables and the snapshots, by partition loads and snapshot loads alike.
+HISTORY_TABLES = {"spotify": "spotify_match_history", "deezer": "deezer_match_history"}
+
+
+def row_order(name: str) -> tuple[str, ...]:
+    """The columns that put a table's (or the view's) rows in a stable order: its key."""
+    for table in (*TABLES, *SNAPSHOT_TABLES):
+        if table.name == name:
+            return table.key
+    return ("track_id", "valid_from") if name in HISTORY_TABLES.values() else ("track_id",)
+
+
+# Every table researchers read (exports, locks): the partition loads', the snapshots' and the histories.
+ANALYTICS_TABLES = (*(t.name for t in TABLES), *(t.name for t in SNAPSHOT_TABLES), *HISTORY_TABLES.values())
 MARKER_TABLE = "etl_load_markers"
 VIEW = "enriched_songs"
 

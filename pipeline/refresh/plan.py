@@ -1,0 +1,88 @@
+"""A day's refresh plan: which matched tracks each source refreshes that day, within its budget.
+
+Every matched source track is due; they are taken oldest snapshot first (never-snapshotted first
+of all, then by id, so the order is the same on every run), and each costs what its requests cost:
+
+* Deezer: one ``track/{id}`` per track, one ``artist/{id}`` per lead artist not yet planned that day;
+* Spotify: one ``GET /tracks/{id}`` per track (a fiftieth of a batch where the app may batch), and
+  its artists only where the app sees followers or popularity.
+
+With N tracks due and a budget of B tracks a day, no track's snapshot gets older than ⌈N/B⌉ days.
+A plan is made once per date and kept (``<staging root>/refresh/plans/<date>.json``): a day resumed
+after a quota stop completes exactly that plan, and asks nothing it was already answered.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from pipeline.warehouse.backends import Backend, literal
+
+# Ids per batch request where the app may batch (Spotify's GET /tracks?ids= and /artists?ids=).
+SPOTIFY_BATCH = 50
+PLAN_VERSION = 1
+
+
+def matched_tracks(backend: Backend, source: str, day: date) -> list[tuple]:
+    """(msd track, partition, source track, lead artist, last snapshot date before ``day``) of every
+    match the warehouse holds for ``source``."""
+    return backend.query(
+        f"SELECT m.track_id, m.msd_partition, m.{source}_track_id, t.primary_artist_id, last.snapshot_date "
+        f"FROM {source}_matches m JOIN {source}_tracks t ON t.{source}_track_id = m.{source}_track_id "
+        f"LEFT JOIN (SELECT source_track_id, max(snapshot_date) AS snapshot_date FROM track_popularity_daily "
+        f"WHERE source = {literal(source)} AND snapshot_date < DATE {literal(day.isoformat())} "
+        f"GROUP BY source_track_id) last ON last.source_track_id = m.{source}_track_id "
+        f"WHERE m.status = 'matched' ORDER BY m.track_id")
+
+
+def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, artist_cost: float | None) -> dict:
+    """The day's plan of one source from ``matched_tracks`` rows. ``artist_cost`` None: artists are not read."""
+    tracks: dict[str, dict] = {}
+    for msd_track, partition, track_id, artist_id, last in rows:
+        entry = tracks.setdefault(track_id, {"msd": [], "artist": artist_id, "last": last})
+        entry["msd"].append([msd_track, partition])
+    due = sorted(tracks.items(), key=lambda kv: (kv[1]["last"] is not None, str(kv[1]["last"] or ""), kv[0]))
+    spent, artists = 0.0, set()
+    partitions: dict[str, dict] = {}
+    planned = 0
+    for track_id, entry in due:
+        cost = track_cost
+        new_artist = artist_cost is not None and entry["artist"] and entry["artist"] not in artists
+        if new_artist:
+            cost += artist_cost
+        if math.ceil(spent + cost - 1e-9) > budget:
+            break
+        spent += cost
+        planned += 1
+        # A source track belongs to the partition of its first MSD track; its other MSD tracks come along.
+        partition = min(p for _, p in entry["msd"])
+        part = partitions.setdefault(partition, {"tracks": [], "artists": []})
+        part["tracks"].append([track_id, entry["msd"]])
+        if new_artist:
+            artists.add(entry["artist"])
+            part["artists"].append(entry["artist"])
+    ages = [(day - _as_date(e["last"])).days for e in tracks.values() if e["last"] is not None]
+    return {"budget": budget, "requests_planned": math.ceil(spent - 1e-9), "tracks_due": len(tracks),
+            "tracks_planned": planned, "artists_planned": len(artists),
+            "never_snapshotted": sum(1 for e in tracks.values() if e["last"] is None),
+            "oldest_snapshot_age_days_before": max(ages) if ages else None,
+            "partitions": dict(sorted(partitions.items()))}
+
+
+def track_cost(source: str, capabilities: dict[str, dict]) -> float:
+    if source == "spotify" and capabilities.get("tracks_batch", {}).get("available") is True:
+        return 1 / SPOTIFY_BATCH
+    return 1.0
+
+
+def artist_cost(source: str, capabilities: dict[str, dict]) -> float | None:
+    if source == "deezer":
+        return 1.0
+    if capabilities.get("artist_details", {}).get("available") is not True:
+        return None  # a Development-Mode app sees no followers or popularity: nothing worth a request
+    return 1 / SPOTIFY_BATCH if capabilities.get("artists_batch", {}).get("available") is True else 1.0
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
