@@ -18,7 +18,7 @@ SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
 .PHONY: setup-env test demo sample extract-msd-data status report export bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
-	run-etl-dev run-etl-prod download-msd-subset prod-config
+	run-etl-dev run-etl-prod download-msd-subset prod-config refresh refresh-prod
 
 setup-env: $(INSTALLED)
 
@@ -105,6 +105,16 @@ run-etl-prod: setup-env
 	@test -f config/prod.env || { echo "config/prod.env missing: run make prod-config" >&2; exit 2; }
 	set -a && . config/prod.env && set +a && \
 		LUIGI_CONFIG_PATH=config/prod.cfg $(BIN)/python -m pipeline run --scheduler-url $(SCHEDULER_URL) --workers $(WORKERS)
+
+# The daily refresh (DailyRefresh through RangeDaily): today's snapshot in [refresh] timezone, missed days caught up.
+refresh: setup-env
+	$(BIN)/python -m pipeline refresh
+
+# The same in production, against luigid (the systemd timer the Terraform user data installs runs this at 07:00).
+refresh-prod: setup-env
+	@test -f config/prod.env || { echo "config/prod.env missing: run make prod-config" >&2; exit 2; }
+	set -a && . config/prod.env && set +a && \
+		LUIGI_CONFIG_PATH=config/prod.cfg $(BIN)/python -m pipeline refresh --scheduler-url $(SCHEDULER_URL) --workers $(WORKERS)
 
 # The real 10,000-track subset (1.8 GB) into $(DATA)/; resumes an interrupted download, refuses to redo a finished one.
 download-msd-subset: setup-env

@@ -6,6 +6,7 @@
     python -m pipeline rerun A/B --force [--forget-spotify-answers] [--workers N]
     python -m pipeline report [--out data/report.html]
     python -m pipeline export [--format parquet|csv] [--out data/export]
+    python -m pipeline refresh [--start YYYY-MM-DD] [--workers N] [--scheduler-url URL]
 
 A thin front end over ``luigi.build`` (the same tasks as ``luigi --module pipeline RunAll``):
 it prints a run summary and exits non-zero, naming what failed, when anything did.
@@ -21,7 +22,7 @@ import argparse
 import os
 import shutil
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import luigi
 
@@ -233,6 +234,61 @@ def dry_run(partitions: str, letters: str) -> int:
     return 0
 
 
+def first_refreshed_day() -> date | None:
+    """The earliest day ``DailyRefresh`` completed in this warehouse, if any."""
+    backend = warehouse_backend()
+    try:
+        if not backend.query(marker_table_exists_sql(backend.dialect)):
+            return None
+        first = backend.scalar(f"SELECT min(step) FROM {MARKER_TABLE} WHERE step LIKE 'refresh:%'")
+    finally:
+        backend.close()
+    return date.fromisoformat(first.split(":", 1)[1]) if first else None
+
+
+def refresh_days(start: date | None, workers: int, scheduler_url: str | None, now: datetime | None = None) -> int:
+    """``RangeDaily`` over ``DailyRefresh`` up to today in ``[refresh] timezone``: every day from
+    ``start`` (default: the first day ever refreshed, else today; at most ``[refresh] days_back``
+    days back) that is not complete is run, missed days included. 0 when every one is complete."""
+    from luigi.tools.range import RangeDaily
+
+    from pipeline.tasks import DailyRefresh
+    from pipeline.tasks.refresh import local_today, summary_line, summary_target
+
+    if now is not None and now.tzinfo is None:
+        raise TerminalError(f"refresh --now {now.isoformat()} has no UTC offset; give one, e.g. "
+                            f"{now.isoformat()}+09:00, or Z for UTC")
+    now = now or datetime.now(UTC)
+    today = local_today(now)
+    days_back = config.refresh().days_back
+    if start is None:
+        start = max(first_refreshed_day() or today, today - timedelta(days=days_back))
+    if start > today:
+        raise TerminalError(f"refresh --start {start} is after today ({today} in [refresh] timezone "
+                            f"{config.refresh().timezone})")
+    # RangeDaily's "today" is UTC's: at 07:00 in Tokyo it is still yesterday there. Its clock is set to
+    # noon (UTC) of the local date instead, and its days_back to reach back to `start`, which it would
+    # otherwise drop in silence.
+    clock = int(datetime.combine(today, time(12), tzinfo=UTC).timestamp())
+    task = RangeDaily(of=DailyRefresh, start=start, stop=today + timedelta(days=1), now=clock,
+                      days_back=max(days_back, (today - start).days + 1))
+    kwargs = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
+    progress.install()
+    luigi.build([task], workers=workers, detailed_summary=True, worker_scheduler_factory=WorkerSchedulerFactory(),
+                **kwargs)
+    forget_listings()
+    days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
+    missing = [d for d in days if not DailyRefresh(date=d).complete()]
+    for day in days:
+        if day not in missing:
+            print(summary_line(staging.read_json(summary_target(day))))
+    if missing:
+        print("refresh did not complete: " + ", ".join(f"DailyRefresh({d})" for d in missing)
+              + "; rerun later: what each day was answered is stored and its plan kept", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -263,6 +319,14 @@ def main(argv: list[str] | None = None) -> int:
                                            "described by the data dictionary")
     export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     export.add_argument("--out", default=os.path.join("data", "export"))
+    refresh = sub.add_parser("refresh", help="the daily refresh (DailyRefresh through RangeDaily) up to today in "
+                                             "[refresh] timezone, missed days caught up")
+    refresh.add_argument("--start", type=date.fromisoformat, default=None,
+                         help="first day to make sure of (default: the first day ever refreshed, else today)")
+    refresh.add_argument("--now", type=datetime.fromisoformat, default=None,
+                         help="the time to take as now, with its UTC offset (default: the clock)")
+    refresh.add_argument("--workers", type=int, default=1)
+    refresh.add_argument("--scheduler-url", default=None, help="luigid, e.g. http://127.0.0.1:8082")
     args = parser.parse_args(argv)
     try:
         return _command(args)
@@ -286,6 +350,8 @@ def _command(args: argparse.Namespace) -> int:
         print(f"exported {len(counts)} tables ({sum(counts.values())} rows) as {args.format} to "
               f"{os.path.abspath(args.out)}; README.md there says what each file holds")
         return 0
+    if args.command == "refresh":
+        return refresh_days(args.start, args.workers, args.scheduler_url, args.now)
     if args.command == "run" and args.dry_run:
         return dry_run(args.partitions, args.letters)
     if args.command == "extract":

@@ -21,7 +21,9 @@ from pipeline.tasks.refresh import PlanRefresh, read_plan, summary_target
 from pipeline.warehouse.backends import warehouse_backend
 from tests.conftest import run_luigi, stage_folder
 
-DAY = date(2026, 11, 1)
+# Ten days ago: a snapshot date must not be later than today, and README's queries look 30 days back.
+DAY = datetime.now(UTC).date() - timedelta(days=10)
+DAY2 = DAY + timedelta(days=1)
 
 
 def fresh_process_view():
@@ -127,13 +129,13 @@ def test_a_missed_day_is_backfilled_by_range_daily(daily, luigi_config):
     deezer.state.day = 3
     fresh_process_view()
     # RangeDaily's clock, injected: "now" is the third day's noon (UTC), so the range ends with it.
-    now = int(datetime(2026, 11, 3, 12, tzinfo=UTC).timestamp())
+    now = int(datetime.combine(DAY + timedelta(days=2), datetime.min.time(), tzinfo=UTC).timestamp()) + 12 * 3600
     assert run_luigi([luigi.tools.range.RangeDaily(of=DailyRefresh, start=DAY, now=now)]).status == \
         luigi.LuigiStatusCode.SUCCESS
     dates = [r[0] for r in query("SELECT DISTINCT snapshot_date FROM track_popularity_daily ORDER BY 1")]
     assert dates == [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
     backfilled = query("SELECT DISTINCT popularity IS NOT NULL FROM track_popularity_daily "
-                       "WHERE source = 'deezer' AND snapshot_date = DATE '2026-11-02'")
+                       f"WHERE source = 'deezer' AND snapshot_date = DATE '{DAY2}'")
     assert backfilled == [(True,)]
     # Nothing left: the same range again schedules nothing new and asks nothing.
     sent = sum(deezer.state.requests.values())
@@ -183,7 +185,7 @@ def test_relinked_and_gone_ids_land_in_the_match_history(daily):
                             f"WHERE spotify_track_id = '{spotify_id}' ORDER BY valid_from, valid_to IS NULL")
     assert spotify_history[-1] == ("relinked", spotify_other, True)
     relinked_row = query("SELECT availability, relinked_to FROM track_popularity_daily WHERE source = 'spotify' "
-                         f"AND source_track_id = '{spotify_id}' AND snapshot_date = DATE '2026-11-02'")
+                         f"AND source_track_id = '{spotify_id}' AND snapshot_date = DATE '{DAY2}'")
     assert relinked_row == [("relinked", spotify_other)]
 
 
@@ -275,6 +277,7 @@ def test_a_budget_short_of_every_track_rolls_oldest_first(loaded_warehouse, luig
     assert summary["oldest_snapshot_age_days"] == max(ages) and summary["never_snapshotted"] == 0
 
 
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # its statements are captured on DuckDB
 def test_the_refresh_sql_parses_as_redshift(daily, monkeypatch):
     """The refresh sends the same SQL to every backend but the staged-file loads: every statement a
     DuckDB refresh sent (a relink included) parses as Redshift's, and so does Redshift's own load
@@ -310,3 +313,58 @@ def test_the_refresh_sql_parses_as_redshift(daily, monkeypatch):
     for sql in ours:
         tree = sqlglot.parse_one(sql, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
         assert not isinstance(tree, exp.Command), sql
+
+
+def test_refresh_catches_up_to_today_in_the_configured_time_zone(daily, luigi_config, capsys):
+    from pipeline.__main__ import main
+
+    spotify, deezer = daily
+    assert refresh(DAY, spotify, deezer).status == luigi.LuigiStatusCode.SUCCESS  # the first day ever refreshed
+    spotify.state.day = deezer.state.day = 2
+    luigi_config.set("refresh", timezone="Asia/Tokyo")
+    fresh_process_view()
+    # 22:30 UTC on the second day is 07:30 on the third in Tokyo; RangeDaily's own "today" (UTC's) would stop a day short.
+    assert main(["refresh", "--now", f"{DAY2}T22:30:00+00:00"]) == 0
+    dates = [r[0] for r in query("SELECT DISTINCT snapshot_date FROM track_popularity_daily ORDER BY 1")]
+    assert dates == [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
+    out = capsys.readouterr().out
+    assert f"refresh {DAY + timedelta(days=2)}: deezer:" in out and "oldest snapshot 0 days old" in out
+    assert main(["refresh", "--now", f"{DAY2}T22:30:00"]) == 2  # no offset: one line naming the fix
+    assert "has no UTC offset" in capsys.readouterr().err
+
+
+def readme_refresh_queries() -> list[str]:
+    """The SQL block of README's daily-refresh section, one statement each."""
+    from tests.conftest import PROJECT_ROOT
+
+    with open(os.path.join(PROJECT_ROOT, "README.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    section = text[text.index("### Every day at 07:00"):]
+    block = section[section.index("```sql") + len("```sql"):]
+    block = block[:block.index("```")]
+    body = "\n".join(line for line in block.splitlines() if not line.startswith("--"))
+    return [q.strip() for q in body.split(";") if q.strip()]
+
+
+def test_the_readme_queries_answer_from_the_snapshots(daily):
+    spotify, deezer = daily
+    matched = deezer_matches()
+    gone_msd = sorted(matched)[0]
+    for offset in range(3):
+        if offset == 2:
+            deezer.state.gone.add(int(matched[gone_msd]))
+        assert refresh(DAY + timedelta(days=offset), spotify, deezer).status == luigi.LuigiStatusCode.SUCCESS
+    over_time, rose_most, disappeared = readme_refresh_queries()
+
+    song = sorted(matched)[1]
+    rows = query(over_time.replace("TRAAAAW128F429D538", song))
+    assert [(r[0], r[1]) for r in rows if r[1] == "deezer"] == [(DAY + timedelta(days=i), "deezer") for i in range(3)]
+
+    catalog = deezer.state.catalog.tracks
+    gains = sorted((moved_on(catalog[int(t)].rank, int(t), 2, 1000) - moved_on(catalog[int(t)].rank, int(t), 0, 1000))
+                   for m, t in matched.items() if m != gone_msd)
+    shown = [r[2] for r in query(rose_most)]
+    assert shown == sorted(gains, reverse=True)[:20] and shown[0] > 0
+
+    gone = query(disappeared)
+    assert [(r[0], r[3], r[4]) for r in gone] == [(gone_msd, "deezer", matched[gone_msd])]

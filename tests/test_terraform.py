@@ -151,3 +151,29 @@ def test_the_warehouse_scales_for_many_analysts_under_a_usage_limit():
     prod, _ = load(os.path.join(TERRAFORM, "prod"))
     module = next(body for block in prod["module"] for name, body in block.items() if name == "warehouse")
     assert module["max_capacity"] == "${var.warehouse_max_capacity}"
+
+
+def render_user_data(**values: str) -> str:
+    """The prod user data as Terraform's templatefile renders it (``${name}`` substituted, ``$${`` unescaped)."""
+    with open(os.path.join(TERRAFORM, "prod", "user_data.sh.tftpl"), encoding="utf-8") as fh:
+        text = fh.read()
+    return re.sub(r"(?<!\$)\$\{(\w+)\}", lambda m: values[m.group(1)], text).replace("$${", "${")
+
+
+def test_the_daily_refresh_timer_starts_at_the_configured_local_time():
+    text = render_user_data(repository_url="https://example.org/music-etl.git", staging_root="s3://bucket/staging",
+                            warehouse_url="redshift://etl_admin@wg:5439/music", iam_role_arn="arn:aws:iam::1:role/r",
+                            admin_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:rs", region="us-east-1",
+                            refresh_time="07:00", refresh_timezone="Europe/Berlin")
+    assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+    calendar = re.search(r"^OnCalendar=(.+)$", text, re.MULTILINE).group(1)
+    assert calendar == "*-*-* 07:00:00 Europe/Berlin"
+    if shutil.which("systemd-analyze"):
+        assert subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True).returncode == 0
+    assert "Persistent=true" in text and "exec make refresh-prod" in text
+    assert "export MUSIC_ETL_REFRESH_TIMEZONE=Europe/Berlin" in text  # the days are named in the timer's zone
+    # The password is read when the refresh starts, in a script bash does not expand at boot.
+    assert "cat > /home/etl/music-etl-refresh.sh <<'SCRIPT'" in text and "PGPASSWORD=$(aws secretsmanager" in text
+    parsed, _ = load(os.path.join(TERRAFORM, "prod"))
+    variables = {name: body for v in parsed["variable"] for name, body in v.items()}
+    assert variables["refresh_time"]["default"] == "07:00" and variables["refresh_timezone"]["default"] == "UTC"

@@ -84,6 +84,22 @@ variable "msd_snapshot_id" {
   description = "The public Million Song Dataset EBS snapshot (AWS Public Datasets, us-east-1)"
 }
 
+variable "refresh_time" {
+  type        = string
+  default     = "07:00"
+  description = "Local time (HH:MM) the daily refresh timer starts `make refresh-prod` each day"
+  validation {
+    condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.refresh_time))
+    error_message = "refresh_time must be HH:MM, 24-hour, e.g. 07:00."
+  }
+}
+
+variable "refresh_timezone" {
+  type        = string
+  default     = "UTC"
+  description = "IANA time zone of refresh_time and of the days the snapshots are named by ([refresh] timezone)"
+}
+
 variable "repository_url" {
   type        = string
   description = "Git URL the instance clones the project from"
@@ -245,6 +261,8 @@ resource "aws_instance" "pipeline" {
     iam_role_arn     = module.warehouse.iam_role_arn
     admin_secret_arn = module.warehouse.admin_secret_arn
     region           = var.region
+    refresh_time     = var.refresh_time
+    refresh_timezone = var.refresh_timezone
   })
   tags = merge(local.tags, { Name = var.name })
 }
