@@ -39,7 +39,7 @@ from pipeline.partitions import discover_partitions, resolve_msd_root  # noqa: E
 from pipeline.standins.msd_sample import generate_sample  # noqa: E402
 
 
-def _baseline_read(path, expect_single_track=False):
+def _baseline_read(path, expect_single_track=False, image=None):
     return ReadResult([read_track_getters_style(path)])
 
 

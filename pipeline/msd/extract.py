@@ -14,14 +14,16 @@ Outputs under ``<staging root>/msd/A/B/`` (the layout is in README.md):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import orjson
 
 from pipeline.errors import InvalidMSDFileError, MissingPartitionError, QuarantineError
 from pipeline.msd.reader import READER_VERSION, read_msd_file
-from pipeline.partitions import resolve_msd_root, validate_partition
+from pipeline.partitions import _s3_folder_exists, is_s3, join, resolve_msd_root, s3_objects, validate_partition
 
 # Bump when a staged file gains, loses or changes a field: downstream stages key on it.
 SCHEMA_VERSION = 1
@@ -35,6 +37,9 @@ ARTIST_ARRAYS = ("artist_terms", "artist_terms_freq", "artist_terms_weight", "si
 
 OUTPUT_FILES = ("songs", "artists", "artist_terms", "artist_mbtags", "similar_artists")
 MAX_LISTED_WARNINGS = 200
+# GETs in flight while a partition on S3 is read: a track file is ~30 KB, so what bounds the speed
+# is the round trip, not the bytes; this many at once keeps the reader busy.
+S3_READS_IN_FLIGHT = 16
 
 
 def output_name(kind: str) -> str:
@@ -42,13 +47,19 @@ def output_name(kind: str) -> str:
 
 
 def partition_folder(msd_root: str, partition: str) -> str:
-    return os.path.join(resolve_msd_root(msd_root), *partition.split("/"))
+    return join(resolve_msd_root(msd_root), *partition.split("/"))
 
 
 def list_partition_files(msd_root: str, partition: str) -> list[str]:
     """``<root>/A/B/*/*.h5``, sorted, so outputs are in a stable order."""
     validate_partition(partition)
     folder = partition_folder(msd_root, partition)
+    if is_s3(folder):
+        files = [o["path"] for o in s3_objects(folder)
+                 if o["path"].endswith(".h5") and o["path"][len(folder) + 1:].count("/") == 1]
+        if not files and not _s3_folder_exists(folder):
+            raise MissingPartitionError(partition, folder, msd_root)
+        return sorted(files)
     if not os.path.isdir(folder):
         raise MissingPartitionError(partition, folder, msd_root)
     files = []
@@ -59,6 +70,43 @@ def list_partition_files(msd_root: str, partition: str) -> list[str]:
             with os.scandir(leaf.path) as entries:
                 files.extend(e.path for e in entries if e.name.endswith(".h5") and e.is_file())
     return sorted(files)
+
+
+def _s3_images(paths: list[str]) -> Iterator[tuple[str, bytes | Exception]]:
+    """Each S3 file's bytes (or the error reading it), in order, with a few GETs always in flight
+    and never more than that many files in memory."""
+    from pipeline import staging
+
+    client = staging.s3_client().s3.meta.client  # boto3 clients may be shared by threads; resources not
+
+    def get(path: str) -> bytes | Exception:
+        bucket, key = staging.split_s3_path(path)
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:  # noqa: BLE001 - the file is quarantined with the reason, as a local one would be
+            return exc
+    with ThreadPoolExecutor(max_workers=S3_READS_IN_FLIGHT) as pool:
+        pending: deque = deque()
+        for path in paths:
+            pending.append((path, pool.submit(get, path)))
+            if len(pending) >= S3_READS_IN_FLIGHT:
+                done_path, future = pending.popleft()
+                yield done_path, future.result()
+        while pending:
+            done_path, future = pending.popleft()
+            yield done_path, future.result()
+
+
+def _read_each(paths: list[str]) -> Iterator[tuple[str, object]]:
+    """(path, ``ReadResult`` or the ``InvalidMSDFileError`` that quarantines it), in order."""
+    images = _s3_images(paths) if paths and is_s3(paths[0]) else ((p, None) for p in paths)
+    for path, image in images:
+        try:
+            if isinstance(image, Exception):
+                raise InvalidMSDFileError(path, f"cannot read the object: {image}")
+            yield path, read_msd_file(path, expect_single_track=True, image=image)
+        except InvalidMSDFileError as exc:
+            yield path, exc
 
 
 class _ArtistCollector:
@@ -104,6 +152,14 @@ class _ArtistCollector:
                 for rank, similar_id in enumerate(_json_each(a["similar_artists"]), start=1)])
 
 
+def _relative(path: str, base: str) -> str:
+    return path[len(base.rstrip("/")) + 1:] if is_s3(path) else os.path.relpath(path, base)
+
+
+def _absolute(path: str) -> str:
+    return path if is_s3(path) else os.path.abspath(path)
+
+
 def _json_each(strings: list | None) -> list[bytes]:
     return [orjson.dumps(value) for value in strings or []]
 
@@ -135,11 +191,9 @@ def extract_partition(
             writers[kind] = open_writer(output_name(kind))
         quarantined, warnings, n_warnings = [], [], 0
         artists = _ArtistCollector()
-        for i, path in enumerate(files, start=1):
-            try:
-                result = read_msd_file(path, expect_single_track=True)
-            except InvalidMSDFileError as exc:
-                quarantined.append({"path": os.path.relpath(path, base), "reason": exc.reason})
+        for i, (path, result) in enumerate(_read_each(files), start=1):
+            if isinstance(result, InvalidMSDFileError):
+                quarantined.append({"path": _relative(path, base), "reason": result.reason})
                 continue
             record = result.records[0]
             record["msd_partition"] = partition
@@ -147,7 +201,7 @@ def extract_partition(
             artists.add(record)
             n_warnings += len(result.warnings)
             for w in result.warnings[: max(0, MAX_LISTED_WARNINGS - len(warnings))]:
-                warnings.append({**w, "path": os.path.relpath(path, base)})
+                warnings.append({**w, "path": _relative(path, base)})
             if progress and (i % 100 == 0 or i == len(files)):
                 progress(i, len(files))
         if quarantined and fail_on_quarantine:
@@ -167,7 +221,7 @@ def extract_partition(
         "schema_version": SCHEMA_VERSION,
         "reader_version": READER_VERSION,
         "extract_id": f"msd:{partition}:s{SCHEMA_VERSION}:{finished.strftime('%Y%m%dT%H%M%S.%fZ')}",
-        "msd_folder": os.path.abspath(partition_folder(msd_root, partition)),
+        "msd_folder": _absolute(partition_folder(msd_root, partition)),
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat(),
         "counts": {

@@ -29,6 +29,7 @@ from pipeline.msd import schema
 READER_VERSION = 1
 
 _SHUFFLE, _DEFLATE = h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_DEFLATE
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _FAPL = None
 
 
@@ -231,13 +232,16 @@ def _check_dtype(dsid, expected: np.dtype, path: str, where: str) -> None:
 # --- files -------------------------------------------------------------------------------
 
 
-def _open_file(path: str):
+def _open_file(path: str, image: bytes | None = None):
     try:
+        if image is not None:
+            # Bytes already in memory (an object read from S3): HDF5 opens them as a file image, no local copy.
+            return h5py.h5f.open_file_image(image)
         return h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, fapl=_file_access_plist())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         message = str(exc)
         try:
-            size = os.path.getsize(path)
+            size = len(image) if image is not None else os.path.getsize(path)
         except OSError as stat_error:
             raise InvalidMSDFileError(path, f"cannot read file: {stat_error.strerror}") from None
         if size == 0:
@@ -246,19 +250,24 @@ def _open_file(path: str):
             reason = "not an HDF5 file (no HDF5 signature)"
         elif "truncated" in message or "eof" in message.lower():
             reason = "truncated HDF5 file; re-copy it from the MSD source"
+        elif image is not None:
+            # HDF5's file-image driver says only "not a file id" for what it cannot open.
+            reason = ("truncated or corrupt HDF5 file; re-copy it from the MSD source" if image.startswith(_SIGNATURE)
+                      else "not an HDF5 file (no HDF5 signature)")
         else:
             reason = f"unreadable HDF5 file: {message}"
         raise InvalidMSDFileError(path, reason) from None
 
 
-def read_msd_file(path: str, expect_single_track: bool = False) -> ReadResult:
+def read_msd_file(path: str, expect_single_track: bool = False, image: bytes | None = None) -> ReadResult:
     """Every song in an MSD file (per-track, aggregate or summary).
 
     Raises ``InvalidMSDFileError`` with a reason a person can act on when the file is not MSD.
     With ``expect_single_track`` the file must hold one song whose ``track_id`` is its
-    basename and whose letters match its folders (``A/B/C/TRABC….h5``).
+    basename and whose letters match its folders (``A/B/C/TRABC….h5``). ``image``: the file's
+    bytes, when they were read from elsewhere (S3); ``path`` then only names it.
     """
-    fid = _open_file(path)
+    fid = _open_file(path, image)
     try:
         return _read_open_file(fid, path, expect_single_track)
     except InvalidMSDFileError:

@@ -9,13 +9,15 @@ import os
 from pipeline import config, staging, versioning
 from pipeline.msd import extract as msd_extract
 from pipeline.msd.reader import READER_VERSION
-from pipeline.partitions import resolve_msd_root
+from pipeline.partitions import is_s3, resolve_msd_root
 from pipeline.tasks.base import StagedPartitionTask
 
 logger = logging.getLogger("luigi-interface")
 
 
 def _absolute_msd_root(root: str) -> str:
+    if is_s3(root):
+        return _resolved(root, None)
     # Keyed by the folder's modification time too: a subset unpacked under it later is seen.
     try:
         signature = os.stat(root).st_mtime_ns
@@ -26,7 +28,8 @@ def _absolute_msd_root(root: str) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _resolved(root: str, signature: int | None) -> str:
-    return os.path.abspath(resolve_msd_root(root))
+    resolved = resolve_msd_root(root)
+    return resolved if is_s3(resolved) else os.path.abspath(resolved)
 
 
 class ExtractPartition(StagedPartitionTask):
