@@ -177,3 +177,47 @@ def test_the_daily_refresh_timer_starts_at_the_configured_local_time():
     parsed, _ = load(os.path.join(TERRAFORM, "prod"))
     variables = {name: body for v in parsed["variable"] for name, body in v.items()}
     assert variables["refresh_time"]["default"] == "07:00" and variables["refresh_timezone"]["default"] == "UTC"
+
+
+def render_template(name: str, **values) -> str:
+    with open(os.path.join(TERRAFORM, "prod", name), encoding="utf-8") as fh:
+        text = fh.read()
+    return re.sub(r"(?<!\$)\$\{(\w+)\}", lambda m: str(values[m.group(1)]), text).replace("$${", "${")
+
+
+COMMON = {"repository_url": "https://example.org/music-etl.git", "staging_root": "s3://bucket/staging",
+          "warehouse_url": "redshift://etl_admin@wg:5439/music", "iam_role_arn": "arn:aws:iam::1:role/r",
+          "admin_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:rs", "region": "us-east-1"}
+
+
+@pytest.mark.parametrize("msd_root, mount", [("s3://msd-copy/msd", "no"), ("/mnt/snap/data", "yes")])
+def test_workers_run_runall_against_the_scheduler_hosts_luigid_under_systemd(msd_root, mount):
+    text = render_template("worker_user_data.sh.tftpl", **COMMON, msd_root=msd_root, mount_snapshot=mount,
+                           scheduler_host="10.0.1.5", scheduler_port=8082, worker_processes=2)
+    assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+    assert f"export MUSIC_ETL_MSD_ROOT={msd_root}" in text
+    assert ".venv/bin/luigi --module pipeline RunAll --workers 2 \\\n  --scheduler-host 10.0.1.5 --scheduler-port 8082" in text
+    assert "Restart=on-failure" in text and "systemctl enable --now music-etl-worker.service" in text
+    parsed, _ = load(os.path.join(TERRAFORM, "prod"))
+    (group,) = resources(parsed, "aws_autoscaling_group")
+    assert group["desired_capacity"] == group["min_size"] == group["max_size"] == "${var.worker_count}"
+    (template,) = resources(parsed, "aws_launch_template")
+    assert template["instance_type"] == "${var.worker_instance_type}"
+
+
+def test_the_scheduler_host_runs_luigid_under_systemd_with_state_on_disk_and_cluster_caps():
+    text = render_user_data(**COMMON, refresh_time="07:00", refresh_timezone="UTC")
+    unit = text[text.index("cat > /etc/systemd/system/luigid.service"):]
+    assert "--state-path /var/lib/luigid/state.pickle" in unit and "StateDirectory=luigid" in unit
+    assert "WorkingDirectory=/home/etl/music-etl" in unit  # where luigi.cfg's [resources] is read
+    parsed, _ = load(os.path.join(TERRAFORM, "prod"))
+    groups = {name: body for block in parsed["resource"] for kind, named in block.items()
+              if kind == "aws_security_group" for name, body in named.items()}
+    luigid_ingress = [i for i in groups["instance"]["ingress"] if i["from_port"] == "${local.luigid_port}"]
+    assert luigid_ingress and luigid_ingress[0]["security_groups"] == ["${aws_security_group.worker.id}"]
+    assert "ingress" not in groups["worker"]
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(PROJECT_ROOT, "luigi.cfg"))
+    assert {"spotify_api", "deezer_api", "warehouse_load", "duckdb_warehouse"} <= set(cfg["resources"])

@@ -99,7 +99,15 @@ def deezer_gateway() -> DeezerGateway:
     return DeezerGateway(client, answers.AnswerStore(answers.store_folder("deezer")), settings.search_limit)
 
 
+# Luigi resources each source's tasks hold while they ask it: luigid ([resources] in its config, 1
+# when unset) caps how many run at once across every worker connected to it, so the cluster's rate
+# is at most that many tasks' own pace (docs/SCALING.md).
+SPOTIFY_RESOURCE, DEEZER_RESOURCE = "spotify_api", "deezer_api"
+
+
 class _SpotifyStage(StagedPartitionTask):
+    resources = {SPOTIFY_RESOURCE: 1}
+
     def songs(self) -> list[Song]:
         return staged_songs(self.partition)
 
@@ -199,6 +207,7 @@ class DeezerEnrich(StagedPartitionTask):
     load unless ``[sources] enabled`` leaves Deezer out."""
 
     stage = "deezer"
+    resources = {DEEZER_RESOURCE: 1}
 
     def requires(self):
         return {"songs": ExtractPartition(partition=self.partition), "spotify": EnrichPartition(partition=self.partition)}

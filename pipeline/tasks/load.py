@@ -21,6 +21,13 @@ from pipeline.warehouse.target import WarehouseMarker
 logger = logging.getLogger("luigi-interface")
 
 
+def warehouse_write_resources() -> dict[str, int]:
+    """What a task writing the warehouse holds: DuckDB allows one writer per file; PostgreSQL and
+    Redshift serialise loads with locks, and ``warehouse_load`` caps how many connections wait
+    for them at once across the cluster (luigid ``[resources]``)."""
+    return {"duckdb_warehouse": 1} if config.warehouse().url.startswith("duckdb:") else {"warehouse_load": 1}
+
+
 class WarehouseSchema(luigi.Task):
     """Creates the warehouse's tables and view (``sql/schema.sql``) once, before any load: on
     Redshift two loads creating tables at once would collide; then grants the analyst role read
@@ -66,8 +73,7 @@ class LoadPartition(luigi.Task):
 
     @property
     def resources(self):
-        # DuckDB allows one writer per file; PostgreSQL and Redshift serialise loads with locks instead.
-        return {"duckdb_warehouse": 1} if config.warehouse().url.startswith("duckdb:") else {}
+        return warehouse_write_resources()
 
     def input_manifests(self):
         """The staged manifests this load reads, by stage: extraction and Spotify, and Deezer when enabled."""

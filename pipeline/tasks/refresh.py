@@ -30,8 +30,9 @@ from pipeline.refresh import fetch
 from pipeline.refresh.plan import PLAN_VERSION, artist_cost, matched_tracks, plan_source, track_cost
 from pipeline.spotify.gateway import CAPABILITIES as SPOTIFY_CAPABILITIES
 from pipeline.tasks.base import StagedPartitionTask
-from pipeline.tasks.enrich import deezer_gateway, spotify_gateway, spotify_paid_for
+from pipeline.tasks.enrich import DEEZER_RESOURCE, SPOTIFY_RESOURCE, deezer_gateway, spotify_gateway, spotify_paid_for
 from pipeline.tasks.finalize import FinalizeWarehouse
+from pipeline.tasks.load import warehouse_write_resources
 from pipeline.tasks.run_all import every_partition
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.load import record_marker
@@ -111,6 +112,10 @@ class RefreshPartition(StagedPartitionTask):
     def requires(self):
         return PlanRefresh(date=self.date)
 
+    @property
+    def resources(self):
+        return {SPOTIFY_RESOURCE if self.source == "spotify" else DEEZER_RESOURCE: 1}
+
     def version_settings(self) -> dict:
         return {"plan_version": PLAN_VERSION}  # what a day's rows hold is fixed by its plan
 
@@ -151,6 +156,10 @@ class LoadSnapshot(luigi.Task):
 
     def requires(self):
         return PlanRefresh(date=self.date)
+
+    @property
+    def resources(self):
+        return warehouse_write_resources()
 
     def output(self):
         return WarehouseMarker(warehouse_backend, f"LoadSnapshot({self.source},{self.date})@s{SNAPSHOT_STEP_VERSION}")

@@ -1,6 +1,12 @@
-# Production: staging bucket, Redshift Serverless, and an EC2 instance that reads the public
-# MSD snapshot (an EBS volume made from it, mounted at /mnt/snap), runs luigid bound to
-# 127.0.0.1 (reach the visualiser through an SSH or SSM port forward) and the pipeline.
+# Production: staging bucket, Redshift Serverless, a scheduler host and a group of workers.
+#
+# The scheduler host ("pipeline") runs luigid under systemd (state on disk, [resources] caps from
+# luigi.cfg and config/prod.cfg), reads the public MSD snapshot (an EBS volume made from it,
+# mounted at /mnt/snap), and runs the daily refresh timer. luigid listens on the VPC for the
+# workers only (reach its visualiser through an SSM port forward).
+# The workers (worker_count instances of worker_instance_type, an autoscaling group of fixed size)
+# run `luigi --module pipeline RunAll --workers N` against it under systemd, reading the MSD from
+# S3 (msd_s3_uri) or from a volume each makes from the snapshot.
 
 variable "region" {
   type        = string
@@ -100,6 +106,38 @@ variable "refresh_timezone" {
   description = "IANA time zone of refresh_time and of the days the snapshots are named by ([refresh] timezone)"
 }
 
+variable "worker_count" {
+  type        = number
+  default     = 2
+  description = "Worker instances running RunAll against the scheduler host's luigid (0: the scheduler host alone)"
+  validation {
+    condition     = var.worker_count >= 0 && var.worker_count <= 50
+    error_message = "worker_count must be between 0 and 50."
+  }
+}
+
+variable "worker_instance_type" {
+  type        = string
+  default     = "c6i.large"
+  description = "Instance type of the workers (extraction is one core per Luigi worker process)"
+}
+
+variable "worker_processes" {
+  type        = number
+  default     = 2
+  description = "Luigi worker processes per worker instance (--workers N); one per vCPU"
+}
+
+variable "msd_s3_uri" {
+  type        = string
+  default     = ""
+  description = "s3://bucket/prefix of your MSD copy (A/, B/, … or data/ below it); empty: each worker reads a volume made from msd_snapshot_id"
+  validation {
+    condition     = var.msd_s3_uri == "" || can(regex("^s3://[a-z0-9.-]+(/.*)?$", var.msd_s3_uri))
+    error_message = "msd_s3_uri must be empty or s3://bucket/prefix."
+  }
+}
+
 variable "repository_url" {
   type        = string
   description = "Git URL the instance clones the project from"
@@ -108,6 +146,12 @@ variable "repository_url" {
 locals {
   tags           = { project = "music-etl", environment = "prod" }
   staging_prefix = "staging"
+  msd_path       = trimprefix(var.msd_s3_uri, "s3://")
+  msd_bucket     = split("/", local.msd_path)[0]
+  msd_prefix     = trim(substr(local.msd_path, length(local.msd_bucket), -1), "/")
+  luigid_port    = 8082
+  # Where the workers read the MSD: the S3 copy, else the volume each makes from the snapshot.
+  worker_msd_root = var.msd_s3_uri == "" ? "/mnt/snap/data" : var.msd_s3_uri
 }
 
 module "staging" {
@@ -119,7 +163,7 @@ module "staging" {
 
 resource "aws_security_group" "instance" {
   name        = "${var.name}-instance"
-  description = "Pipeline instance: SSH from one network; luigid is bound to 127.0.0.1"
+  description = "Scheduler host: SSH from one network; luigid from the workers only"
   vpc_id      = var.vpc_id
   ingress {
     description = "SSH from the operators' network"
@@ -127,6 +171,13 @@ resource "aws_security_group" "instance" {
     to_port     = 22
     protocol    = "tcp"
     cidr_blocks = [var.ssh_cidr]
+  }
+  ingress {
+    description     = "luigid from the workers"
+    from_port       = local.luigid_port
+    to_port         = local.luigid_port
+    protocol        = "tcp"
+    security_groups = [aws_security_group.worker.id]
   }
   egress {
     description = "HTTPS out: Spotify, Deezer, S3, package registries, SSM"
@@ -145,6 +196,34 @@ resource "aws_security_group" "instance" {
   tags = local.tags
 }
 
+resource "aws_security_group" "worker" {
+  name        = "${var.name}-worker"
+  description = "Workers: no ingress (SSM only); out to the APIs, S3, Redshift and luigid"
+  vpc_id      = var.vpc_id
+  egress {
+    description = "HTTPS out: Spotify, Deezer, S3, package registries, SSM"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"] #checkov:skip=CKV_AWS_382:the workers must reach Spotify's and Deezer's APIs and package registries on the internet
+  }
+  egress {
+    description = "Redshift and luigid inside the VPC"
+    from_port   = 5439
+    to_port     = 5439
+    protocol    = "tcp"
+    cidr_blocks = [data.aws_vpc.this.cidr_block]
+  }
+  egress {
+    description = "luigid on the scheduler host"
+    from_port   = local.luigid_port
+    to_port     = local.luigid_port
+    protocol    = "tcp"
+    cidr_blocks = [data.aws_vpc.this.cidr_block]
+  }
+  tags = local.tags
+}
+
 data "aws_vpc" "this" {
   id = var.vpc_id
 }
@@ -154,11 +233,11 @@ resource "aws_security_group" "warehouse" {
   description = "Redshift Serverless of ${var.name}: 5439 from the pipeline instance only"
   vpc_id      = var.vpc_id
   ingress {
-    description     = "Redshift from the pipeline instance"
+    description     = "Redshift from the scheduler host and the workers"
     from_port       = 5439
     to_port         = 5439
     protocol        = "tcp"
-    security_groups = [aws_security_group.instance.id]
+    security_groups = [aws_security_group.instance.id, aws_security_group.worker.id]
   }
   tags = local.tags
 }
@@ -207,6 +286,27 @@ data "aws_iam_policy_document" "instance" {
     sid       = "ReadWarehousePassword"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [module.warehouse.admin_secret_arn]
+  }
+  dynamic "statement" {
+    for_each = var.msd_s3_uri == "" ? [] : [1]
+    content {
+      sid       = "ListMsd"
+      actions   = ["s3:ListBucket"]
+      resources = ["arn:aws:s3:::${local.msd_bucket}"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = [local.msd_prefix == "" ? "*" : "${local.msd_prefix}/*"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = var.msd_s3_uri == "" ? [] : [1]
+    content {
+      sid       = "ReadMsd"
+      actions   = ["s3:GetObject"]
+      resources = [local.msd_prefix == "" ? "arn:aws:s3:::${local.msd_bucket}/*" : "arn:aws:s3:::${local.msd_bucket}/${local.msd_prefix}/*"]
+    }
   }
 }
 
@@ -267,6 +367,84 @@ resource "aws_instance" "pipeline" {
   tags = merge(local.tags, { Name = var.name })
 }
 
+resource "aws_launch_template" "worker" {
+  name_prefix            = "${var.name}-worker-"
+  image_id               = var.ami_id
+  instance_type          = var.worker_instance_type
+  key_name               = var.key_name
+  vpc_security_group_ids = [aws_security_group.worker.id]
+  ebs_optimized          = true
+  iam_instance_profile {
+    name = aws_iam_instance_profile.instance.name
+  }
+  monitoring {
+    enabled = true
+  }
+  metadata_options {
+    http_tokens   = "required" # IMDSv2 only
+    http_endpoint = "enabled"
+  }
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size = 50
+      volume_type = "gp3"
+      encrypted   = true
+    }
+  }
+  # Without an S3 copy, each worker reads a volume of its own made from the public snapshot.
+  dynamic "block_device_mappings" {
+    for_each = var.msd_s3_uri == "" ? [1] : []
+    content {
+      device_name = "/dev/sdf"
+      ebs {
+        snapshot_id = var.msd_snapshot_id
+        volume_type = "gp3"
+        encrypted   = true
+      }
+    }
+  }
+  user_data = base64encode(templatefile("${path.module}/worker_user_data.sh.tftpl", {
+    repository_url   = var.repository_url
+    staging_root     = module.staging.staging_root
+    warehouse_url    = module.warehouse.warehouse_url
+    iam_role_arn     = module.warehouse.iam_role_arn
+    admin_secret_arn = module.warehouse.admin_secret_arn
+    region           = var.region
+    msd_root         = local.worker_msd_root
+    mount_snapshot   = var.msd_s3_uri == "" ? "yes" : "no"
+    scheduler_host   = aws_instance.pipeline.private_ip
+    scheduler_port   = local.luigid_port
+    worker_processes = var.worker_processes
+  }))
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(local.tags, { Name = "${var.name}-worker" })
+  }
+  tags = local.tags
+}
+
+resource "aws_autoscaling_group" "worker" {
+  name                = "${var.name}-workers"
+  desired_capacity    = var.worker_count
+  min_size            = var.worker_count
+  max_size            = var.worker_count
+  vpc_zone_identifier = [var.instance_subnet_id]
+  health_check_type   = "EC2"
+  launch_template {
+    id      = aws_launch_template.worker.id
+    version = aws_launch_template.worker.latest_version
+  }
+  dynamic "tag" {
+    for_each = local.tags
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+}
+
 resource "aws_volume_attachment" "msd" {
   device_name = "/dev/sdf"
   volume_id   = aws_ebs_volume.msd.id
@@ -291,6 +469,11 @@ output "warehouse_url" {
 output "admin_secret_arn" {
   value       = module.warehouse.admin_secret_arn
   description = "Secret with the Redshift admin password (PGPASSWORD)"
+}
+
+output "scheduler_private_ip" {
+  value       = aws_instance.pipeline.private_ip
+  description = "luigid for the workers: --scheduler-host"
 }
 
 output "instance_id" {
