@@ -18,7 +18,7 @@ SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
 .PHONY: setup-env test demo sample extract-msd-data status report export bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
-	run-etl-dev run-etl-prod download-msd-subset prod-config refresh refresh-prod
+	run-etl-dev run-etl-prod download-msd-subset prod-config refresh refresh-prod bench-scale
 
 setup-env: $(INSTALLED)
 
@@ -138,6 +138,12 @@ bench: setup-env
 	$(BIN)/python bench/load.py --songs 1000 --seed 11 --json var/bench/load.json
 	$(BIN)/python bench/load_growth.py --copies 50 --json var/bench/load_growth.json
 	$(BIN)/python bench/orchestration.py --partitions 676 --json var/bench/orchestration.json
+	$(BIN)/python bench/daily.py --partitions 676 --songs-per-partition 2 --json var/bench/daily.json
+	$(BIN)/python bench/extract_s3.py --songs 2000 --seed 11 --json var/bench/extract_s3.json
+
+# The scale simulation (about 45 minutes on 2 cores): 676 partitions through luigid with 1, 2 and 4 worker processes.
+bench-scale: setup-env
+	$(BIN)/python bench/scale.py --partitions 676 --songs-per-partition 1 --workers 1,2,4 --json var/bench/scale.json
 
 # Staged files and the DuckDB warehouse go; the Spotify answers (answers/, and spotify/*/*/journal/ of
 # earlier versions) stay: they were paid for, and the next run rebuilds everything from them without asking again.

@@ -61,6 +61,15 @@ def configure(path: str, sections: dict[str, dict]) -> None:
     parser.read([os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "luigi.cfg"), path])
 
 
+def staging_bytes(staging_root: str) -> dict[str, int]:
+    """Bytes under each top-level folder of the staging root (msd, spotify, answers, …)."""
+    out = {}
+    for stage in sorted(os.listdir(staging_root)):
+        out[stage] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(staging_root, stage))
+                         for f in fs)
+    return out
+
+
 def timed(task) -> float:
     """One run as a new command sees it."""
     from pipeline.scheduling import WorkerSchedulerFactory
@@ -112,8 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     configure(os.path.join(work, "bench.cfg"), sections)
     try:
         first = timed(RunAll())
-        print(f"{len(partitions)} partitions, {args.songs_per_partition * len(partitions)} songs: generated and run "
+        songs = args.songs_per_partition * len(partitions)
+        print(f"{len(partitions)} partitions, {songs} songs: generated and run "
               f"once in {time.perf_counter() - started:.0f} s (the run {first:.0f} s)", flush=True)
+        sizes = staging_bytes(os.path.join(work, "staging"))
+        msd_bytes = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs if f.endswith(".h5"))
+        print("bytes per song: MSD files " + f"{msd_bytes / songs:,.0f}; staged "
+              + ", ".join(f"{stage} {n / songs:,.0f}" for stage, n in sizes.items()), flush=True)
         rounds = []
         for i in range(args.rounds):
             day = FIRST_DAY + timedelta(days=i)
@@ -129,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         deezer.stop()
     medians = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     ratio = medians["daily_nothing_to_refresh_s"] / medians["noop_rerun_s"]
-    results = {"partitions": len(partitions), "songs": args.songs_per_partition * len(partitions), "rounds": rounds,
+    results = {"partitions": len(partitions), "songs": songs, "rounds": rounds, "msd_bytes": msd_bytes,
+               "staging_bytes": sizes,
                "medians_s": medians, "daily_over_noop": round(ratio, 2), "target": "<= 2.0"}
     print(f"medians: no-op rerun {medians['noop_rerun_s']:.2f} s, daily with nothing to refresh "
           f"{medians['daily_nothing_to_refresh_s']:.2f} s ({ratio:.2f}x, target <= 2), day already done "

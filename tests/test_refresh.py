@@ -368,3 +368,25 @@ def test_the_readme_queries_answer_from_the_snapshots(daily):
 
     gone = query(disappeared)
     assert [(r[0], r[3], r[4]) for r in gone] == [(gone_msd, "deezer", matched[gone_msd])]
+
+
+def test_a_matcher_change_keeps_the_old_decisions_in_the_history(daily, luigi_config):
+    """A stricter threshold re-decides from the stored answers (no request); the partitions reload
+    and every decision that changed closes its history row and opens one marked rematched."""
+    spotify, deezer = daily
+    before = dict(query("SELECT track_id, spotify_track_id FROM spotify_matches WHERE status = 'matched'"))
+    sent = sum(spotify.state.requests.values())
+    luigi_config.set("spotify", match_threshold=0.97)
+    fresh_process_view()
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    after = dict(query("SELECT track_id, spotify_track_id FROM spotify_matches WHERE status = 'matched'"))
+    changed = {t for t in before if after.get(t) != before[t]}
+    assert changed and sum(spotify.state.requests.values()) == sent
+    rows = query("SELECT track_id, status, spotify_track_id, change_reason, valid_to IS NULL FROM spotify_match_history "
+                 "ORDER BY track_id, valid_from, valid_to IS NULL")
+    for track in changed:
+        history = [r[1:] for r in rows if r[0] == track]
+        assert history[0][:2] == ("matched", before[track]) and history[0][3] is False  # closed
+        assert history[-1][2:] == ("rematched", True) and history[-1][1] == after.get(track)  # the current one
+    unchanged = set(before) - changed
+    assert all(len([r for r in rows if r[0] == t]) == 1 for t in unchanged)
