@@ -118,6 +118,32 @@ def rates(counts: list[tuple[float, dict[str, int]]], name: str, window_s: float
             "busiest_5s_per_s": round(busiest, 2)}
 
 
+def run_against_luigid(command, env: dict, folder: str, sandboxes: dict):
+    """Start a fresh luigid, run ``command(port)`` against it while a ``Sampler`` watches, and stop it:
+    (the finished process, its wall time, the sampler, the tasks luigid saw done)."""
+    port = free_port()
+    luigid = subprocess.Popen([os.path.join(BIN, "luigid"), "--address", "127.0.0.1", "--port", str(port),
+                               "--state-path", os.path.join(folder, f"state-{port}.pickle"), "--logdir", folder],
+                              cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, "luigid")
+        url = f"http://127.0.0.1:{port}"
+        sampler = Sampler(url, sandboxes)
+        sampler.start()
+        started = time.perf_counter()
+        run = subprocess.run(command(port), cwd=PROJECT, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        sampler.stop.set()
+        sampler.join()
+        query = urllib.request.quote(json.dumps({"status": "DONE", "upstream_status": "", "search": ""}))
+        with urllib.request.urlopen(f"{url}/api/task_list?data={query}", timeout=30) as answer:
+            tasks = len(json.loads(answer.read())["response"])
+    finally:
+        luigid.terminate()
+        luigid.wait()
+    return run, wall, sampler, tasks
+
+
 def one_configuration(workers: int, root: str, identities, work: str, endpoint: str) -> dict:
     catalog = build_catalog(identities, seed=DEMO_CATALOG_SEED)
     spotify = SandboxServer(SandboxState(catalog, mode="development", latency_ms=20)).start()
@@ -136,25 +162,9 @@ def one_configuration(workers: int, root: str, identities, work: str, endpoint: 
                  f"[deezer]\napi_url = {deezer.url}/\npace_file = {folder}/deezer-pace\n")
     env = {**os.environ, "LUIGI_CONFIG_PATH": cfg, "SPOTIPY_CLIENT_ID": "sandbox-client",
            "SPOTIPY_CLIENT_SECRET": "sandbox-secret", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    port = free_port()
-    luigid = subprocess.Popen([os.path.join(BIN, "luigid"), "--address", "127.0.0.1", "--port", str(port),
-                               "--state-path", os.path.join(folder, "state.pickle"), "--logdir", folder],
-                              cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, "luigid")
-    url = f"http://127.0.0.1:{port}"
-    sampler = Sampler(url, {"spotify": spotify, "deezer": deezer})
-    sampler.start()
-    started = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "pipeline", "run", "--scheduler-url", url, "--workers", str(workers)],
-                         cwd=PROJECT, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    sampler.stop.set()
-    sampler.join()
-    query = urllib.request.quote(json.dumps({"status": "DONE", "upstream_status": "", "search": ""}))
-    with urllib.request.urlopen(f"{url}/api/task_list?data={query}", timeout=30) as answer:
-        tasks = len(json.loads(answer.read())["response"])
-    luigid.terminate()
-    luigid.wait()
+    run, wall, sampler, tasks = run_against_luigid(
+        lambda port: [sys.executable, "-m", "pipeline", "run", "--scheduler-url", f"http://127.0.0.1:{port}",
+                      "--workers", str(workers)], env, folder, {"spotify": spotify, "deezer": deezer})
     spotify.stop()
     deezer.stop()
     if run.returncode != 0:
@@ -204,22 +214,11 @@ def deezer_saturation(workers_list: list[int], partitions: int, songs_per_partit
                 continue
             for folder in ("deezer", os.path.join("answers", "deezer")):
                 shutil.rmtree(os.path.join(staging_root, folder), ignore_errors=True)
-            port = free_port()
-            luigid = subprocess.Popen([os.path.join(BIN, "luigid"), "--address", "127.0.0.1", "--port", str(port),
-                                       "--state-path", os.path.join(work, f"state-{workers}.pickle"), "--logdir", work],
-                                      cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_for_port(port, "luigid")
-            sampler = Sampler(f"http://127.0.0.1:{port}", {"deezer": deezer})
-            sampler.start()
-            started = time.perf_counter()
-            run = subprocess.run([os.path.join(BIN, "luigi"), "--module", "pipeline", "DeezerAll", "--scheduler-host",
-                                  "127.0.0.1", "--scheduler-port", str(port), "--workers", str(workers)],
-                                 cwd=PROJECT, env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - started
-            sampler.stop.set()
-            sampler.join()
-            luigid.terminate()
-            luigid.wait()
+            run, wall, sampler, _ = run_against_luigid(
+                lambda port, workers=workers: [os.path.join(BIN, "luigi"), "--module", "pipeline", "DeezerAll",
+                                               "--scheduler-host", "127.0.0.1", "--scheduler-port", str(port),
+                                               "--workers", str(workers)],
+                env, work, {"deezer": deezer})
             deezer.stop()
             if run.returncode != 0:
                 raise SystemExit(f"DeezerAll with {workers} workers failed:\n{run.stderr[-3000:]}")

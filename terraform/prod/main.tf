@@ -208,7 +208,7 @@ resource "aws_security_group" "worker" {
     cidr_blocks = ["0.0.0.0/0"] #checkov:skip=CKV_AWS_382:the workers must reach Spotify's and Deezer's APIs and package registries on the internet
   }
   egress {
-    description = "Redshift and luigid inside the VPC"
+    description = "Redshift inside the VPC"
     from_port   = 5439
     to_port     = 5439
     protocol    = "tcp"
