@@ -87,6 +87,16 @@ def test_three_days_give_three_snapshots_per_track_with_each_days_rank(daily, tm
     spotify_matched = query("SELECT count(*) FROM spotify_matches WHERE status = 'matched'")[0][0]
     assert spotify_rows == (3 * spotify_matched, 0, 3)
     assert query("SELECT count(*) FROM artist_popularity_daily WHERE source = 'spotify'")[0][0] == 0
+    # What is staged is what the tables hold, column for column (DATA_DICTIONARY.md, "refresh/").
+    import gzip
+    import json
+
+    from pipeline.warehouse.schema import SNAPSHOT_TABLES
+    for table in SNAPSHOT_TABLES:
+        paths = glob.glob(os.path.join(staging.root(), "refresh", "deezer", DAY.isoformat(), "*", "*", table.file))
+        with gzip.open(paths[0], "rt", encoding="utf-8") as fh:
+            keys = set(json.loads(fh.readline()))
+        assert keys == {c.name for c in table.columns()} - {"load_id"}
     summary = staging.read_json(summary_target(DAY + timedelta(days=2)))
     assert summary["sources"]["deezer"]["tracks_refreshed"] == summary["sources"]["deezer"]["tracks_due"]
     assert summary["sources"]["deezer"]["oldest_snapshot_age_days"] == 0
