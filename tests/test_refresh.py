@@ -400,3 +400,20 @@ def test_a_matcher_change_keeps_the_old_decisions_in_the_history(daily, luigi_co
         assert history[-1][2:] == ("rematched", True) and history[-1][1] == after.get(track)  # the current one
     unchanged = set(before) - changed
     assert all(len([r for r in rows if r[0] == t]) == 1 for t in unchanged)
+
+
+def test_a_day_with_s3_staging_and_two_workers(s3_bucket, luigi_config, sample_root, spotify_at, tmp_path):
+    """Partitions refreshed by forked worker processes, staging on S3: the load reads every one of them."""
+    bucket, _ = s3_bucket
+    luigi_config.set("msd", root=sample_root)
+    luigi_config.set("staging", root=f"s3://{bucket}/staging")
+    luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    luigi_config.set("refresh", deezer_budget=10_000, spotify_budget=10_000)
+    spotify_at(mode="development")
+    assert run_luigi([RunAll()], workers=2).status == luigi.LuigiStatusCode.SUCCESS
+    fresh_process_view()
+    assert run_luigi([DailyRefresh(date=DAY)], workers=2).status == luigi.LuigiStatusCode.SUCCESS
+    assert len(read_plan(DAY)["sources"]["deezer"]["partitions"]) == 3
+    matched = deezer_matches()
+    rows = query("SELECT msd_track_id FROM track_popularity_daily WHERE source = 'deezer'")
+    assert sorted(r[0] for r in rows) == sorted(matched)

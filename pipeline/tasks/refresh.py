@@ -172,7 +172,9 @@ class LoadSnapshot(luigi.Task):
         if self.output().exists_now():
             return
         day = self.date.isoformat()
-        load_id = snapshot_load_id(self.source, day, [t.output().content_id() for t in parts])
+        # Each manifest read (and checked against its name): a listing this process made while scheduling
+        # may predate the staging another worker did since.
+        load_id = snapshot_load_id(self.source, day, [t.output().read()[1] for t in parts])
         backend = warehouse_backend()
         try:
             with backend.transaction():
