@@ -42,7 +42,7 @@ def _s3_list(prefix: str, delimiter: str | None = None):
     yield from client.get_paginator("list_objects_v2").paginate(**options)
 
 
-def _s3_folder_exists(prefix: str) -> bool:
+def s3_folder_exists(prefix: str) -> bool:
     return any(page.get("KeyCount", 0) for page in _s3_list(prefix))
 
 
@@ -60,7 +60,7 @@ def check_selection(text: str, root: str) -> list[str]:
     resolved = resolve_msd_root(root)
     for partition in partitions:
         folder = join(resolved, *partition.split("/"))
-        if not (_s3_folder_exists(folder) if is_s3(folder) else os.path.isdir(folder)):
+        if not (s3_folder_exists(folder) if is_s3(folder) else os.path.isdir(folder)):
             raise MissingPartitionError(partition, folder, root)
     return partitions
 

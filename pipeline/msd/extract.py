@@ -23,7 +23,7 @@ import orjson
 
 from pipeline.errors import InvalidMSDFileError, MissingPartitionError, QuarantineError
 from pipeline.msd.reader import READER_VERSION, read_msd_file
-from pipeline.partitions import _s3_folder_exists, is_s3, join, resolve_msd_root, s3_objects, validate_partition
+from pipeline.partitions import is_s3, join, resolve_msd_root, s3_objects, validate_partition
 
 # Bump when a staged file gains, loses or changes a field: downstream stages key on it.
 SCHEMA_VERSION = 1
@@ -55,11 +55,11 @@ def list_partition_files(msd_root: str, partition: str) -> list[str]:
     validate_partition(partition)
     folder = partition_folder(msd_root, partition)
     if is_s3(folder):
-        files = [o["path"] for o in s3_objects(folder)
-                 if o["path"].endswith(".h5") and o["path"][len(folder) + 1:].count("/") == 1]
-        if not files and not _s3_folder_exists(folder):
+        objects = s3_objects(folder)
+        if not objects:  # on S3 a folder is its keys: none, no partition
             raise MissingPartitionError(partition, folder, msd_root)
-        return sorted(files)
+        return sorted(o["path"] for o in objects
+                      if o["path"].endswith(".h5") and o["path"][len(folder) + 1:].count("/") == 1)
     if not os.path.isdir(folder):
         raise MissingPartitionError(partition, folder, msd_root)
     files = []

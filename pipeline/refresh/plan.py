@@ -25,15 +25,16 @@ PLAN_VERSION = 1
 
 
 def matched_tracks(backend: Backend, source: str, day: date) -> list[tuple]:
-    """(msd track, partition, source track, lead artist, last snapshot date before ``day``) of every
-    match the warehouse holds for ``source``."""
-    return backend.query(
+    """(msd track, partition, source track, lead artist, last snapshot date before ``day`` or None) of
+    every match the warehouse holds for ``source``; the dates as ``date`` whatever the driver returns."""
+    rows = backend.query(
         f"SELECT m.track_id, m.msd_partition, m.{source}_track_id, t.primary_artist_id, last.snapshot_date "
         f"FROM {source}_matches m JOIN {source}_tracks t ON t.{source}_track_id = m.{source}_track_id "
         f"LEFT JOIN (SELECT source_track_id, max(snapshot_date) AS snapshot_date FROM track_popularity_daily "
         f"WHERE source = {literal(source)} AND snapshot_date < DATE {literal(day.isoformat())} "
         f"GROUP BY source_track_id) last ON last.source_track_id = m.{source}_track_id "
         f"WHERE m.status = 'matched' ORDER BY m.track_id")
+    return [(*r[:4], None if r[4] is None else _as_date(r[4])) for r in rows]
 
 
 def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, artist_cost: float | None) -> dict:
@@ -42,7 +43,7 @@ def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, ar
     for msd_track, partition, track_id, artist_id, last in rows:
         entry = tracks.setdefault(track_id, {"msd": [], "artist": artist_id, "last": last})
         entry["msd"].append([msd_track, partition])
-    due = sorted(tracks.items(), key=lambda kv: (kv[1]["last"] is not None, str(kv[1]["last"] or ""), kv[0]))
+    due = sorted(tracks.items(), key=lambda kv: (kv[1]["last"] is not None, kv[1]["last"] or day, kv[0]))
     spent, artists = 0.0, set()
     partitions: dict[str, dict] = {}
     planned = 0
@@ -62,7 +63,7 @@ def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, ar
         if new_artist:
             artists.add(entry["artist"])
             part["artists"].append(entry["artist"])
-    ages = [(day - _as_date(e["last"])).days for e in tracks.values() if e["last"] is not None]
+    ages = [(day - e["last"]).days for e in tracks.values() if e["last"] is not None]
     return {"budget": budget, "requests_planned": math.ceil(spent - 1e-9), "tracks_due": len(tracks),
             "tracks_planned": planned, "artists_planned": len(artists),
             "never_snapshotted": sum(1 for e in tracks.values() if e["last"] is None),

@@ -133,17 +133,15 @@ class RefreshPartition(StagedPartitionTask):
             gateway = spotify_gateway()
             with spotify_paid_for(gateway, task, self.partition):
                 rows = fetch.spotify_partition(gateway, day, part, self.partition)
-            requests = gateway.sent()["total"]
         else:
             gateway = deezer_gateway()
             try:
                 rows = fetch.deezer_partition(gateway, day, part)
             finally:
                 answers.record_spent("deezer", task, gateway.store.run_id, gateway.request_counts())
-            requests = gateway.sent()["total"]
         self.write_files(rows)
         self.write_manifest({"date": day, "source": self.source, "partition": self.partition,
-                             "rows": {name: len(r) for name, r in rows.items()}, "requests_sent": requests,
+                             "rows": {name: len(r) for name, r in rows.items()}, "requests_sent": gateway.sent()["total"],
                              "answered_from_store": gateway.answered_from_store})
 
 
@@ -237,7 +235,7 @@ def day_summary(day: date) -> dict:
             sources[source] = {
                 "tracks_refreshed": planned["tracks_planned"], "tracks_due": planned["tracks_due"],
                 "requests_planned": planned["requests_planned"], "budget": planned["budget"],
-                "oldest_snapshot_age_days": (day - _date(oldest)).days if oldest is not None else None,
+                "oldest_snapshot_age_days": (day - oldest).days if oldest is not None else None,
                 "never_snapshotted": sum(1 for v in lasts.values() if v is None)}
     finally:
         backend.close()
@@ -251,6 +249,3 @@ def summary_line(summary: dict) -> str:
              for source, s in summary["sources"].items()]
     return f"refresh {summary['date']}: " + "; ".join(parts)
 
-
-def _date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
