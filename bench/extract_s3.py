@@ -21,8 +21,6 @@ import glob
 import gzip
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,34 +31,13 @@ import boto3  # noqa: E402
 import luigi  # noqa: E402
 import luigi.configuration  # noqa: E402
 
-from bench import write_results  # noqa: E402
+from bench import start_moto_server, write_results  # noqa: E402
 from pipeline import staging  # noqa: E402
 from pipeline.msd import extract as extract_module  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
 from pipeline.standins.msd_sample import generate_sample  # noqa: E402
 
 BUCKET = "msd-extract-bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
-                               "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server, endpoint
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("moto_server did not start")
 
 
 def extract_all(root: str, partitions: list[str], out_dir: str) -> tuple[int, float]:
@@ -96,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(path, "rb") as fh:
             fh.read()
 
-    server, endpoint = start_moto()
+    server, endpoint = start_moto_server()
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", MUSIC_ETL_S3_ENDPOINT_URL=endpoint)
     luigi.configuration.get_config().remove_section("s3") if luigi.configuration.get_config().has_section("s3") else None
     staging._clients.clear()

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import string
 import subprocess
@@ -41,7 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import boto3  # noqa: E402
 
-from bench import write_results  # noqa: E402
+from bench import free_port, start_moto_server, write_results  # noqa: E402
+from pipeline.luigid import wait as luigid_answers  # noqa: E402
 from pipeline.standins.deezer_catalog import build_deezer_catalog  # noqa: E402
 from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState  # noqa: E402
 from pipeline.standins.msd_sample import generate_sample  # noqa: E402
@@ -57,22 +57,6 @@ DEEZER_LIMIT, DEEZER_WINDOW_S = 50, 5.0
 def all_partitions(n: int) -> list[str]:
     letters = string.ascii_uppercase
     return [f"{a}/{b}" for a in letters for b in letters][:n]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, what: str) -> None:
-    for _ in range(150):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{what} did not start on port {port}")
 
 
 class Sampler(threading.Thread):
@@ -126,8 +110,9 @@ def run_against_luigid(command, env: dict, folder: str, sandboxes: dict):
                                "--state-path", os.path.join(folder, f"state-{port}.pickle"), "--logdir", folder],
                               cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(port, "luigid")
         url = f"http://127.0.0.1:{port}"
+        if not luigid_answers(url, luigid.pid, timeout_s=20):
+            raise SystemExit(f"luigid did not start on port {port}")
         sampler = Sampler(url, sandboxes)
         sampler.start()
         started = time.perf_counter()
@@ -258,11 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     root = os.path.join(work, "msd")
     generate_sample(root, songs=args.songs_per_partition * len(partitions), seed=args.seed, partitions=partitions)
     identities = load_identities(root)
-    s3_port = free_port()
-    moto = subprocess.Popen([os.path.join(BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(s3_port, "moto_server")
-    endpoint = f"http://127.0.0.1:{s3_port}"
+    moto, endpoint = start_moto_server()
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
                  aws_secret_access_key="bench").create_bucket(Bucket=BUCKET)
     results = {"partitions": len(partitions), "songs": args.songs_per_partition * len(partitions),
