@@ -1,16 +1,18 @@
-"""Music ETL: the Million Song Dataset joined to today's Spotify and Deezer catalogs, as a Luigi pipeline."""
+"""Music ETL: the Million Song Dataset joined to today's music catalogs (one folder per source), as a Luigi pipeline."""
 
 from setuptools import find_packages, setup
 
 setup(
     name="music-etl",
     version="0.1.0",
-    description="Luigi pipeline that joins the Million Song Dataset to the Spotify and Deezer catalogs",
+    description="Luigi pipeline that joins the Million Song Dataset to today's music catalogs (Spotify, Deezer, …)",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["pipeline", "pipeline.*"]),
     # the real MSD subset names the sample generator's real-names mode draws from
-    package_data={"pipeline.standins": ["data/*.txt", "data/*.md"], "pipeline.report": ["templates/*.j2"]},
+    # each source's folder carries its DDL, view columns, dictionary and report template beside its code
+    package_data={"pipeline.standins": ["data/*.txt", "data/*.md"], "pipeline.report": ["templates/*.j2"],
+                  "pipeline.sources": ["*/*.sql", "*/*.md", "*/*.j2"]},
     python_requires=">=3.11,<3.14",
     install_requires=[
         # Luigi 3.8.1 is the version the tests verify (pipeline/scheduling.py relies on its scheduler's internals).
@@ -21,9 +23,8 @@ setup(
         "spotipy>=2.25,<3",
         "requests>=2.31,<3",
         "psycopg2-binary>=2.9,<3",
-        "pandas>=2.2,<4",
         "duckdb>=1.1,<3",
-        # JSON Lines encoding on the extraction hot path (see pipeline/staging.py)
+        # JSON Lines encoding on the extraction hot path (see pipeline/staging/jsonl.py)
         "orjson>=3.9,<4",
         # libdeflate: gzip for staged files and the MSD chunks' zlib, ~2x zlib's speed (see pipeline/msd/reader.py)
         "deflate>=0.9,<1",
@@ -41,6 +42,8 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
+            # the export test reads the files back the way researchers do; the product itself does not use it
+            "pandas>=2.2,<4",
             # server mode gives tests a real HTTP S3 endpoint on 127.0.0.1
             "moto[server,s3]>=5.0,<6",
             # PyTables is the library that wrote the real MSD files: tests use it to prove

@@ -113,10 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         "core": {"no_configure_logging": "true", "log_level": "WARNING"},
         "msd": {"root": root}, "staging": {"root": os.path.join(work, "staging")},
         "warehouse": {"url": f"duckdb:///{work}/warehouse.duckdb"},
-        "spotify": {"api_url": f"{spotify.url}/v1/", "token_url": f"{spotify.url}/api/token"},
+        "spotify": {"api_url": f"{spotify.url}/v1/", "token_url": f"{spotify.url}/api/token", "refresh_budget": 0},
         "deezer": {"api_url": f"{deezer.url}/", "pace_file": os.path.join(work, "pace"), "rate_limit": 2000,
-                   "rate_window": 1},
-        "refresh": {"deezer_budget": 0, "spotify_budget": 0},
+                   "rate_window": 1, "refresh_budget": 0},
     }
     configure(os.path.join(work, "bench.cfg"), sections)
     try:

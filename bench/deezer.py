@@ -5,7 +5,7 @@
 Uses the real-names sample bench/enrich.py generates (the same command generates it if absent),
 builds the Spotify and Deezer sandbox catalogs from it, enriches every partition with Spotify
 first (Development Mode, so each match brings its ISRC) and then with Deezer through
-``pipeline.deezer.enrich``, one answer store per source, against the Deezer sandbox at its
+``pipeline.sources.deezer.enrich``, one answer store per source, against the Deezer sandbox at its
 documented rate (50 requests per 5 s) with 2% "service busy" answers. Every request the Deezer
 sandbox received counts, error objects included.
 
@@ -32,11 +32,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import write_results  # noqa: E402
 from bench.enrich import PROJECT, client_for, load_songs  # noqa: E402
-from pipeline.answers import AnswerStore  # noqa: E402
-from pipeline.deezer.client import DeezerClient, HostPacer  # noqa: E402
-from pipeline.deezer.enrich import DeezerGateway, enrich_partition  # noqa: E402
-from pipeline.spotify.enrich import enrich_partition as spotify_enrich  # noqa: E402
-from pipeline.spotify.gateway import Gateway  # noqa: E402
+from pipeline.sources.answers import AnswerStore  # noqa: E402
+from pipeline.sources.deezer.client import DeezerClient, HostPacer  # noqa: E402
+from pipeline.sources.deezer.enrich import enrich_partition  # noqa: E402
+from pipeline.sources.deezer.gateway import DeezerGateway  # noqa: E402
+from pipeline.sources.spotify.enrich import enrich_partition as spotify_enrich  # noqa: E402
+from pipeline.sources.spotify.gateway import SpotifyGateway  # noqa: E402
 from pipeline.standins.deezer_catalog import build_deezer_catalog  # noqa: E402
 from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState  # noqa: E402
 from pipeline.standins.msd_sample import generate_sample  # noqa: E402
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             client = client_for(spotify)
             for partition, partition_songs in songs.items():
                 outputs, _ = spotify_enrich(partition, partition_songs,
-                                            Gateway(client, AnswerStore(os.path.join(stores, "spotify"))))
+                                            SpotifyGateway(client, AnswerStore(os.path.join(stores, "spotify"))))
                 by_id = {t["spotify_track_id"]: t["isrc"] for t in outputs["tracks.jsonl.gz"]}
                 isrcs.update({m["track_id"]: by_id[m["spotify_track_id"]] for m in outputs["matches.jsonl.gz"]
                               if m["spotify_track_id"] and by_id.get(m["spotify_track_id"])})

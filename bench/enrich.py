@@ -9,7 +9,7 @@ limit (429 + Retry-After), ``--fail-rate`` server errors and tokens that expire 
 ``--expire-tokens-every`` requests. For each mode (``development``, ``extended``) it measures in
 the same run:
 
-* ``pipeline``: what SpotifySearch and EnrichPartition run (``match_songs`` for every partition,
+* ``pipeline``: what SpotifySearch and SpotifyEnrich run (``match_songs`` for every partition,
   then ``add_details``), with one answer store for all partitions;
 * ladder variants, to choose the rungs with numbers: ``one_rung`` (free text only),
   ``always_narrow`` (a filtered query after every unmatched free-text answer) and
@@ -43,14 +43,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import spotipy  # noqa: E402
 
 from bench import write_results  # noqa: E402
-from pipeline.answers import AnswerStore  # noqa: E402
 from pipeline.matching import ladder  # noqa: E402
 from pipeline.matching.decide import Song  # noqa: E402
 from pipeline.msd.reader import read_msd_file  # noqa: E402
 from pipeline.partitions import discover_partitions  # noqa: E402
-from pipeline.spotify.client import QuotaExhaustedError, SpotifyClient  # noqa: E402
-from pipeline.spotify.enrich import add_details, match_songs  # noqa: E402
-from pipeline.spotify.gateway import Gateway  # noqa: E402
+from pipeline.sources.answers import AnswerStore  # noqa: E402
+from pipeline.sources.spotify.client import QuotaExhaustedError, SpotifyClient  # noqa: E402
+from pipeline.sources.spotify.enrich import add_details, match_songs  # noqa: E402
+from pipeline.sources.spotify.gateway import SpotifyGateway  # noqa: E402
 from pipeline.standins.msd_sample import generate_sample  # noqa: E402
 from pipeline.standins.spotify_catalog import build_catalog, load_identities  # noqa: E402
 from pipeline.standins.spotify_sandbox import SandboxServer, SandboxState, _parse_rate  # noqa: E402
@@ -131,12 +131,12 @@ def run_pipeline(server: SandboxServer, songs: dict[str, list[Song]], store_root
     client = client_for(server)
     decided = {}
     for partition, partition_songs in songs.items():
-        decided[partition], summary = match_songs(partition, partition_songs, Gateway(client, AnswerStore(store_root)))
+        decided[partition], summary = match_songs(partition, partition_songs, SpotifyGateway(client, AnswerStore(store_root)))
         if rungs is not None:
             rungs.update(summary["rungs"])
     found = {}
     for partition, partition_songs in songs.items():
-        outputs, _ = add_details(partition, partition_songs, Gateway(client, AnswerStore(store_root)), decided[partition])
+        outputs, _ = add_details(partition, partition_songs, SpotifyGateway(client, AnswerStore(store_root)), decided[partition])
         for row in outputs["matches.jsonl.gz"]:
             found[row["track_id"]] = row["spotify_track_id"]
             if matched_by_rung is not None and row["spotify_track_id"]:

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     server, endpoint = start_moto_server()
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", MUSIC_ETL_S3_ENDPOINT_URL=endpoint)
     luigi.configuration.get_config().remove_section("s3") if luigi.configuration.get_config().has_section("s3") else None
-    staging._clients.clear()
+    staging.paths._clients.clear()
     try:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)

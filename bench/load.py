@@ -49,18 +49,18 @@ def stage_sample(songs: int, seed: int, partitions: list[str]) -> tuple[str, str
     msd_root, staging_root = os.path.join(base, "msd"), os.path.join(base, "staging")
     # The MSD and Spotify tables, as this benchmark has always loaded (Deezer, on by default since, would
     # need its own sandbox and staging, and change what is compared).
-    os.environ.update(MUSIC_ETL_MSD_ROOT=msd_root, MUSIC_ETL_STAGING_ROOT=staging_root, MUSIC_ETL_SOURCES="spotify",
+    os.environ.update(MUSIC_ETL_MSD_ROOT=msd_root, MUSIC_ETL_STAGING_ROOT=staging_root, MUSIC_ETL_SOURCES_ENABLED="spotify",
                       SPOTIPY_CLIENT_ID="sandbox-client", SPOTIPY_CLIENT_SECRET="sandbox-secret")
     if not os.path.exists(os.path.join(msd_root, "AdditionalFiles", "sample_manifest.json")):
         generate_sample(msd_root, songs=songs, seed=seed, partitions=partitions)
     import luigi
 
-    from pipeline.tasks import EnrichPartition
+    from pipeline.sources.spotify.tasks import SpotifyEnrich
 
     server = SandboxServer(SandboxState(build_catalog(load_identities(msd_root), seed=3), mode="extended")).start()
     os.environ.update(MUSIC_ETL_SPOTIFY_API_URL=f"{server.url}/v1/", MUSIC_ETL_SPOTIFY_TOKEN_URL=f"{server.url}/api/token")
     try:
-        ok = luigi.build([EnrichPartition(partition=p) for p in discover_partitions(msd_root)], local_scheduler=True,
+        ok = luigi.build([SpotifyEnrich(partition=p) for p in discover_partitions(msd_root)], local_scheduler=True,
                          log_level="WARNING")
     finally:
         server.stop()

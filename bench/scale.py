@@ -19,7 +19,7 @@ count from which wall time stops falling is where it saturates.
 With one song per partition a task is mostly bookkeeping, so a second part (``--deezer-partitions``
 × ``--deezer-songs``, local staging) runs Deezer's stage alone on partitions large enough that a
 task is mostly requests, as a full-MSD partition's is, for each worker count:
-``luigi --module pipeline DeezerAll`` against a fresh luigid, with a fresh Deezer answer store.
+``luigi --module pipeline EnrichAll --only deezer`` against a fresh luigid, with a fresh Deezer answer store.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def one_configuration(workers: int, root: str, identities, work: str, endpoint: 
 def deezer_saturation(workers_list: list[int], partitions: int, songs_per_partition: int, seed: int) -> list[dict]:
     """Deezer's stage alone on partitions large enough that a task is mostly requests, as a full-MSD
     partition's is (1,480 songs): extraction and Spotify first (not timed), then for each worker
-    count a fresh Deezer answer store and staging, ``luigi … DeezerAll`` against a fresh luigid."""
+    count a fresh Deezer answer store and staging, ``luigi … EnrichAll --only deezer`` against a fresh luigid."""
     import shutil
 
     work = tempfile.mkdtemp(prefix="music-etl-scale-deezer-")
@@ -200,13 +200,13 @@ def deezer_saturation(workers_list: list[int], partitions: int, songs_per_partit
             for folder in ("deezer", os.path.join("answers", "deezer")):
                 shutil.rmtree(os.path.join(staging_root, folder), ignore_errors=True)
             run, wall, sampler, _ = run_against_luigid(
-                lambda port, workers=workers: [os.path.join(BIN, "luigi"), "--module", "pipeline", "DeezerAll",
+                lambda port, workers=workers: [os.path.join(BIN, "luigi"), "--module", "pipeline", "EnrichAll", "--only", "deezer",
                                                "--scheduler-host", "127.0.0.1", "--scheduler-port", str(port),
                                                "--workers", str(workers)],
                 env, work, {"deezer": deezer})
             deezer.stop()
             if run.returncode != 0:
-                raise SystemExit(f"DeezerAll with {workers} workers failed:\n{run.stderr[-3000:]}")
+                raise SystemExit(f"EnrichAll --only deezer with {workers} workers failed:\n{run.stderr[-3000:]}")
             result = {"workers": workers, "wall_s": round(wall, 1), "deezer": {**rates(sampler.counts, "deezer"),
                                                                                 "limit_per_s": DEEZER_LIMIT / DEEZER_WINDOW_S}}
             out.append(result)

@@ -1,10 +1,13 @@
-"""DATA_DICTIONARY.md read back: what each warehouse table and column is, for the files a
+"""The data dictionary read back: what each warehouse table and column is, for the files a
 researcher takes away (``python -m pipeline export``) and the report.
 
-The dictionary is the one place the warehouse is described for people; a test keeps it in step
-with ``sql/schema.sql`` (tests/test_data_dictionary.py). Here each ``### warehouse.<name>``
-section gives a table's description (the text before its column table) and, per column, its
-type, source and null rule. The type names the column's type in every exported file.
+DATA_DICTIONARY.md describes the MSD's tables, the snapshots and the core of the view; each source
+describes its own staged files, tables and view columns in its folder's ``DICTIONARY.md``. Together
+they are the one place the warehouse is described for people; a test keeps them in step with the
+schema (tests/test_data_dictionary.py). Each ``### warehouse.<name>`` section gives a table's
+description (the text before its column table) and, per column, its type, source and null rule; a
+table described in several files (the view) has the columns of each. The type names the column's
+type in every exported file.
 """
 
 from __future__ import annotations
@@ -44,9 +47,39 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("`", "").replace("**", "")).strip()
 
 
-@functools.cache
-def warehouse_tables(path: str = DICTIONARY_FILE) -> dict[str, TableDoc]:
-    """Every ``warehouse.<name>`` section of the dictionary, in the order it lists them."""
+def files() -> list[str]:
+    """DATA_DICTIONARY.md, then every registered source's part, in registry order."""
+    from pipeline.sources import registry
+
+    return [DICTIONARY_FILE, *(p for p in (s.dictionary() for s in registry.registered()) if p)]
+
+
+def combined_text() -> str:
+    """The whole dictionary as one document (what an export puts beside its files)."""
+    parts = []
+    for path in files():
+        with open(path, encoding="utf-8") as fh:
+            parts.append(fh.read().rstrip() + "\n")
+    return "\n".join(parts)
+
+
+def warehouse_tables() -> dict[str, TableDoc]:
+    """Every ``warehouse.<name>`` section of every dictionary file, in the order they list them."""
+    return _warehouse_tables(tuple(files()))
+
+
+@functools.lru_cache(maxsize=4)
+def _warehouse_tables(paths: tuple[str, ...]) -> dict[str, TableDoc]:
+    tables: dict[str, TableDoc] = {}
+    for path in paths:
+        for name, doc in _read(path).items():
+            if name in tables:  # the view: its core columns here, each source's in its own file
+                doc = TableDoc(name, tables[name].description or doc.description, tables[name].columns + doc.columns)
+            tables[name] = doc
+    return tables
+
+
+def _read(path: str) -> dict[str, TableDoc]:
     with open(path, encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     tables: dict[str, TableDoc] = {}

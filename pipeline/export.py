@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from datetime import UTC, datetime
 
@@ -30,6 +29,7 @@ from tqdm import tqdm
 
 from pipeline import dictionary
 from pipeline.errors import TerminalError
+from pipeline.sources import registry
 from pipeline.warehouse import schema
 from pipeline.warehouse.backends import Backend, redact, warehouse_backend
 from pipeline.warehouse.target import tables_present_sql
@@ -55,7 +55,7 @@ def arrow_type(sql_type: str) -> pa.DataType:
 def exported_tables() -> list[dictionary.TableDoc]:
     """The analytics tables and the view, as documented (the load markers are bookkeeping, not data)."""
     docs = dictionary.warehouse_tables()
-    return [docs[name] for name in [*schema.ANALYTICS_TABLES, schema.VIEW]]
+    return [docs[name] for name in [*schema.analytics_tables(), schema.VIEW]]
 
 
 def arrow_schema(doc: dictionary.TableDoc) -> pa.Schema:
@@ -115,7 +115,8 @@ def export(out_dir: str, fmt: str = "parquet", backend: Backend | None = None) -
             for doc in exported_tables():
                 counts[doc.name] = _write_table(backend, doc, out_dir, fmt)
         _write_readme(out_dir, fmt, counts, redact(backend.url))
-        shutil.copyfile(dictionary.DICTIONARY_FILE, os.path.join(out_dir, "DATA_DICTIONARY.md"))
+        with open(os.path.join(out_dir, "DATA_DICTIONARY.md"), "w", encoding="utf-8") as fh:
+            fh.write(dictionary.combined_text())
         return counts
     finally:
         if own:
@@ -163,7 +164,7 @@ def _write_readme(out_dir: str, fmt: str, counts: dict[str, int], warehouse: str
         "",
         f"Exported {datetime.now(UTC).isoformat(timespec='seconds')} from the warehouse {warehouse}, all tables read "
         f"in one transaction. One {fmt.upper()} file per table; `enriched_songs` is the view most analyses start from "
-        f"(every MSD song with its Spotify and Deezer matches).",
+        f"(every MSD song with what each source found for it).",
         "",
         "| file | rows | what it holds |",
         "|---|---:|---|",
@@ -182,8 +183,7 @@ def _write_readme(out_dir: str, fmt: str, counts: dict[str, int], warehouse: str
         "",
         f"In R: `arrow::read_{'parquet' if fmt == 'parquet' else 'csv_arrow'}(\"enriched_songs.{fmt}\")`.",
         "",
-        "Deezer data comes from Deezer's API, whose terms restrict it to non-commercial use.",
-        "",
+        *[line for s in registry.enabled() if s.terms for line in (s.terms, "")],
     ]
     with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))

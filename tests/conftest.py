@@ -42,7 +42,7 @@ def use_config_files(*paths: str) -> None:
         parser.remove_section(section)
     parser.read([str(p) for p in paths])
     luigi.task_register.Register.clear_instance_cache()
-    staging._clients.clear()
+    staging.paths._clients.clear()
     from pipeline import forget_listings
     forget_listings()
 

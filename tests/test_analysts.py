@@ -51,7 +51,7 @@ def test_the_analyst_reads_everything_writes_nothing_and_never_sees_half_a_load(
         with con.cursor() as cur:
             cur.execute("SELECT current_user")
             assert cur.fetchone()[0].startswith("analyst_")
-            for name in [t.name for t in schema.TABLES] + [schema.MARKER_TABLE, schema.VIEW]:
+            for name in [t.name for t in schema.tables()] + [schema.MARKER_TABLE, schema.VIEW]:
                 cur.execute(f"SELECT count(*) FROM {name}")
             cur.execute("SELECT count(*) FROM enriched_songs WHERE deezer_track_id IS NOT NULL")
             assert cur.fetchone()[0] > 0

@@ -12,17 +12,17 @@ from urllib.parse import parse_qs, urlsplit
 import luigi
 import pytest
 
-from pipeline.answers import AnswerStore, store_folder
 from pipeline.matching.decide import Song
-from pipeline.spotify.client import SpotifyClient
-from pipeline.spotify.enrich import match_songs
-from pipeline.spotify.gateway import Gateway
+from pipeline.sources.answers import AnswerStore, store_folder
+from pipeline.sources.spotify.client import SpotifyClient
+from pipeline.sources.spotify.enrich import match_songs
+from pipeline.sources.spotify.gateway import SpotifyGateway
 from pipeline.tasks import EnrichAll
 from tests.conftest import PROJECT_ROOT, run_luigi
 
 WRITER = """
 import sys
-from pipeline.answers import AnswerStore, store_folder
+from pipeline.sources.answers import AnswerStore, store_folder
 from tests.conftest import use_config_files
 use_config_files(sys.argv[1])
 store = AnswerStore(store_folder("spotify"), run_id=sys.argv[2])
@@ -62,9 +62,9 @@ def test_a_second_partition_sends_no_request_for_songs_the_first_answered(local_
     first = [_song("TRAAAAA128F0000001", "Otis Reed", "Black Heart"), _song("TRAAAAA128F0000002", "Nina Simone", "Blue Moon")]
     second = [_song("TRBBBBB128F0000003", "Otis Reed", "Black Heart"),  # the same song, another MSD track
               _song("TRBBBBB128F0000004", "Etta James", "Golden Train")]
-    match_songs("A/A", first, Gateway(client, AnswerStore(store_folder("spotify"))))
+    match_songs("A/A", first, SpotifyGateway(client, AnswerStore(store_folder("spotify"))))
     asked = len(server.state.log)
-    _, summary = match_songs("B/B", second, Gateway(client, AnswerStore(store_folder("spotify"))))
+    _, summary = match_songs("B/B", second, SpotifyGateway(client, AnswerStore(store_folder("spotify"))))
     queries_after = [parse_qs(urlsplit(path).query)["q"][0] for _, path in server.state.log[asked:]]
     assert queries_after and not any("Black Heart" in q for q in queries_after)
     assert summary["requests"]["answered_from_store"] >= 1

@@ -63,7 +63,7 @@ def test_status_says_what_is_wrong_and_exits_non_zero(tmp_path, sample_root):
 
 def test_a_forced_rerun_answered_from_the_store_needs_no_credentials(local_pipeline, luigi_config, spotify_at,
                                                                        monkeypatch, tmp_path, capsys):
-    from pipeline.__main__ import main as front_end
+    from pipeline.cli import main as front_end
 
     server = spotify_at(mode="development")
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
@@ -119,12 +119,14 @@ def test_make_scheduler_says_started_only_when_luigid_answers_and_cleans_a_stale
 def test_status_rates_each_source_over_the_partitions_it_enriched(local_pipeline, luigi_config, spotify_at, capsys):
     import luigi
 
-    from pipeline import status
-    from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractAll
+    from pipeline.cli import status
+    from pipeline.sources.deezer.tasks import DeezerEnrich
+    from pipeline.sources.spotify.tasks import SpotifyEnrich
+    from pipeline.tasks import ExtractAll
     from tests.conftest import run_luigi, staged_manifest
 
     spotify_at(mode="development")
-    assert run_luigi([ExtractAll(), EnrichPartition(partition="A/A"),
+    assert run_luigi([ExtractAll(), SpotifyEnrich(partition="A/A"),
                       DeezerEnrich(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
     assert status.main() == 0
     out = capsys.readouterr().out

@@ -34,7 +34,9 @@ def test_defaults_apply_when_nothing_is_exported(shipped_config, monkeypatch, tm
     assert config.msd().root == "data/msd"
     assert config.staging().root == "data/staging"
     assert config.warehouse().url == "duckdb:///data/warehouse.duckdb"
-    assert config.spotify().api_url == "https://api.spotify.com/v1/"
+    from pipeline.sources import registry
+
+    assert registry.get("spotify").settings().api_url == "https://api.spotify.com/v1/"
     assert config.extract().fail_on_quarantine is False
     assert config.s3_options() == {"endpoint_url": None, "region_name": "us-east-1"}  # boto3's own AWS endpoint
 
@@ -86,3 +88,47 @@ def test_failures_give_non_zero_exit_codes(shipped_config):
     # A task run by another command on the same luigid is normal (tests/test_orchestration.py), and
     # without the pid lock nothing else gives this code.
     assert cfg.getint("retcode", "already_running") == 0 and cfg.getboolean("core", "no_lock")
+
+
+def _every_setting():
+    """(section name, key, parameter) for every EnvironmentParameter of the core and the sources' sections."""
+    from pipeline.sources import registry
+
+    sections = list(config.CORE_SECTIONS) + [type(s.settings()) for s in registry.registered() if s.settings()]
+    for section in sections:
+        for key, param in section.get_params():
+            if isinstance(param, config.EnvironmentParameter):
+                yield section.__name__, key, param
+
+
+def test_the_configuration_reference_is_generated_from_the_code():
+    from pipeline import config_reference
+
+    with open(config_reference.REFERENCE, encoding="utf-8") as fh:
+        written = fh.read()
+    assert written == config_reference.render(), \
+        "docs/CONFIGURATION.md differs from the settings: run `make config-reference` and commit the page"
+    for section, key, param in _every_setting():
+        assert f"`{param.env}`" in written and f"| `{key}` |" in written, (section, key)
+
+
+def test_environment_names_follow_their_keys():
+    names = [(section, key, param.env) for section, key, param in _every_setting()]
+    assert len(names) > 10
+    for section, key, env in names:
+        assert env == f"MUSIC_ETL_{section.upper()}_{key.upper()}", (section, key, env)
+    for key, env, *_ in config.S3_SETTINGS:
+        assert env == f"MUSIC_ETL_S3_{key.upper()}"
+
+
+def test_old_environment_names_are_still_read(shipped_config, monkeypatch):
+    _unset_music_etl_variables(monkeypatch)
+    monkeypatch.setenv("MUSIC_ETL_S3_REGION", "eu-west-1")
+    monkeypatch.setenv("MUSIC_ETL_ANALYST_ROLE", "old_role")
+    monkeypatch.setenv("MUSIC_ETL_SOURCES", "spotify")
+    shipped_config()
+    assert config.s3_options()["region_name"] == "eu-west-1"
+    assert config.warehouse().analyst_role == "old_role"
+    assert config.sources().enabled == "spotify"
+    monkeypatch.setenv("MUSIC_ETL_S3_REGION_NAME", "eu-central-1")  # the new name wins when both are set
+    assert config.s3_options()["region_name"] == "eu-central-1"

@@ -14,21 +14,25 @@ import re
 import luigi
 
 from pipeline.msd.extract import OUTPUT_FILES, output_name
-from pipeline.spotify.enrich import OUTPUT_FILES as ENRICH_OUTPUT_FILES
-from pipeline.tasks import EnrichPartition, ExtractPartition, SpotifySearch
-from tests.conftest import PROJECT_ROOT, run_luigi, stage_folder, staged_manifest
+from pipeline.sources.spotify.enrich import OUTPUT_FILES as ENRICH_OUTPUT_FILES
+from pipeline.sources.spotify.tasks import SpotifyEnrich, SpotifySearch
+from pipeline.tasks import ExtractPartition
+from tests.conftest import run_luigi, stage_folder, staged_manifest
 
 
 def documented_fields() -> dict[str, set[str]]:
-    """`### <stage>/<file>` headings, each followed by a table whose first column is `field`."""
-    text = open(os.path.join(PROJECT_ROOT, "DATA_DICTIONARY.md"), encoding="utf-8").read()
+    """`### <stage>/<file>` headings, each followed by a table whose first column is `field`, in
+    DATA_DICTIONARY.md and every source's DICTIONARY.md (a heading in several files: the union)."""
+    from pipeline import dictionary
+
+    text = "\n".join(open(path, encoding="utf-8").read() for path in dictionary.files())
     sections: dict[str, set[str]] = {}
     current = None
     for line in text.splitlines():
         heading = re.match(r"^### (\S+)$", line)
         if heading:
             current = heading.group(1)
-            sections[current] = set()
+            sections.setdefault(current, set())
         elif current and line.startswith("| `"):
             sections[current].update(re.findall(r"`([^`]+)`", line.split("|")[1]))
     return sections
@@ -49,7 +53,7 @@ def test_every_staged_msd_field_is_documented_and_nothing_else(local_pipeline):
 
 def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipeline, luigi_config, spotify_at, monkeypatch):
     spotify_at(mode="extended")  # every field visible, so every column has values to check
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([SpotifyEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     documented = documented_fields()
     folder = stage_folder(local_pipeline, "spotify", "A/A")
     for name in ENRICH_OUTPUT_FILES:
@@ -59,7 +63,7 @@ def test_every_staged_spotify_field_is_documented_and_nothing_else(local_pipelin
         assert documented.get(f"spotify/{name}") == staged, name
     manifest = staged_manifest(local_pipeline, "spotify", "A/A")
     assert set(manifest) == documented["spotify/_manifest.json"]
-    assert set(manifest["settings"]) == set(EnrichPartition(partition="A/A").version_settings())
+    assert set(manifest["settings"]) == set(SpotifyEnrich(partition="A/A").version_settings())
     searched = staged_manifest(local_pipeline, "spotify-search", "A/A")
     assert set(searched) == documented["spotify-search/_manifest.json"]
     assert set(searched["settings"]) == set(SpotifySearch(partition="A/A").version_settings())

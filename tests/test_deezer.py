@@ -14,7 +14,7 @@ import luigi
 import pytest
 import requests
 
-from pipeline.deezer.client import (
+from pipeline.sources.deezer.client import (
     BUSY,
     MAX_QUOTA_WAITS,
     NO_DATA,
@@ -25,8 +25,9 @@ from pipeline.deezer.client import (
     DeezerRequestError,
     HostPacer,
 )
+from pipeline.sources.deezer.tasks import DeezerEnrich
+from pipeline.sources.spotify.tasks import SpotifyEnrich
 from pipeline.standins.spotify_catalog import load_identities
-from pipeline.tasks import DeezerEnrich, EnrichPartition
 from tests.conftest import (
     PROJECT_ROOT,
     FakeClock,
@@ -106,7 +107,7 @@ def test_a_quota_error_is_waited_out_and_a_quota_that_never_lifts_stops(deezer, 
 
 PACED = """
 import sys
-from pipeline.deezer.client import DeezerClient, HostPacer
+from pipeline.sources.deezer.client import DeezerClient, HostPacer
 client = DeezerClient(api_url=sys.argv[1], pacer=HostPacer(sys.argv[2], limit=10, window_s=1.0))
 for _ in range(int(sys.argv[3])):
     client.get("search/track", {"q": "love"})
@@ -128,9 +129,10 @@ def test_two_processes_sharing_the_pacer_never_meet_the_quota(deezer, tmp_path):
 
 def test_enrichment_matches_by_isrc_or_search_and_looks_up_albums_and_artists_once(deezer, deezer_catalog, catalog,
                                                                                     sample_root, tmp_path):
-    from pipeline.answers import AnswerStore
-    from pipeline.deezer.enrich import DeezerGateway, enrich_partition
     from pipeline.matching.decide import Song
+    from pipeline.sources.answers import AnswerStore
+    from pipeline.sources.deezer.enrich import enrich_partition
+    from pipeline.sources.deezer.gateway import DeezerGateway
 
     server = deezer(rate_limit=None)  # pacing is tested above; here the fake clock would starve a real window
     identities = load_identities(sample_root)
@@ -170,8 +172,9 @@ def test_enrichment_matches_by_isrc_or_search_and_looks_up_albums_and_artists_on
 def test_lead_artists_only_and_every_request_sent_counted(deezer, deezer_catalog, catalog, sample_root, tmp_path):
     """Featured artists stay in the track's artist ids without a lookup each; the manifest counts
     every request the service received, "service busy" retries included."""
-    from pipeline.answers import AnswerStore
-    from pipeline.deezer.enrich import DeezerGateway, enrich_partition
+    from pipeline.sources.answers import AnswerStore
+    from pipeline.sources.deezer.enrich import enrich_partition
+    from pipeline.sources.deezer.gateway import DeezerGateway
 
     server = deezer(rate_limit=None, busy_rate=0.1)
     songs, isrcs = _songs_and_isrcs(sample_root, catalog)
@@ -189,8 +192,9 @@ def test_lead_artists_only_and_every_request_sent_counted(deezer, deezer_catalog
 
 def test_a_refused_isrc_lookup_is_a_capability_recorded_once_and_every_song_is_searched(
         deezer, deezer_catalog, catalog, sample_root, tmp_path):
-    from pipeline.answers import AnswerStore
-    from pipeline.deezer.enrich import DeezerGateway, enrich_partition
+    from pipeline.sources.answers import AnswerStore
+    from pipeline.sources.deezer.enrich import enrich_partition
+    from pipeline.sources.deezer.gateway import DeezerGateway
 
     server = deezer(rate_limit=None, isrc_lookups=False)
     songs, isrcs = _songs_and_isrcs(sample_root, catalog)
@@ -274,7 +278,7 @@ def test_deezer_enrich_stages_matches_tracks_artists_and_albums(deezer_pipeline,
 def test_kill_9_of_a_deezer_enrichment_then_resume_repeats_no_stored_request(deezer_pipeline, sample_root, tmp_path):
     server = deezer_pipeline(rate_limit=None, latency_ms=40)
     staging_root = deezer_pipeline.staging
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS  # Spotify first
+    assert run_luigi([SpotifyEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS  # Spotify first
     env = dict(os.environ, MUSIC_ETL_MSD_ROOT=sample_root, MUSIC_ETL_STAGING_ROOT=staging_root,
                **subprocess_env_for_deezer(server, tmp_path))
     command = luigi_command("DeezerEnrich", "A/A")
@@ -289,7 +293,7 @@ def test_kill_9_of_a_deezer_enrichment_then_resume_repeats_no_stored_request(dee
 
 
 def test_sources_agree_by_isrc_else_by_length_and_names():
-    from pipeline.deezer.enrich import sources_agree
+    from pipeline.sources.deezer.enrich import sources_agree
 
     spotify = {"isrc": "USAAA0000001", "duration_ms": 200_000, "name": "Black Heart - Remastered 2011",
                "primary_artist_name": "Otis Reed"}

@@ -1,4 +1,4 @@
-"""SpotifySearch and EnrichPartition against the Spotify sandbox over real HTTP: modes, quota,
+"""SpotifySearch and SpotifyEnrich against the Spotify sandbox over real HTTP: modes, quota,
 failures, kill and resume, and the answer store shared by every partition."""
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import luigi
 import pytest
 
 from pipeline import staging
-from pipeline.spotify import client as client_module
-from pipeline.spotify.client import MissingCredentialsError, QuotaExhaustedError
-from pipeline.spotify.crosswalk import CrosswalkError, load_crosswalk
-from pipeline.spotify.enrich import SpotifyTransientError
-from pipeline.spotify.gateway import MAX_CONSECUTIVE_FAILURES
-from pipeline.tasks import EnrichAll, EnrichPartition, ExtractPartition, SpotifySearch
+from pipeline.sources.spotify import client as client_module
+from pipeline.sources.spotify.client import MissingCredentialsError, QuotaExhaustedError
+from pipeline.sources.spotify.crosswalk import CrosswalkError, load_crosswalk
+from pipeline.sources.spotify.enrich import SpotifyTransientError
+from pipeline.sources.spotify.gateway import MAX_CONSECUTIVE_FAILURES
+from pipeline.sources.spotify.tasks import SpotifyEnrich, SpotifySearch
+from pipeline.tasks import EnrichAll, ExtractPartition
 from tests.conftest import PROJECT_ROOT, FakeClock, kill_9_when, luigi_command, run_luigi, stage_folder, stored_answers
 
 
@@ -64,7 +65,7 @@ def assert_matches_agree_with_ground_truth(matches, catalog):
 
 def test_development_mode_uses_search_only_and_records_what_it_could_not_see(spotify_pipeline, catalog):
     server = spotify_pipeline(mode="development")
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([SpotifyEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     manifest, out = outputs(spotify_pipeline.staging, "A/A")
     songs = len(out["matches.jsonl.gz"])
     assert songs == manifest["songs"] == sum(manifest["statuses"].values()) > 0
@@ -111,9 +112,9 @@ def has_non_ascii_artist(catalog, track_id):
 
 def test_a_finished_partition_is_not_asked_again(spotify_pipeline):
     server = spotify_pipeline(mode="development")
-    run_luigi([EnrichPartition(partition="A/A")])
+    run_luigi([SpotifyEnrich(partition="A/A")])
     before = dict(server.state.stats()["requests"])
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([SpotifyEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     assert server.state.stats()["requests"] == before
 
 
@@ -134,7 +135,7 @@ def test_quota_stops_at_once_with_the_resume_time_and_the_rerun_repeats_nothing(
     asked_before = len(server.state.log)
 
     server.state.daily_quota = None  # the next day
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([SpotifyEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     asked_after = [path for endpoint, path in server.state.log[asked_before:] if endpoint == "search"]
     queries_after = [parse_q(p) for p in asked_after]
     assert not journaled & set(queries_after)
@@ -151,7 +152,7 @@ def test_short_rate_limits_are_waited_out_server_errors_retried_and_every_reques
                               clock=clock.monotonic, expire_tokens_every=15)
     monkeypatch.setattr(client_module, "time", SimpleNamespace(sleep=clock.sleep, monotonic=clock.monotonic))
     luigi_config.set("spotify", retry_backoff=0.01)
-    assert run_luigi([EnrichPartition(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([SpotifyEnrich(partition="A/B")]).status == luigi.LuigiStatusCode.SUCCESS
     responses = server.state.stats()["responses"]
     manifest, out = outputs(spotify_pipeline.staging, "A/B")
     requests = manifest["requests"]
@@ -192,7 +193,7 @@ def test_an_outage_stops_the_partition_early_and_keeps_the_answers(spotify_pipel
     server.state.fail_rate = 0.0
     log_before = len(server.state.log)
     luigi.task_register.Register.clear_instance_cache()  # a fresh task, without the outage hook
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([SpotifyEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     again = {f"10|{parse_q(p)}" for e, p in server.state.log[log_before:] if e == "search"}
     assert not journaled & again
 
@@ -221,7 +222,7 @@ def test_kill_9_mid_partition_then_resume_repeats_no_stored_request(spotify_pipe
                MUSIC_ETL_SPOTIFY_API_URL=f"{server.url}/v1/", MUSIC_ETL_SPOTIFY_TOKEN_URL=f"{server.url}/api/token",
                SPOTIPY_CLIENT_ID="sandbox-client", SPOTIPY_CLIENT_SECRET="sandbox-secret")
     env.pop("LUIGI_CONFIG_PATH", None)
-    command = luigi_command("EnrichPartition", "A/A")
+    command = luigi_command("SpotifyEnrich", "A/A")
     kill_9_when(command, env, ready=lambda: len(stored_answers(staging_root)) >= 8)
     journaled = {(e["kind"], e["key"]) for e in stored_answers(staging_root)}
     assert len(journaled) >= 8
@@ -248,7 +249,7 @@ def test_crosswalk_songs_skip_search_and_are_verified_by_id(spotify_pipeline, lu
     lines.append(f"{stale['track_id']},https://open.spotify.com/track/{'Z' * 22}")
     path.write_text("\n".join(lines) + "\n")
     luigi_config.set("spotify", crosswalk=path)
-    assert run_luigi([EnrichPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([SpotifyEnrich(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     manifest, out = outputs(spotify_pipeline.staging, "A/A")
     by_track = {r["track_id"]: r for r in out["matches.jsonl.gz"]}
     assert all(by_track[s["track_id"]]["method"] == "crosswalk" for s in held)
@@ -303,13 +304,13 @@ def test_s3_answer_store_survives_a_quota_stop(spotify_pipeline, s3_bucket, luig
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="staging/spotify-search/B/A/")
     asked_before = len(server.state.log)
     server.state.daily_quota = None
-    assert run_luigi([EnrichPartition(partition="B/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert run_luigi([SpotifyEnrich(partition="B/A")]).status == luigi.LuigiStatusCode.SUCCESS
     searches_before = [parse_q(p) for e, p in server.state.log[:asked_before] if e == "search"]
     searches_after = [parse_q(p) for e, p in server.state.log[asked_before:] if e == "search"]
     # 13 answered and stored; the 14th was refused (429), so it is the one asked again.
     assert len(searches_before) == 14
     assert not set(searches_before[:13]) & set(searches_after) and searches_before[13] in searches_after
-    folder = EnrichPartition(partition="B/A").folder.split(f"s3://{bucket}/", 1)[1]
+    folder = SpotifyEnrich(partition="B/A").folder.split(f"s3://{bucket}/", 1)[1]
     body = client.get_object(Bucket=bucket, Key=f"{folder}/matches.jsonl.gz")["Body"].read()
     rows = [json.loads(line) for line in gzip.decompress(body).splitlines()]
     assert_matches_agree_with_ground_truth(rows, catalog)

@@ -16,7 +16,7 @@ import duckdb
 import luigi
 import pytest
 
-from pipeline.__main__ import main as front_end
+from pipeline.cli import main as front_end
 from pipeline.luigid import alive
 from pipeline.tasks import LoadPartition, RunAll
 from tests.conftest import (
@@ -120,7 +120,7 @@ def test_two_worker_processes_on_one_luigid_run_each_task_once(luigid, pipeline_
     search = {k: v for k, v in tasks["response"].items() if k.startswith("SpotifySearch")}
     assert len(search) == 3 and all(v["progress_percentage"] == 100 for v in search.values())
     assert all("songs matched or tried" in (v["status_message"] or "") for v in search.values())
-    enrich = {k: v for k, v in tasks["response"].items() if k.startswith("EnrichPartition")}
+    enrich = {k: v for k, v in tasks["response"].items() if k.startswith("SpotifyEnrich")}
     assert len(enrich) == 3 and all("details of" in (v["status_message"] or "") for v in enrich.values())
 
 
@@ -225,7 +225,8 @@ def test_kill_9_in_the_middle_of_a_load_leaves_nothing_half_loaded(local_pipelin
                                                                   postgres_url, sample_root):
     import psycopg2
 
-    from pipeline.tasks import DeezerEnrich, WarehouseSchema
+    from pipeline.sources.deezer.tasks import DeezerEnrich
+    from pipeline.tasks import WarehouseSchema
 
     spotify_at(mode="development")
     luigi_config.set("warehouse", url=postgres_url.replace("%", "%%"))
@@ -312,7 +313,7 @@ def test_the_run_summary_says_when_the_spotify_quota_allows_a_resume(local_pipel
 
 def test_dry_run_prints_partitions_targets_and_sql_and_changes_nothing(local_pipeline, luigi_config, spotify_at,
                                                                       monkeypatch, tmp_path, capsys):
-    from pipeline.tasks import DeezerEnrich
+    from pipeline.sources.deezer.tasks import DeezerEnrich
 
     server = spotify_at(mode="development")
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
@@ -322,7 +323,7 @@ def test_dry_run_prints_partitions_targets_and_sql_and_changes_nothing(local_pip
     assert front_end(["run", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "A/A:\n  ExtractPartition done" in out and "SpotifySearch done" in out and "LoadPartition to run" in out
-    assert "DeezerEnrich done" in out and f"Deezer API {spotify_at.deezer.url}/" in out
+    assert "DeezerEnrich done" in out and f"Deezer: {spotify_at.deezer.url}/" in out
     assert "A/B:\n  ExtractPartition to run" in out
     assert "DELETE FROM songs WHERE msd_partition = 'A/A'" in out and "INSERT INTO etl_load_markers" in out
     assert "DELETE FROM deezer_matches WHERE msd_partition = 'A/A'" in out

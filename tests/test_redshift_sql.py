@@ -11,7 +11,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from pipeline.tasks import DeezerEnrich, EnrichPartition, LoadPartition
+from pipeline.sources.deezer.tasks import DeezerEnrich
+from pipeline.sources.spotify.tasks import SpotifyEnrich
+from pipeline.tasks import LoadPartition
 from pipeline.warehouse import schema
 from pipeline.warehouse.backends import PostgresBackend, RedshiftBackend, WarehouseConfigError, backend_for
 from pipeline.warehouse.dry_run import recording
@@ -32,7 +34,7 @@ def test_the_redshift_ddl_parses_with_distribution_and_sort_keys():
         tree = parse(sql)
         if isinstance(tree, exp.Create) and tree.kind == "TABLE":
             tables[tree.this.this.name] = sql
-    assert set(tables) == set(schema.ANALYTICS_TABLES) | {schema.MARKER_TABLE}
+    assert set(tables) == set(schema.analytics_tables()) | {schema.MARKER_TABLE}
     assert "DISTKEY (msd_track_id)" in tables["track_popularity_daily"]
     assert "SORTKEY (snapshot_date," in tables["track_popularity_daily"]
     assert "SORTKEY (snapshot_date," in tables["artist_popularity_daily"]
@@ -51,14 +53,14 @@ def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipel
     spotify_at(mode="development")
     if not deezer_on:
         luigi_config.set("sources", enabled="spotify")
-    staged = [EnrichPartition(partition="A/A")] + ([DeezerEnrich(partition="A/A")] if deezer_on else [])
+    staged = [SpotifyEnrich(partition="A/A")] + ([DeezerEnrich(partition="A/A")] if deezer_on else [])
     assert run_luigi(staged).status == luigi.LuigiStatusCode.SUCCESS
     load = read_manifests("A/A", LoadPartition(partition="A/A").input_manifests())
     backend = recording(RedshiftBackend("redshift://etl@cluster.example:5439/music", iam_role=ROLE, region="us-east-1"),
                         expected={t.name: load.expected_rows(t) for t in load.tables()})
     load_partition(backend, load)
     copies = [s for s in backend.statements if s.startswith("COPY")]
-    assert len(copies) == len(load.tables()) == len(schema.TABLES) - (0 if deezer_on else 4)
+    assert len(copies) == len(load.tables()) == len(schema.tables()) - (0 if deezer_on else 4)
     for sql in backend.statements:
         tree = parse(sql)
         assert not isinstance(tree, exp.Command) or sql.startswith("LOCK "), sql  # parsed, not passed through
@@ -76,7 +78,7 @@ def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipel
 
 def test_redshift_refuses_local_staging_and_a_missing_role(local_pipeline):
     backend = backend_for("redshift://etl@cluster:5439/music", iam_role="")
-    table = schema.TABLES[0]
+    table = schema.tables()[0]
     with pytest.raises(WarehouseConfigError, match="is local: set \\[staging\\] root to s3://"):
         backend.copy_sql(table, "data/staging/msd/A/A/songs.jsonl.gz")
     with pytest.raises(WarehouseConfigError, match="iam_role `` is not an IAM role ARN"):

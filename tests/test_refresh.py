@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import luigi
+import luigi.tools.range
 import pytest
 
 from pipeline import forget_listings, staging
@@ -55,7 +56,7 @@ def deezer_matches() -> dict[str, str]:
 @pytest.fixture
 def daily(loaded_warehouse, luigi_config):
     """The sample loaded through both sources, then refreshed with budgets that cover every track."""
-    luigi_config.set("refresh", deezer_budget=10_000, spotify_budget=10_000)
+    luigi_config.set("deezer", refresh_budget=10_000).set("spotify", refresh_budget=10_000)
     return loaded_warehouse
 
 
@@ -105,7 +106,7 @@ def test_three_days_give_three_snapshots_per_track_with_each_days_rank(daily, tm
 
     with open(write_report(str(tmp_path / "report.html")), encoding="utf-8") as fh:
         page = fh.read()
-    assert 'data-fact="snapshot_dates">3<' in page and 'id="fig-movers"' in page
+    assert 'data-fact="snapshot_dates_deezer">3<' in page and 'id="fig-movers-deezer"' in page
 
 
 def test_rerunning_a_day_asks_nothing_and_changes_nothing(daily, luigi_config):
@@ -239,7 +240,7 @@ def test_a_quota_stop_mid_day_and_the_next_run_complete_the_day_exactly(luigi_co
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
     spotify = spotify_at(mode="development")
     assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
-    luigi_config.set("refresh", spotify_budget=10_000)
+    luigi_config.set("spotify", refresh_budget=10_000)
     matched = query("SELECT count(DISTINCT spotify_track_id) FROM spotify_matches WHERE status = 'matched'")[0][0]
     # The quota runs out halfway through the day's Spotify lookups.
     spotify.state.daily_quota = spotify.state.quota_used + matched // 2
@@ -268,6 +269,7 @@ def test_a_budget_short_of_every_track_rolls_oldest_first(loaded_warehouse, luig
     spotify, deezer = loaded_warehouse
     matched = deezer_matches()
     tracks = len(set(matched.values()))
+    # The budgets by the names earlier versions read ([refresh] <source>_budget): still honoured.
     luigi_config.set("refresh", deezer_budget=tracks // 3 + 20, spotify_budget=5)
     days = [DAY + timedelta(days=i) for i in range(5)]
     fewest = tracks
@@ -326,7 +328,7 @@ def test_the_refresh_sql_parses_as_redshift(daily, monkeypatch):
 
 
 def test_refresh_catches_up_to_today_in_the_configured_time_zone(daily, luigi_config, capsys):
-    from pipeline.__main__ import main
+    from pipeline.cli import main
 
     spotify, deezer = daily
     assert refresh(DAY, spotify, deezer).status == luigi.LuigiStatusCode.SUCCESS  # the first day ever refreshed
@@ -408,7 +410,7 @@ def test_a_day_with_s3_staging_and_two_workers(s3_bucket, luigi_config, sample_r
     luigi_config.set("msd", root=sample_root)
     luigi_config.set("staging", root=f"s3://{bucket}/staging")
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
-    luigi_config.set("refresh", deezer_budget=10_000, spotify_budget=10_000)
+    luigi_config.set("deezer", refresh_budget=10_000).set("spotify", refresh_budget=10_000)
     spotify_at(mode="development")
     assert run_luigi([RunAll()], workers=2).status == luigi.LuigiStatusCode.SUCCESS
     fresh_process_view()

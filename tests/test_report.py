@@ -7,8 +7,8 @@ import re
 
 import luigi
 
-from pipeline import answers
 from pipeline.report.render import write_report
+from pipeline.sources import answers
 from pipeline.tasks import RunAll
 from pipeline.warehouse.backends import warehouse_backend
 from tests.conftest import run_luigi
@@ -49,7 +49,7 @@ def test_the_report_shows_every_figure_and_the_warehouses_own_numbers(loaded_war
             "partitions": sql("SELECT count(DISTINCT msd_partition) FROM enriched_songs"),
             "spotify_matched": sql("SELECT count(*) FROM enriched_songs WHERE match_status = 'matched'"),
             "deezer_matched": sql("SELECT count(*) FROM enriched_songs WHERE deezer_track_id IS NOT NULL"),
-            "both_matched": sql("SELECT count(*) FROM enriched_songs WHERE sources_agree IS NOT NULL"),
+            "agreement_both": sql("SELECT count(*) FROM enriched_songs WHERE sources_agree IS NOT NULL"),
             "agreement_agree": sql("SELECT count(*) FROM enriched_songs WHERE sources_agree"),
             "agreement_disagree": sql("SELECT count(*) FROM enriched_songs WHERE NOT sources_agree"),
             "status_spotify_not_found": sql("SELECT count(*) FROM spotify_matches WHERE status = 'not_found'"),
@@ -65,7 +65,7 @@ def test_the_report_shows_every_figure_and_the_warehouses_own_numbers(loaded_war
     assert shown["spotify_sent"] == str(sum(spotify.state.stats()["requests"].values()))
     assert shown["deezer_sent"] == str(sum(deezer.state.stats()["requests"].values()))
     assert shown["capability_spotify.audio_features"] == "no" and shown["capability_deezer.track_isrc"] == "yes"
-    assert "holds no Deezer snapshot yet" in page  # that section says why it is empty (tests/test_refresh.py fills it)
+    assert "holds no snapshot with a popularity yet" in page  # that section says why it is empty (test_refresh.py fills it)
 
 
 def test_on_an_empty_warehouse_every_section_says_why(local_pipeline, luigi_config, tmp_path):
@@ -103,7 +103,7 @@ def test_the_forecast_uses_the_quota_spotify_stopped_at(local_pipeline, luigi_co
     spotify_at(mode="development")  # the next day: a new quota
     assert run_luigi([RunAll(partitions="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
     page = open(write_report(str(tmp_path / "report.html")), encoding="utf-8").read()
-    assert "Spotify quota:</strong> exhausted (partition A/A)" in page
+    assert "Spotify quota exhausted (partition A/A)" in page
     spent = answers.total_spent("spotify")["sent_total"]
     shown = facts_shown(page)
     assert shown["spotify_sent"] == str(spent)

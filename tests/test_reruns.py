@@ -9,8 +9,10 @@ import hashlib
 import luigi
 import pytest
 
-from pipeline import forget_listings, staging, status
-from pipeline.tasks import EnrichPartition, ExtractPartition, LoadPartition, RunAll, SpotifySearch
+from pipeline import forget_listings, staging
+from pipeline.cli import status
+from pipeline.sources.spotify.tasks import SpotifyEnrich, SpotifySearch
+from pipeline.tasks import ExtractPartition, LoadPartition, RunAll
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.schema import MARKER_TABLE
 from tests.conftest import run_luigi
@@ -99,7 +101,7 @@ def test_a_changed_threshold_redecides_every_match_from_the_store_and_reloads(lo
     asked = sum(server.state.stats()["requests"].values())
     statuses, markers = match_statuses(), load_markers()
     extractions = {p: ExtractPartition(partition=p).output().path for p in PARTITIONS.split(",")}
-    old_enrich = {p: EnrichPartition(partition=p).folder for p in PARTITIONS.split(",")}
+    old_enrich = {p: SpotifyEnrich(partition=p).folder for p in PARTITIONS.split(",")}
 
     luigi_config.set("spotify", match_threshold=0.9)
     fresh_process_view()
@@ -113,7 +115,7 @@ def test_a_changed_threshold_redecides_every_match_from_the_store_and_reloads(lo
     assert changed and all(match_statuses()[t] == "matched" for t in changed)
     assert {p: ExtractPartition(partition=p).output().path for p in PARTITIONS.split(",")} == extractions
     for partition in PARTITIONS.split(","):
-        new = EnrichPartition(partition=partition)
+        new = SpotifyEnrich(partition=partition)
         assert new.folder != old_enrich[partition]
         assert SpotifySearch(partition=partition).output().read()[0]["settings"]["match_threshold"] == 0.9
         assert staging.ManifestTarget(old_enrich[partition]).exists()  # the older output is kept
@@ -163,17 +165,17 @@ def test_a_remembered_warehouse_marker_ages_like_any_other_answer(local_pipeline
         backend.execute(f"DELETE FROM {MARKER_TABLE} WHERE msd_partition = 'A/A'")
     backend.close()
     assert marker.exists()  # within the bound, the listing answers
-    monkeypatch.setattr(staging, "LISTING_MAX_AGE_S", 0.0)
+    monkeypatch.setattr(staging.manifests, "LISTING_MAX_AGE_S", 0.0)
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("module, name, stage", [("pipeline.tasks.extract", "READER_VERSION", "msd"),
-                                                  ("pipeline.tasks.enrich", "MATCHER_VERSION", "spotify")])
+                                                  ("pipeline.sources.spotify.tasks", "MATCHER_VERSION", "spotify")])
 def test_a_new_reader_or_matcher_version_is_a_new_output_version_downstream_too(local_pipeline, module, name, stage,
                                                                                  monkeypatch):
     import importlib
 
-    tasks = {"msd": ExtractPartition(partition="A/A"), "spotify": EnrichPartition(partition="A/A")}
+    tasks = {"msd": ExtractPartition(partition="A/A"), "spotify": SpotifyEnrich(partition="A/A")}
     before = {s: t.folder for s, t in tasks.items()}
     monkeypatch.setattr(importlib.import_module(module), name, getattr(importlib.import_module(module), name) + 1)
     after = {s: t.folder for s, t in tasks.items()}

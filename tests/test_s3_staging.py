@@ -113,7 +113,7 @@ def test_manifest_existence_comes_from_one_listing_per_stage(s3_pipeline):
 
 def test_every_listed_answer_is_asked_again_once_it_is_older_than_the_bound(s3_pipeline, monkeypatch):
     bucket, client = s3_pipeline
-    monkeypatch.setattr(staging, "FRESH_LISTING_S", 0.0)  # the check before work: the store itself
+    monkeypatch.setattr(staging.manifests, "FRESH_LISTING_S", 0.0)  # the check before work: the store itself
     target = staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/B/v-1")
     assert not target.exists()
     key = _put_manifest(client, bucket, "staging/msd/A/B/v-1")  # another process
@@ -122,7 +122,7 @@ def test_every_listed_answer_is_asked_again_once_it_is_older_than_the_bound(s3_p
     assert target.exists()  # and what the store said is remembered
     client.delete_object(Bucket=bucket, Key=key)  # `rerun --force` in another process
     assert target.exists()  # within the bound
-    monkeypatch.setattr(staging, "LISTING_MAX_AGE_S", 0.0)
+    monkeypatch.setattr(staging.manifests, "LISTING_MAX_AGE_S", 0.0)
     assert not target.exists()  # a "present" answer ages too
     _put_manifest(client, bucket, "staging/msd/A/B/v-1")
     assert target.exists()  # and so does "missing"
@@ -179,7 +179,7 @@ def test_the_check_before_work_asks_the_store_or_a_listing_of_the_last_seconds(s
     calls.clear()
     assert not staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/v-1").exists_now()  # a listing seconds old
     assert calls == {}
-    monkeypatch.setattr(staging, "FRESH_LISTING_S", 0.0)
+    monkeypatch.setattr(staging.manifests, "FRESH_LISTING_S", 0.0)
     assert staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/C/v-1").exists_now()
     assert calls == {"ListObjectsV2": 1}  # a one-page stage is listed again: one request answers every folder
     assert staging.ManifestTarget(f"s3://{bucket}/staging/msd/A/A/v-1").exists()

@@ -8,7 +8,7 @@ import logging
 import pytest
 import spotipy
 
-from pipeline.spotify.client import (
+from pipeline.sources.spotify.client import (
     MAX_RATE_LIMIT_WAITS,
     InvalidCredentialsError,
     MissingCredentialsError,

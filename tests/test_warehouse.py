@@ -10,7 +10,9 @@ import luigi
 import pytest
 
 from pipeline import forget_listings, staging
-from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractPartition, LoadPartition, WarehouseSchema
+from pipeline.sources.deezer.tasks import DeezerEnrich
+from pipeline.sources.spotify.tasks import SpotifyEnrich
+from pipeline.tasks import ExtractPartition, LoadPartition, WarehouseSchema
 from pipeline.warehouse.backends import (
     PostgresBackend,
     StagedFileError,
@@ -21,7 +23,7 @@ from pipeline.warehouse.backends import (
 from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.load import DataQualityError, load_partition
 from pipeline.warehouse.load import read_manifests as read_manifests_of
-from pipeline.warehouse.schema import MARKER_TABLE, TABLES, view_statements
+from pipeline.warehouse.schema import MARKER_TABLE, tables, view_statements
 from tests.conftest import rewrite_manifest, run_luigi, stage_folder
 
 PARTITIONS = ("A/A", "A/B", "B/A")
@@ -38,7 +40,7 @@ def staged(local_pipeline, luigi_config, spotify_at, monkeypatch):
 def snapshot(backend) -> dict[str, list[tuple]]:
     """Every analytics table's rows, sorted, and the markers without their timestamps."""
     out = {}
-    for table in TABLES:
+    for table in tables():
         names = ", ".join(c.name for c in table.columns())
         out[table.name] = sorted(map(repr, backend.query(f"SELECT {names} FROM {table.name}")))
     out[MARKER_TABLE] = sorted(backend.query(f"SELECT update_id, msd_partition, load_id, row_counts FROM {MARKER_TABLE}"))
@@ -51,7 +53,7 @@ def read_manifests(partition):
 
 
 def staged_path(stage, partition, name):
-    task = {"msd": ExtractPartition, "spotify": EnrichPartition}[stage](partition=partition)
+    task = {"msd": ExtractPartition, "spotify": SpotifyEnrich}[stage](partition=partition)
     return f"{task.folder}/{name}"
 
 

@@ -1,6 +1,6 @@
 """The search ladder, shared by every source: which query to send for a song, and whether one more
-can still find it. A source gives its own field-filter syntax (``filters``); the rungs and the
-rules are the same for all. (Written first for Spotify, whose filter syntax is the default.)
+can still find it, and ``climb``, the loop every searching source runs. A source gives its own
+field-filter syntax (``filters``) and its search; the rungs and the rules are the same for all.
 
 Every rung is a paid request on a Development-Mode quota, so each later rung is sent only when
 the first answer says it can find what the first could not (BENCHMARKS.md measures recall gained
@@ -24,7 +24,10 @@ optional part is an absent song.
 
 from __future__ import annotations
 
-from pipeline.matching.decide import MIN_ARTIST, Decision, artist_similarity
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.matching.decide import AMBIGUOUS, ERROR, MATCHED, MIN_ARTIST, NOT_FOUND, Decision, artist_similarity, decide
 from pipeline.matching.names import lead_artist, parse_title, query_words, without_subtitles
 
 FREE_TEXT, LOOSE, NARROW = "free_text", "loose", "narrow"
@@ -46,13 +49,8 @@ def first_query(song) -> tuple[str, str] | None:
     return None if parts is None else (FREE_TEXT, f"{parts[0]} {parts[1]}".strip())
 
 
-def spotify_filters(title: str, artist: str) -> str:
-    """Spotify's field filters: single quotes (double quotes find nothing since 2025)."""
-    return f"track:'{title}'" + (f" artist:'{artist}'" if artist else "")
-
-
 def next_query(song, asked: list[str], items: list[dict], decision: Decision, page_size: int,
-               filters=spotify_filters) -> tuple[str, str] | None:
+               filters: Callable[[str, str], str]) -> tuple[str, str] | None:
     """The rung worth one more request after an unmatched answer of ``asked[-1]``, or None.
     ``filters(title, artist)`` writes the source's field-filter query."""
     parts = _parts(song)
@@ -72,3 +70,55 @@ def next_query(song, asked: list[str], items: list[dict], decision: Decision, pa
 def _artist_close(song, track: dict) -> bool:
     return artist_similarity(song.artist_name, [a.get("name") or "" for a in track.get("artists") or []]) >= MIN_ARTIST
 
+
+
+class Unanswered(Exception):  # noqa: N818 - a search's outcome, not a failure of the loop
+    """Raised by a source's search for a query it could not get an answer to; ``error`` says why and
+    ``at`` is when the service said so (None for a transient failure, which is not stored)."""
+
+    def __init__(self, error: str, at: str | None = None):
+        super().__init__(error)
+        self.error, self.at = error, at
+
+
+@dataclass(frozen=True)
+class Climbed:
+    """Where a song's searches ended: the outcome, the last rung and query asked, the decision on its
+    answer, when that answer was given, and why there is none (``error``)."""
+
+    status: str
+    method: str  # search, or unsearchable when the song has nothing to search with
+    rung: str | None = None
+    query: str | None = None
+    decision: Decision | None = None
+    at: str | None = None
+    error: str | None = None
+
+    @property
+    def best(self) -> dict | None:
+        """The matched candidate (a compact track), when there is one."""
+        return self.decision.best.track if self.status == MATCHED and self.decision else None
+
+
+def climb(song, search: Callable[[str, str], tuple[list[dict], str]], threshold: float, page_size: int,
+          filters: Callable[[str, str], str]) -> Climbed:
+    """The ladder for one song: ``search(rung, query)`` gives (candidates, when answered) or raises
+    ``Unanswered``; each answer is decided, and a further rung is asked only when ``next_query`` says
+    it can find what the last one could not."""
+    step = first_query(song)
+    if step is None:
+        return Climbed(NOT_FOUND, "unsearchable", error="artist_name or title is empty")
+    asked: list[str] = []
+    while True:
+        rung, query = step
+        asked.append(rung)
+        try:
+            items, at = search(rung, query)
+        except Unanswered as exc:
+            return Climbed(ERROR, "search", rung, query, at=exc.at, error=exc.error)
+        decision = decide(song, items, threshold)
+        if decision.status in (MATCHED, AMBIGUOUS):
+            return Climbed(decision.status, "search", rung, query, decision, at)
+        step = next_query(song, asked, items, decision, page_size, filters)
+        if step is None:
+            return Climbed(NOT_FOUND, "search", rung, query, decision, at)

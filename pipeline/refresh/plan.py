@@ -1,11 +1,9 @@
 """A day's refresh plan: which matched tracks each source refreshes that day, within its budget.
 
 Every matched source track is due; they are taken oldest snapshot first (never-snapshotted first
-of all, then by id, so the order is the same on every run), and each costs what its requests cost:
-
-* Deezer: one ``track/{id}`` per track, one ``artist/{id}`` per lead artist not yet planned that day;
-* Spotify: one ``GET /tracks/{id}`` per track (a fiftieth of a batch where the app may batch), and
-  its artists only where the app sees followers or popularity.
+of all, then by id, so the order is the same on every run), and each costs what its requests cost,
+as its source says (``Source.track_cost``, ``artist_cost``: a lead artist is asked once a day, and
+only where the source shows something about artists worth a request).
 
 With N tracks due and a budget of B tracks a day, no track's snapshot gets older than ⌈N/B⌉ days.
 A plan is made once per date and kept (``<staging root>/refresh/plans/<date>.json``): a day resumed
@@ -17,22 +15,22 @@ from __future__ import annotations
 import math
 from datetime import date
 
+from pipeline.sources.base import Source
 from pipeline.warehouse.backends import Backend, literal
 
-# Ids per batch request where the app may batch (Spotify's GET /tracks?ids= and /artists?ids=).
-SPOTIFY_BATCH = 50
 PLAN_VERSION = 1
 
 
-def matched_tracks(backend: Backend, source: str, day: date) -> list[tuple]:
+def matched_tracks(backend: Backend, source: Source, day: date) -> list[tuple]:
     """(msd track, partition, source track, lead artist, last snapshot date before ``day`` or None) of
     every match the warehouse holds for ``source``; the dates as ``date`` whatever the driver returns."""
+    column = source.track_id_column
     rows = backend.query(
-        f"SELECT m.track_id, m.msd_partition, m.{source}_track_id, t.primary_artist_id, last.snapshot_date "
-        f"FROM {source}_matches m JOIN {source}_tracks t ON t.{source}_track_id = m.{source}_track_id "
+        f"SELECT m.track_id, m.msd_partition, m.{column}, t.primary_artist_id, last.snapshot_date "
+        f"FROM {source.match_table} m JOIN {source.track_table} t ON t.{column} = m.{column} "
         f"LEFT JOIN (SELECT source_track_id, max(snapshot_date) AS snapshot_date FROM track_popularity_daily "
-        f"WHERE source = {literal(source)} AND snapshot_date < DATE {literal(day.isoformat())} "
-        f"GROUP BY source_track_id) last ON last.source_track_id = m.{source}_track_id "
+        f"WHERE source = {literal(source.name)} AND snapshot_date < DATE {literal(day.isoformat())} "
+        f"GROUP BY source_track_id) last ON last.source_track_id = m.{column} "
         f"WHERE m.status = 'matched' ORDER BY m.track_id")
     return [(*r[:4], None if r[4] is None else _as_date(r[4])) for r in rows]
 
@@ -69,20 +67,6 @@ def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, ar
             "never_snapshotted": sum(1 for e in tracks.values() if e["last"] is None),
             "oldest_snapshot_age_days_before": max(ages) if ages else None,
             "partitions": dict(sorted(partitions.items()))}
-
-
-def track_cost(source: str, capabilities: dict[str, dict]) -> float:
-    if source == "spotify" and capabilities.get("tracks_batch", {}).get("available") is True:
-        return 1 / SPOTIFY_BATCH
-    return 1.0
-
-
-def artist_cost(source: str, capabilities: dict[str, dict]) -> float | None:
-    if source == "deezer":
-        return 1.0
-    if capabilities.get("artist_details", {}).get("available") is not True:
-        return None  # a Development-Mode app sees no followers or popularity: nothing worth a request
-    return 1 / SPOTIFY_BATCH if capabilities.get("artists_batch", {}).get("available") is True else 1.0
 
 
 def _as_date(value) -> date:

@@ -1,45 +1,31 @@
-"""What the run report shows, read with SQL every backend runs (DuckDB, PostgreSQL, Redshift) and
-from the staging root (requests spent, quota, capabilities).
+"""What the run report shows, read with SQL every backend runs (DuckDB, PostgreSQL, Redshift) and from
+the staging root (requests spent, capabilities).
 
-Each section is gathered on its own and says why when it cannot be shown (no tables yet, no
-Deezer data, no snapshots, staging not readable), so an empty or partial warehouse still gets a
-report. The SQL sticks to what the three dialects share: CASE, integer bins by ``floor``,
-``log`` (base 10 in all three), ``%``; lists stored as JSON are counted in Python.
+Each section is gathered on its own and says why when it cannot be shown (no tables yet, a source with
+nothing loaded, no snapshots, staging not readable), so an empty or partial warehouse still gets a
+report. Coverage and scores are drawn for every source that matches songs; each source adds sections of
+its own (``Source.report_sections``). The SQL sticks to what the three dialects share: CASE, integer
+bins by ``floor``, ``log`` (base 10 in all three), ``%``; lists stored as JSON are counted in Python.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import defaultdict
 from datetime import UTC, datetime
 
-from pipeline import answers, config, staging
+from pipeline import config, staging
+from pipeline.sources import answers, registry
+from pipeline.sources.base import FigureSpec, ReportContext, ReportSection
 from pipeline.warehouse.backends import Backend
 from pipeline.warehouse.target import tables_present_sql
 
 logger = logging.getLogger(__name__)
 
 SCORE_BINS = 20  # match scores 0..1 in bins of 0.05
-RANK_BIN = 50_000  # Deezer rank (0 to about 1M) in bins of 50k
 SNAPSHOT_TABLE = "track_popularity_daily"
-SOURCES = ("spotify", "deezer")
-SPOTIFY_CAPABILITIES = ("tracks_batch", "artists_batch", "audio_features", "artist_details")
-DEEZER_CAPABILITIES = ("track_isrc",)
-
-
-@dataclass
-class Section:
-    """One part of the report: its facts, or why it has none."""
-
-    available: bool = True
-    why: str = ""
-    facts: dict = field(default_factory=dict)
-
-    @classmethod
-    def missing(cls, why: str) -> Section:
-        return cls(available=False, why=why)
+MOVERS = 10
+STATUS_COLOURS = {"matched": "#1DB954", "ambiguous": "#E5AE38", "not_found": "#999999", "error": "#C44E52"}
 
 
 def _matched(alias: str) -> str:
@@ -47,194 +33,188 @@ def _matched(alias: str) -> str:
 
 
 def _present_tables(backend: Backend) -> set[str]:
-    names = ["songs", "spotify_matches", "spotify_tracks", "deezer_matches", "deezer_tracks", "deezer_artists",
-             "deezer_albums", "etl_load_markers", SNAPSHOT_TABLE]
-    return {r[0] for r in backend.query(tables_present_sql(backend.dialect, names))}
+    names = ["songs", "etl_load_markers", SNAPSHOT_TABLE,
+             *(t for s in registry.registered() for t in (s.match_table, s.track_table, *(x.name for x in s.tables)))]
+    return {r[0] for r in backend.query(tables_present_sql(backend.dialect, sorted(set(names))))}
 
 
-def gather(backend: Backend, progress=None) -> dict[str, Section]:
-    """Every section's facts: overview, coverage, scores, agreement, popularity, snapshots, spend,
-    capabilities. ``progress(name)`` is called as each section is done."""
+def _matching(backend: Backend, tables: set[str]) -> list:
+    """The enabled sources that match songs and have matches loaded."""
+    return [s for s in registry.enabled()
+            if s.matches and s.match_table in tables and backend.scalar(f"SELECT count(*) FROM {s.match_table}")]
+
+
+def gather(backend: Backend, progress=None) -> dict[str, ReportSection]:
+    """Every section, in the order the page shows them: overview, coverage, scores, each source's own,
+    snapshots, spend, capabilities. ``progress(name)`` is called as each one is done."""
     tables = _present_tables(backend)
     empty = "songs" not in tables or not backend.scalar("SELECT count(*) FROM songs")
-    why = ("the warehouse has no songs yet: run `python -m pipeline run` (or `make demo`) first"
-           if empty else "")
-    deezer = not empty and "deezer_matches" in tables and bool(backend.scalar("SELECT count(*) FROM deezer_matches"))
-    no_deezer = "no Deezer matches are loaded ([sources] enabled leaves Deezer out, or its enrichment has not run)"
-    steps = {
-        "overview": lambda: Section.missing(why) if empty else _overview(backend, deezer),
-        "coverage": lambda: Section.missing(why) if empty else _coverage(backend, deezer),
-        "scores": lambda: Section.missing(why) if empty else _scores(backend, deezer),
-        "agreement": lambda: Section.missing(why or no_deezer) if not deezer else _agreement(backend),
-        "popularity": lambda: Section.missing(why or no_deezer) if not deezer else _popularity(backend),
-        "snapshots": lambda: _snapshots(backend, tables),
-        "spend": lambda: _guarded("requests and quota", lambda: _spend(sections["overview"].facts)),
-        "capabilities": lambda: _guarded("capabilities", _capabilities),
-    }
-    sections: dict[str, Section] = {}
-    for name, step in steps.items():
-        sections[name] = step()
+    why = "the warehouse has no songs yet: run `python -m pipeline run` (or `make demo`) first" if empty else ""
+    matching = [] if empty else _matching(backend, tables)
+    sections: dict[str, ReportSection] = {}
+
+    def add(section: ReportSection) -> None:
+        sections[section.id] = section
         if progress:
-            progress(name)
+            progress(section.id)
+
+    def core(section_id: str, title: str, gather_section) -> ReportSection:
+        if why:
+            return ReportSection(section_id, title, available=False, why=why)
+        section = ReportSection(section_id, title)
+        gather_section(section)
+        return section
+
+    add(core("overview", "Overview", lambda s: _overview(backend, matching, s)))
+    add(core("coverage", "Coverage and match rate", lambda s: _coverage(backend, matching, s)))
+    add(core("scores", "Match scores", lambda s: _scores(backend, matching, s)))
+    enabled = registry.enabled()
+    for source in registry.registered():
+        for section in source.report_sections(ReportContext(backend, tables, source in enabled, why)):
+            add(section)
+    add(_snapshots(backend, tables))
+    add(_guarded("spend", "Requests, quota and what is left", "requests and quota",
+                 lambda s: _spend(sections["overview"].facts, s)))
+    add(_guarded("capabilities", "What the apps could see", "capabilities", _capabilities))
     return sections
 
 
-def _guarded(what: str, gather_section) -> Section:
+def _guarded(section_id: str, title: str, what: str, gather_section) -> ReportSection:
     """Staging-side sections: an unreadable staging root (an analyst without S3 access) is said, not fatal."""
+    section = ReportSection(section_id, title)
     try:
-        return gather_section()
+        gather_section(section)
     except Exception as exc:  # S3 errors, missing folders, permissions alike
         logger.warning("report: %s not readable from %s: %s", what, staging.root(), exc)
-        return Section.missing(f"the staging root {staging.root()} could not be read: {str(exc).splitlines()[0]}")
+        return ReportSection(section_id, title, available=False,
+                             why=f"the staging root {staging.root()} could not be read: {str(exc).splitlines()[0]}")
+    return section
 
 
-def _overview(backend: Backend, deezer: bool) -> Section:
+def _overview(backend: Backend, matching: list, section: ReportSection) -> None:
     songs, partitions = backend.query("SELECT count(*), count(DISTINCT msd_partition) FROM songs")[0]
-    facts = {"songs": songs, "partitions": partitions,
-             "spotify_matched": backend.scalar("SELECT count(*) FROM spotify_matches WHERE status = 'matched'") or 0,
-             "deezer_matched": (backend.scalar("SELECT count(*) FROM deezer_matches WHERE status = 'matched'") or 0)
-             if deezer else None,
-             "both_matched": backend.scalar("SELECT count(*) FROM deezer_matches WHERE agrees_with_spotify IS NOT NULL")
-             if deezer else None}
-    return Section(facts=facts)
+    section.facts = {"songs": songs, "partitions": partitions,
+                     "sources": [{"name": s.name, "title": s.title,
+                                  "matched": backend.scalar(f"SELECT count(*) FROM {s.match_table} "
+                                                            f"WHERE status = 'matched'") or 0} for s in matching]}
 
 
-def _coverage(backend: Backend, deezer: bool) -> Section:
-    joins = ("FROM songs s LEFT JOIN spotify_matches m ON m.track_id = s.track_id"
-             + (" LEFT JOIN deezer_matches d ON d.track_id = s.track_id" if deezer else ""))
-    columns = f"count(*), count(m.track_id), {_matched('m')}" + (f", count(d.track_id), {_matched('d')}" if deezer else "")
+def _coverage(backend: Backend, matching: list, section: ReportSection) -> None:
+    aliases = {s.name: f"m{i}" for i, s in enumerate(matching)}
+    joins = "FROM songs s" + "".join(f" LEFT JOIN {s.match_table} {aliases[s.name]} ON {aliases[s.name]}.track_id = "
+                                     f"s.track_id" for s in matching)
+    columns = ", ".join(["count(*)", *(f"count({aliases[s.name]}.track_id), {_matched(aliases[s.name])}" for s in matching)])
 
     def rows(group: str) -> list[dict]:
         out = []
         for row in backend.query(f"SELECT {group} AS g, {columns} {joins} GROUP BY 1"):
-            key, songs, asked, matched, *rest = row
-            item = {"key": key, "songs": songs, "spotify_asked": asked, "spotify_matched": matched or 0}
-            if deezer:
-                item |= {"deezer_asked": rest[0], "deezer_matched": rest[1] or 0}
+            key, songs, *counts = row
+            item = {"key": key, "songs": songs}
+            for i, s in enumerate(matching):
+                item |= {f"{s.name}_asked": counts[2 * i], f"{s.name}_matched": counts[2 * i + 1] or 0}
             out.append(item)
         return sorted(out, key=lambda r: (r["key"] is None, r["key"] or 0))
 
-    statuses = {source: dict(backend.query(f"SELECT status, count(*) FROM {source}_matches GROUP BY 1"))
-                for source in (SOURCES if deezer else SOURCES[:1])}
-    return Section(facts={"by_partition": rows("s.msd_partition"),
-                          "by_decade": rows("CASE WHEN s.year > 0 THEN s.year - s.year % 10 END"),
-                          "statuses": statuses})
+    statuses = {s.name: dict(backend.query(f"SELECT status, count(*) FROM {s.match_table} GROUP BY 1")) for s in matching}
+    by_partition = rows("s.msd_partition")
+    by_decade = rows("CASE WHEN s.year > 0 THEN s.year - s.year % 10 END")
+    series = [(s.name, s.title, s.colour) for s in matching]
+    section.facts = {"by_partition": by_partition, "by_decade": by_decade, "statuses": statuses,
+                     "sources": [{"name": s.name, "title": s.title} for s in matching]}
+    section.figures = [
+        FigureSpec("fig-rate-by-partition", "Match rate by partition",
+                   "Share of each partition's songs each source matched (songs asked, not songs loaded, are the base).",
+                   "match_rate_by", {"rows": by_partition, "label": "partition", "sources": series}),
+        FigureSpec("fig-rate-by-decade", "Match rate by decade",
+                   "By the MSD's release year; songs without a year (year 0 in the MSD) are 'unknown'.",
+                   "match_rate_by", {"rows": by_decade, "label": "decade", "sources": series})]
 
 
-def _scores(backend: Backend, deezer: bool) -> Section:
+def _scores(backend: Backend, matching: list, section: ReportSection) -> None:
     bins = {}
-    for source in SOURCES if deezer else SOURCES[:1]:
+    for source in matching:
         counts: dict[str, list[int]] = defaultdict(lambda: [0] * SCORE_BINS)
         for b, status, n in backend.query(f"SELECT CAST(floor(score * {SCORE_BINS}) AS INTEGER), status, count(*) "
-                                          f"FROM {source}_matches WHERE score IS NOT NULL GROUP BY 1, 2"):
+                                          f"FROM {source.match_table} WHERE score IS NOT NULL GROUP BY 1, 2"):
             counts[status][min(max(int(b), 0), SCORE_BINS - 1)] += n  # a perfect 1.0 goes in the top bin
-        bins[source] = dict(counts)
-    return Section(facts={"bins": bins, "bin_width": 1 / SCORE_BINS})
+        bins[source.name] = dict(counts)
+        if counts:
+            section.figures.append(FigureSpec(
+                f"fig-scores-{source.name}", f"{source.title} match scores",
+                "Best candidate's score per song, stacked by outcome; songs never searched have none.",
+                "score_distribution", {"bins": dict(counts), "width": 1 / SCORE_BINS, "title": source.title,
+                                       "colours": STATUS_COLOURS}))
+    section.facts = {"bins": bins, "bin_width": 1 / SCORE_BINS}
 
 
-def _agreement(backend: Backend) -> Section:
-    by_method = defaultdict(lambda: {"agree": 0, "disagree": 0})
-    for agrees, method, n in backend.query("SELECT agrees_with_spotify, method, count(*) FROM deezer_matches "
-                                           "WHERE agrees_with_spotify IS NOT NULL GROUP BY 1, 2"):
-        by_method[method]["agree" if agrees else "disagree"] += n
-    agree = sum(v["agree"] for v in by_method.values())
-    disagree = sum(v["disagree"] for v in by_method.values())
-    return Section(facts={"agree": agree, "disagree": disagree, "both_matched": agree + disagree,
-                          "by_method": dict(sorted(by_method.items()))})
-
-
-def _popularity(backend: Backend) -> Section:
-    ranks = dict(backend.query(f"SELECT CAST(floor(popularity_rank / {RANK_BIN}.0) AS INTEGER), count(*) "
-                               f"FROM deezer_tracks WHERE popularity_rank IS NOT NULL GROUP BY 1"))
-    fans = dict(backend.query("SELECT CAST(floor(log(CAST(nb_fan AS DOUBLE PRECISION) + 1)) AS INTEGER), count(*) "
-                              "FROM deezer_artists WHERE nb_fan IS NOT NULL GROUP BY 1"))
-    bpm = dict(backend.query("SELECT CAST(floor(bpm / 10) AS INTEGER), count(*) FROM deezer_tracks "
-                             "WHERE bpm IS NOT NULL GROUP BY 1"))
-    genres: Counter[str] = Counter()
-    for (value,) in backend.query("SELECT genres FROM deezer_albums WHERE genres IS NOT NULL"):
-        genres.update(json.loads(value) if isinstance(value, str) else value)
-    tracks, known_bpm = backend.query("SELECT count(*), count(bpm) FROM deezer_tracks")[0]
-    spotify_visible = backend.scalar("SELECT count(popularity) FROM spotify_tracks")
-    return Section(facts={"rank_bins": ranks, "rank_bin": RANK_BIN, "fan_decades": fans, "bpm_bins": bpm,
-                          "genres": genres.most_common(15), "tracks": tracks, "known_bpm": known_bpm,
-                          "spotify_popularity_visible": spotify_visible or 0})
-
-
-def _snapshots(backend: Backend, tables: set[str]) -> Section:
+def _snapshots(backend: Backend, tables: set[str]) -> ReportSection:
+    title = "Popularity over time"
     if SNAPSHOT_TABLE not in tables:
-        return Section.missing(f"no dated popularity snapshots yet (table {SNAPSHOT_TABLE}): a daily refresh writes "
-                               f"them; until then popularity is the one reading each load took")
-    rows = backend.query(f"SELECT snapshot_date, source_track_id, popularity FROM {SNAPSHOT_TABLE} "
-                         f"WHERE source = 'deezer' ORDER BY snapshot_date")
+        return ReportSection("snapshots", title, available=False,
+                             why=f"no dated popularity snapshots yet (table {SNAPSHOT_TABLE}): a daily refresh writes "
+                                 f"them; until then popularity is the one reading each load took")
+    rows = backend.query(f"SELECT source, snapshot_date, source_track_id, popularity FROM {SNAPSHOT_TABLE} "
+                         f"WHERE popularity IS NOT NULL ORDER BY snapshot_date")
     if not rows:
-        return Section.missing(f"{SNAPSHOT_TABLE} holds no Deezer snapshot yet")
-    series: dict[str, list[tuple]] = defaultdict(list)
-    for day, track, popularity in rows:
-        series[track].append((day, popularity))
-    movers = sorted(series, key=lambda t: -abs((series[t][-1][1] or 0) - (series[t][0][1] or 0)))[:10]
-    return Section(facts={"movers": {t: series[t] for t in movers}, "dates": len({r[0] for r in rows})})
+        return ReportSection("snapshots", title, available=False,
+                             why=f"{SNAPSHOT_TABLE} holds no snapshot with a popularity yet")
+    section = ReportSection("snapshots", title)
+    per_source: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    for source, day, track, popularity in rows:
+        per_source[source][track].append((day, popularity))
+    section.facts = {"sources": {}}
+    for name, series in per_source.items():
+        source = registry.get(name)
+        movers = sorted(series, key=lambda t: (-abs(series[t][-1][1] - series[t][0][1]), t))[:MOVERS]
+        section.facts["sources"][name] = {"title": source.title, "dates": len({d for points in series.values()
+                                                                               for d, _ in points})}
+        section.figures.append(FigureSpec(
+            f"fig-movers-{name}", f"Biggest movers on {source.title}",
+            f"The {len(movers)} tracks whose {source.title} popularity changed most between their first and last snapshot.",
+            "movers", {"series": {t: series[t] for t in movers}, "ylabel": f"{source.title} popularity"}))
+    return section
 
 
-def _spend(overview: dict) -> Section:
+def _spend(overview: dict, section: ReportSection) -> None:
     from pipeline.partitions import discover_partitions
-    from pipeline.tasks.enrich import QUOTA_STATE
 
     songs = overview.get("songs") or 0
-    facts: dict = {"sources": {}}
-    for source in SOURCES:
-        spent = answers.total_spent(source)  # one read of the ledger: totals and the days
-        facts["sources"][source] = {"sent_total": spent["sent_total"], "runs": spent["runs"], "by_day": spent["by_day"],
-                                    "per_song": round(spent["sent_total"] / songs, 3) if songs else None}
-    quota_file = staging.target(f"{staging.root()}/spotify/{QUOTA_STATE}")
-    quota = staging.read_json(quota_file) if quota_file.exists() else None
-    facts["quota"] = quota
-    facts["quota_active"] = bool(quota) and datetime.fromisoformat(quota["resume_at"]) > datetime.now(UTC)
-    # The observed quota: what Spotify answered on the day it stopped answering; else the busiest day seen,
-    # which the quota is at least.
-    spotify_days = facts["sources"]["spotify"]["by_day"]
-    stop_day = quota["resume_at"][:10] if quota else None
-    if quota and spotify_days:
-        stopped = max((d for d in spotify_days if d <= stop_day), default=max(spotify_days))
-        facts["daily_quota"] = spotify_days[stopped]
-        facts["daily_quota_basis"] = f"spent on {stopped}, when Spotify stopped answering"
-    elif spotify_days:
-        busiest = max(spotify_days, key=spotify_days.get)
-        facts["daily_quota"] = spotify_days[busiest]
-        facts["daily_quota_basis"] = f"the most spent in a day ({busiest}); no quota stop seen, so the quota is at least this"
-    else:
-        facts["daily_quota"], facts["daily_quota_basis"] = None, "no request recorded yet"
     try:
         partitions = len(discover_partitions(config.msd().root))
     except Exception as exc:  # the MSD root may not be reachable from where the report runs
         logger.warning("report: MSD root not readable: %s", exc)
         partitions = None
-    facts["msd_partitions"] = partitions
     loaded = overview.get("partitions") or 0
-    if partitions and loaded and songs:
-        remaining = max(round(songs / loaded * partitions) - songs, 0)
-        facts["remaining_songs"] = remaining
+    remaining = max(round(songs / loaded * partitions) - songs, 0) if partitions and loaded and songs else None
+    facts: dict = {"sources": {}, "notes": [], "msd_partitions": partitions, "remaining_songs": remaining}
+    if remaining is not None:
         facts["remaining_basis"] = (f"{partitions - loaded} of {partitions} partitions under the MSD root not loaded, "
                                     f"at {songs / loaded:.0f} songs per loaded partition")
-        spotify_per_song = facts["sources"]["spotify"]["per_song"]
-        if facts["daily_quota"] and spotify_per_song:
-            facts["spotify_days_left"] = round(remaining * spotify_per_song / facts["daily_quota"], 1)
-        deezer_per_song = facts["sources"]["deezer"]["per_song"]
-        settings = config.deezer()
-        # The pacer keeps 5% under the rate (pipeline/deezer/client.py).
-        deezer_daily = settings.rate_limit / settings.rate_window * 86_400 / 1.05
-        facts["deezer_daily"] = round(deezer_daily)
-        if deezer_per_song:
-            facts["deezer_days_left"] = round(remaining * deezer_per_song / deezer_daily, 2)
+    for source in registry.registered():
+        spent = answers.total_spent(source.name)  # one read of the ledger: totals and the days
+        per_song = round(spent["sent_total"] / songs, 3) if songs else None
+        daily, basis = source.daily_capacity(spent)
+        entry = {"title": source.title, "colour": source.colour, "sent_total": spent["sent_total"], "runs": spent["runs"],
+                 "by_day": spent["by_day"], "per_song": per_song, "daily": daily, "daily_basis": basis}
+        if remaining is not None and daily and per_song:
+            entry["days_left"] = round(remaining * per_song / daily, 2 if daily > 10_000 else 1)
+        facts["sources"][source.name] = entry
+        facts["notes"] += source.notes()
     facts["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return Section(facts=facts)
+    section.facts = facts
+    if any(s["by_day"] for s in facts["sources"].values()):
+        section.figures.append(FigureSpec(
+            "fig-spend", "Requests sent per day", "Every request sent, by UTC day, from the ledger beside each source's "
+            "answers.", "spend_by_day", {"sources": {s["title"]: (s["by_day"], s["colour"])
+                                                     for s in facts["sources"].values() if s["by_day"]}}))
 
 
-def _capabilities() -> Section:
+def _capabilities(section: ReportSection) -> None:
     out = {}
-    for source, names in (("spotify", SPOTIFY_CAPABILITIES), ("deezer", DEEZER_CAPABILITIES)):
-        store = answers.AnswerStore(answers.store_folder(source))
-        for name in names:
+    for source in registry.registered():
+        store = answers.AnswerStore(answers.store_folder(source.name))
+        for name in source.capabilities:
             entry = store.get("capability", name)
-            out[f"{source}.{name}"] = ({"available": entry.get("available"), "reason": entry.get("reason"),
-                                        "at": entry.get("at")} if entry else None)
-    return Section(facts={"capabilities": out})
+            out[f"{source.name}.{name}"] = ({"available": entry.get("available"), "reason": entry.get("reason"),
+                                             "at": entry.get("at")} if entry else None)
+    section.facts = {"capabilities": out}

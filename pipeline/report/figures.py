@@ -1,6 +1,6 @@
 """The report's figures, drawn with matplotlib and inlined as SVG (no files beside the page, no
-JavaScript). Each function takes a section's facts and returns SVG text; the report calls it
-only when the section has data.
+JavaScript). A section names each figure it wants by a kind, one of the functions below, and its
+arguments (``FigureSpec``); ``draw`` returns the SVG text.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "music-etl", "font.size": 9,
                             "axes.spines.top": False, "axes.spines.right": False})
 
-COLOURS = {"spotify": "#1DB954", "deezer": "#A238FF", "agree": "#4C72B0", "disagree": "#DD8452",
-           "matched": "#1DB954", "ambiguous": "#E5AE38", "not_found": "#999999", "error": "#C44E52"}
 MANY_PARTITIONS = 40  # above this, partitions are shown as a distribution of rates, not one bar each
 
 
@@ -36,13 +34,12 @@ def _rate(row: dict, source: str) -> float:
     return row[f"{source}_matched"] / asked if asked else 0.0
 
 
-def match_rate_by(rows: list[dict], label: str, sources: list[str]) -> str:
-    """Grouped bars: each source's match rate per group (partition or decade)."""
+def match_rate_by(rows: list[dict], label: str, sources: list[tuple[str, str, str]]) -> str:
+    """Grouped bars: each source's (name, title, colour) match rate per group (partition or decade)."""
     if label == "partition" and len(rows) > MANY_PARTITIONS:
         fig, ax = plt.subplots(figsize=(7, 3))
-        for source in sources:
-            ax.hist([_rate(r, source) for r in rows], bins=20, range=(0, 1), alpha=0.6, label=source.capitalize(),
-                    color=COLOURS[source])
+        for name, title, colour in sources:
+            ax.hist([_rate(r, name) for r in rows], bins=20, range=(0, 1), alpha=0.6, label=title, color=colour)
         ax.set_xlabel("match rate of a partition")
         ax.set_ylabel("partitions")
         ax.legend(frameon=False)
@@ -50,90 +47,105 @@ def match_rate_by(rows: list[dict], label: str, sources: list[str]) -> str:
     keys = [str(r["key"]) + ("s" if label == "decade" and r["key"] is not None else "") if r["key"] is not None
             else "unknown" for r in rows]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(rows) * len(sources) + 1.5), 3))
-    width = 0.8 / len(sources)
-    for i, source in enumerate(sources):
+    width = 0.8 / max(len(sources), 1)
+    for i, (name, title, colour) in enumerate(sources):
         xs = [x + (i - (len(sources) - 1) / 2) * width for x in range(len(rows))]
-        ax.bar(xs, [_rate(r, source) for r in rows], width, label=source.capitalize(), color=COLOURS[source])
+        ax.bar(xs, [_rate(r, name) for r in rows], width, label=title, color=colour)
     ax.set_xticks(range(len(rows)), keys, rotation=45 if len(rows) > 8 else 0)
     ax.set_ylim(0, 1)
     ax.set_ylabel("match rate")
     ax.set_xlabel(label)
-    ax.legend(frameon=False, ncols=len(sources))
+    ax.legend(frameon=False, ncols=max(len(sources), 1))
     return _svg(fig)
 
 
-def score_distribution(bins: dict[str, list[int]], width: float, source: str) -> str:
+def score_distribution(bins: dict[str, list[int]], width: float, title: str, colours: dict[str, str]) -> str:
     """Stacked histogram of match scores by outcome: where the threshold cuts."""
     fig, ax = plt.subplots(figsize=(6, 2.6))
     lefts = [i * width for i in range(len(next(iter(bins.values()))))]
     bottom = [0] * len(lefts)
     for status in sorted(bins):
-        ax.bar(lefts, bins[status], width, bottom=bottom, align="edge", label=status,
-               color=COLOURS.get(status, "#777777"))
+        ax.bar(lefts, bins[status], width, bottom=bottom, align="edge", label=status, color=colours.get(status, "#777777"))
         bottom = [b + n for b, n in zip(bottom, bins[status], strict=True)]
     ax.set_xlim(0, 1)
     ax.set_yscale("symlog", linthresh=10)  # the tail below the threshold is what matters, not the tall top bin
-    ax.set_xlabel(f"{source.capitalize()} match score of the best candidate")
+    ax.set_xlabel(f"{title} match score of the best candidate")
     ax.set_ylabel("songs (log scale)")
     ax.legend(frameon=False, ncols=4)
     return _svg(fig)
 
 
-def agreement(by_method: dict[str, dict[str, int]]) -> str:
-    """Songs both sources matched: same recording or not, by how Deezer found the song."""
-    methods = list(by_method)
-    fig, ax = plt.subplots(figsize=(5, 0.6 + 0.5 * len(methods)))
-    agree = [by_method[m]["agree"] for m in methods]
-    disagree = [by_method[m]["disagree"] for m in methods]
-    ax.barh(methods, agree, color=COLOURS["agree"], label="same recording")
-    ax.barh(methods, disagree, left=agree, color=COLOURS["disagree"], label="different recordings")
-    ax.set_xlabel("songs matched by both sources")
-    ax.set_ylabel("Deezer found it by")
-    ax.legend(frameon=False, ncols=2, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+def stacked_bars(rows: dict[str, dict[str, int]], parts: dict[str, tuple[str, str]], xlabel: str, ylabel: str) -> str:
+    """Horizontal bars, one per row, stacked by part (part → (label, colour))."""
+    labels = list(rows)
+    fig, ax = plt.subplots(figsize=(5, 0.6 + 0.5 * len(labels)))
+    left = [0] * len(labels)
+    for part, (label, colour) in parts.items():
+        values = [rows[r].get(part, 0) for r in labels]
+        ax.barh(labels, values, left=left, color=colour, label=label)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, ncols=len(parts), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return _svg(fig)
 
 
+TICKS = {None: lambda left: f"{left:g}", "thousands": lambda v: f"{v / 1000:.0f}k",
+         "powers_of_ten": lambda v: f"10^{v:.0f}"}
+
+
 def histogram(counts: dict[int, int], bin_width: float, xlabel: str, ylabel: str, colour: str,
-              tick=lambda left: f"{left:g}") -> str:
+              ticks: str | None = None) -> str:
     """Bars for pre-binned counts (bin index → count), from the first to the last bin seen."""
+    tick = TICKS[ticks]
     first, last = min(counts), max(counts)
     lefts = list(range(first, last + 1))
     fig, ax = plt.subplots(figsize=(6, 2.6))
     ax.bar([b * bin_width for b in lefts], [counts.get(b, 0) for b in lefts], bin_width * 0.9, align="edge",
            color=colour)
-    ticks = lefts if len(lefts) <= 12 else lefts[:: max(1, len(lefts) // 10)]
-    ax.set_xticks([b * bin_width for b in ticks], [tick(b * bin_width) for b in ticks])
+    shown = lefts if len(lefts) <= 12 else lefts[:: max(1, len(lefts) // 10)]
+    ax.set_xticks([b * bin_width for b in shown], [tick(b * bin_width) for b in shown])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return _svg(fig)
 
 
-def genres(top: list[tuple[str, int]]) -> str:
-    names = [g for g, _ in top][::-1]
+def bars(items: list[tuple[str, int]], colour: str, xlabel: str) -> str:
+    """Horizontal bars, the first item on top."""
+    names = [name for name, _ in items][::-1]
     fig, ax = plt.subplots(figsize=(5, 0.4 + 0.22 * len(names)))
-    ax.barh(names, [n for _, n in top][::-1], color=COLOURS["deezer"])
-    ax.set_xlabel("Deezer albums of matched tracks")
+    ax.barh(names, [n for _, n in items][::-1], color=colour)
+    ax.set_xlabel(xlabel)
     return _svg(fig)
 
 
-def movers(series: dict[str, list[tuple]]) -> str:
+def movers(series: dict[str, list[tuple]], ylabel: str) -> str:
     fig, ax = plt.subplots(figsize=(6, 3))
     for track, points in series.items():
         ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=track)
-    ax.set_ylabel("Deezer rank")
+    ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=7, ncols=2)
     fig.autofmt_xdate()
     return _svg(fig)
 
 
-def spend_by_day(sources: dict[str, dict]) -> str:
-    days = sorted({d for s in sources.values() for d in s["by_day"]})
+def spend_by_day(sources: dict[str, tuple[dict[str, int], str]]) -> str:
+    """Requests per UTC day, a bar per source (title → (day → requests, colour))."""
+    days = sorted({d for by_day, _ in sources.values() for d in by_day})
     fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(days) + 2), 2.6))
     width = 0.8 / len(sources)
-    for i, (source, facts) in enumerate(sources.items()):
+    for i, (title, (by_day, colour)) in enumerate(sources.items()):
         xs = [x + (i - (len(sources) - 1) / 2) * width for x in range(len(days))]
-        ax.bar(xs, [facts["by_day"].get(d, 0) for d in days], width, label=source.capitalize(), color=COLOURS[source])
+        ax.bar(xs, [by_day.get(d, 0) for d in days], width, label=title, color=colour)
     ax.set_xticks(range(len(days)), days, rotation=45 if len(days) > 4 else 0)
     ax.set_ylabel("requests sent")
     ax.legend(frameon=False)
     return _svg(fig)
+
+
+KINDS = {f.__name__: f for f in (match_rate_by, score_distribution, stacked_bars, histogram, bars, movers, spend_by_day)}
+
+
+def draw(kind: str, args: dict) -> str:
+    """The SVG of a figure a section asks for by ``kind``."""
+    return KINDS[kind](**args)

@@ -1,4 +1,5 @@
-"""What the per-partition staging tasks share: where their files go and how they start and report."""
+"""What the per-partition staging tasks share: where their files go and how they start and report, and
+what a source's stage tasks share on top (the Luigi resource that caps how many ask it at once)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import luigi
 
 from pipeline import config, staging, versioning
 from pipeline.partitions import input_id
+from pipeline.tasks import lifecycle  # noqa: F401  (task processes end with their command)
 from pipeline.tasks.params import PartitionParameter
 
 logger = logging.getLogger("luigi-interface")
@@ -21,7 +23,7 @@ class StagedPartitionTask(luigi.Task):
 
     partition = PartitionParameter(description="MSD letter partition, e.g. A/B")
 
-    stage: str  # the staging folder of the subclass: msd, spotify
+    stage: str  # the staging folder of the subclass: msd, or a source's stage
 
     @classmethod
     def output_settings(cls) -> dict:
@@ -82,3 +84,21 @@ class StagedPartitionTask(luigi.Task):
             self.set_progress_percentage(round(100 * done / total) if total else 100)
         if self.set_status_message:
             self.set_status_message(message)
+
+
+class SourceStage(StagedPartitionTask):
+    """A stage of one source (``source``, its registry name) for one partition."""
+
+    source: str
+
+    @property
+    def resources(self):
+        # luigid ([resources] in its config, 1 when unset) caps how many tasks ask one source at once across
+        # every worker connected to it, so the cluster's rate is at most that many tasks' own pace (docs/SCALING.md).
+        from pipeline.sources import registry
+
+        return {registry.get(self.source).resource: 1}
+
+    def ledger_name(self) -> str:
+        """How the task's line in its source's ledger is named (``SpotifySearch-AB``)."""
+        return f"{type(self).__name__}-{self.partition.replace('/', '')}"

@@ -7,6 +7,7 @@ import logging
 import os
 
 from pipeline import config, staging, versioning
+from pipeline.matching.decide import Song
 from pipeline.msd import extract as msd_extract
 from pipeline.msd.reader import READER_VERSION
 from pipeline.partitions import is_s3, resolve_msd_root
@@ -63,3 +64,11 @@ class ExtractPartition(StagedPartitionTask):
             logger.warning("partition %s: %d file(s) quarantined, listed in the manifest in %s",
                            self.partition, len(manifest["quarantined"]), folder)
         self.write_manifest(manifest)
+
+
+def staged_songs(partition: str) -> list[Song] | None:
+    """The partition's songs as its current extraction staged them; None when it has not."""
+    songs_file = staging.target(f"{ExtractPartition(partition=partition).folder}/songs.jsonl.gz")
+    if not songs_file.exists():
+        return None
+    return [Song.from_staged(r) for r in staging.read_jsonl_gz(songs_file)]

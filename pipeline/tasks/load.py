@@ -1,4 +1,4 @@
-"""LoadPartition: one partition's staged MSD and Spotify files → the warehouse, in one transaction."""
+"""LoadPartition: one partition's staged MSD files and every enabled source's → the warehouse, in one transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import luigi
 
 from pipeline import config
-from pipeline.tasks.enrich import DeezerEnrich, EnrichPartition
+from pipeline.sources import registry
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.params import PartitionParameter
 from pipeline.warehouse import grants
@@ -65,20 +65,19 @@ class LoadPartition(luigi.Task):
     partition = PartitionParameter(description="MSD letter partition, e.g. A/B")
 
     def requires(self):
-        inputs = {"msd": ExtractPartition(partition=self.partition), "spotify": EnrichPartition(partition=self.partition),
-                  "schema": WarehouseSchema()}
-        if "deezer" in config.enabled_sources():
-            inputs["deezer"] = DeezerEnrich(partition=self.partition)
-        return inputs
+        return {"msd": ExtractPartition(partition=self.partition),
+                **{source.name: source.loaded_stage(self.partition) for source in registry.enabled()},
+                "schema": WarehouseSchema()}
 
     @property
     def resources(self):
         return warehouse_write_resources()
 
     def input_manifests(self):
-        """The staged manifests this load reads, by stage: extraction and Spotify, and Deezer when enabled."""
+        """The staged manifests this load reads, by stage: the extraction's, then each enabled source's, in
+        registry order (the order its load id is taken over)."""
         inputs = self.input()
-        return {stage: inputs[stage] for stage in ("msd", "spotify", "deezer") if stage in inputs}
+        return {stage: target for stage, target in inputs.items() if stage != "schema"}
 
     def output(self):
         load_id = load_id_for(self.partition, self.input_manifests())

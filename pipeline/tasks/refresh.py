@@ -1,5 +1,5 @@
-"""The daily refresh: dated snapshots of what changes (Deezer rank and fans; Spotify popularity,
-followers and availability where the app sees them) for every matched track.
+"""The daily refresh: dated snapshots of what changes (ranks, popularity, fans, availability, as each
+source that refreshes shows them) for every matched track.
 
     DailyRefresh(date)                      the day, done when every enabled source's snapshot is loaded
       LoadSnapshot(date, source)            that source's rows of the date, one transaction
@@ -23,14 +23,12 @@ import luigi
 import orjson
 from luigi.task import MixinNaiveBulkComplete
 
-from pipeline import answers, config, staging
-from pipeline.deezer.enrich import CAPABILITIES as DEEZER_CAPABILITIES
+from pipeline import config, staging
 from pipeline.errors import TerminalError
-from pipeline.refresh import fetch
-from pipeline.refresh.plan import PLAN_VERSION, artist_cost, matched_tracks, plan_source, track_cost
-from pipeline.spotify.gateway import CAPABILITIES as SPOTIFY_CAPABILITIES
+from pipeline.refresh.plan import PLAN_VERSION, matched_tracks, plan_source
+from pipeline.sources import answers, registry
+from pipeline.sources.base import store_for
 from pipeline.tasks.base import StagedPartitionTask
-from pipeline.tasks.enrich import DEEZER_RESOURCE, SPOTIFY_RESOURCE, deezer_gateway, spotify_gateway, spotify_paid_for
 from pipeline.tasks.finalize import FinalizeWarehouse
 from pipeline.tasks.load import warehouse_write_resources
 from pipeline.tasks.run_all import every_partition
@@ -42,7 +40,21 @@ from pipeline.warehouse.target import WarehouseMarker
 logger = logging.getLogger("luigi-interface")
 
 REFRESH_STAGE = "refresh"
-CAPABILITIES = {"spotify": SPOTIFY_CAPABILITIES, "deezer": DEEZER_CAPABILITIES}
+
+
+def refreshed_sources() -> list:
+    """The enabled sources that take part in the daily refresh, in pipeline order."""
+    return [s for s in registry.enabled() if s.refreshes]
+
+
+class SourceParameter(luigi.Parameter):
+    """The name of a source that refreshes (``python -m pipeline status`` lists the sources)."""
+
+    def normalize(self, x):
+        refreshing = [s.name for s in registry.registered() if s.refreshes]
+        if x not in refreshing:
+            raise TerminalError(f"--source {x}: expected one of {', '.join(refreshing)} (the sources that refresh)")
+        return x
 
 
 def local_today(now: datetime | None = None) -> date:
@@ -82,15 +94,14 @@ class PlanRefresh(luigi.Task):
         if self.date > today:
             raise TerminalError(f"DailyRefresh date {self.date} is after today ({today} in [refresh] timezone "
                                 f"{config.refresh().timezone}): a snapshot holds what the sources say when it is taken")
-        settings = config.refresh()
         backend = warehouse_backend()
         try:
             sources = {}
-            for source in config.enabled_sources():
-                capabilities = answers.AnswerStore(answers.store_folder(source)).capabilities(CAPABILITIES[source])
-                sources[source] = plan_source(matched_tracks(backend, source, self.date), self.date,
-                                              getattr(settings, f"{source}_budget"), track_cost(source, capabilities),
-                                              artist_cost(source, capabilities))
+            for source in refreshed_sources():
+                capabilities = store_for(source.name).capabilities(source.capabilities)
+                sources[source.name] = plan_source(matched_tracks(backend, source, self.date), self.date,
+                                                   source.refresh_budget(), source.track_cost(capabilities),
+                                                   source.artist_cost(capabilities))
         finally:
             backend.close()
         staging.write_json(self.output(), {"date": self.date.isoformat(), "plan_version": PLAN_VERSION,
@@ -105,7 +116,7 @@ class RefreshPartition(StagedPartitionTask):
     (``tracks.jsonl.gz``, ``artists.jsonl.gz``, manifest); every answer stored under its date."""
 
     date = luigi.DateParameter(description="the snapshot date")
-    source = luigi.ChoiceParameter(choices=config.SOURCES, description="spotify or deezer")
+    source = SourceParameter(description="a source that refreshes")
 
     stage = REFRESH_STAGE
 
@@ -114,7 +125,7 @@ class RefreshPartition(StagedPartitionTask):
 
     @property
     def resources(self):
-        return {SPOTIFY_RESOURCE if self.source == "spotify" else DEEZER_RESOURCE: 1}
+        return {registry.get(self.source).resource: 1}
 
     def version_settings(self) -> dict:
         return {"plan_version": PLAN_VERSION}  # what a day's rows hold is fixed by its plan
@@ -129,16 +140,10 @@ class RefreshPartition(StagedPartitionTask):
         day = self.date.isoformat()
         part = read_plan(self.date)["sources"][self.source]["partitions"][self.partition]
         task = f"RefreshPartition-{self.source}-{day}-{self.partition.replace('/', '')}"
-        if self.source == "spotify":
-            gateway = spotify_gateway()
-            with spotify_paid_for(gateway, task, self.partition):
-                rows = fetch.spotify_partition(gateway, day, part, self.partition)
-        else:
-            gateway = deezer_gateway()
-            try:
-                rows = fetch.deezer_partition(gateway, day, part)
-            finally:
-                answers.record_spent("deezer", task, gateway.store.run_id, gateway.request_counts())
+        source = registry.get(self.source)
+        gateway = source.gateway()
+        with source.refresh_paid_for(gateway, task, self.partition):
+            rows = source.refresh_partition(gateway, day, part, self.partition)
         self.write_files(rows)
         self.write_manifest({"date": day, "source": self.source, "partition": self.partition,
                              "rows": {name: len(r) for name, r in rows.items()}, "requests_sent": gateway.sent()["total"],
@@ -150,7 +155,7 @@ class LoadSnapshot(luigi.Task):
     following what the day found. Complete when the marker table records it."""
 
     date = luigi.DateParameter(description="the snapshot date")
-    source = luigi.ChoiceParameter(choices=config.SOURCES, description="spotify or deezer")
+    source = SourceParameter(description="a source that refreshes")
 
     def requires(self):
         return PlanRefresh(date=self.date)
@@ -195,7 +200,7 @@ class DailyRefresh(MixinNaiveBulkComplete, luigi.Task):
     date = luigi.DateParameter(description="the snapshot date")
 
     def requires(self):
-        return [LoadSnapshot(date=self.date, source=s) for s in config.enabled_sources()]
+        return [LoadSnapshot(date=self.date, source=s.name) for s in refreshed_sources()]
 
     def output(self):
         return WarehouseMarker(warehouse_backend, f"DailyRefresh({self.date})@s{SNAPSHOT_STEP_VERSION}")
@@ -228,7 +233,7 @@ def day_summary(day: date) -> dict:
     try:
         sources = {}
         for source, planned in plan["sources"].items():
-            rows = matched_tracks(backend, source, day + timedelta(days=1))
+            rows = matched_tracks(backend, registry.get(source), day + timedelta(days=1))
             lasts = {r[2]: r[4] for r in rows}
             dated = [v for v in lasts.values() if v is not None]
             oldest = min(dated) if dated else None

@@ -12,7 +12,7 @@ from pipeline import config, staging
 from pipeline.caches import forget_listings
 from pipeline.errors import TerminalError
 from pipeline.partitions import check_selection, discover_partitions
-from pipeline.tasks.enrich import DeezerEnrich, EnrichPartition, SpotifySearch
+from pipeline.sources import registry
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.finalize import FinalizeWarehouse
 from pipeline.tasks.load import LoadPartition, WarehouseSchema
@@ -46,7 +46,7 @@ class PartitionSelection:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        or_exit(config.enabled_sources)
+        or_exit(registry.enabled)
 
     partitions = PartitionListParameter(default="", description="comma-separated partitions such as A/A,B/D")
     letters = luigi.Parameter(default="", description="first letters to run, such as AB")
@@ -66,24 +66,20 @@ class ExtractAll(PartitionSelection, luigi.WrapperTask):
 
 
 class EnrichAll(PartitionSelection, luigi.WrapperTask):
-    """Spotify enrichment (and the extraction it needs) of every selected partition."""
+    """The enrichment (and the extraction it needs) of every selected partition by every enabled source,
+    or by the sources ``--only`` names (with what they read), staged but not loaded."""
+
+    only = luigi.Parameter(default="", description="comma-separated sources (default: every enabled source)")
 
     def requires(self):
-        return [EnrichPartition(partition=p) for p in self.selected_partitions()]
-
-
-class DeezerAll(PartitionSelection, luigi.WrapperTask):
-    """Deezer enrichment (and the extraction and Spotify enrichment it reads) of every selected
-    partition, staged but not loaded."""
-
-    def requires(self):
-        return [DeezerEnrich(partition=p) for p in self.selected_partitions()]
+        names = [n.strip() for n in self.only.split(",") if n.strip()]
+        sources = [registry.get(n) for n in names] if names else registry.enabled()
+        return [s.loaded_stage(p) for p in self.selected_partitions() for s in sources]
 
 
 def partition_steps() -> tuple[type[luigi.Task], ...]:
     """A partition's tasks in the order they run, with the enabled sources'."""
-    deezer = (DeezerEnrich,) if "deezer" in config.enabled_sources() else ()
-    return (ExtractPartition, SpotifySearch, EnrichPartition, *deezer, LoadPartition)
+    return (ExtractPartition, *(stage for source in registry.enabled() for stage in source.stages()), LoadPartition)
 
 
 class RunAll(PartitionSelection, luigi.Task):

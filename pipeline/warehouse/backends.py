@@ -61,7 +61,7 @@ class StagedFileError(TerminalError):
         self.partition, self.path = partition, path
         super().__init__(
             f"partition {partition}: staged file {path} cannot be read ({reason}); nothing was loaded. Restage it with "
-            f"`python -m pipeline rerun {partition} --force` (its Spotify answers are kept).")
+            f"`python -m pipeline rerun {partition} --force` (its answers are kept).")
 
 
 def redact(url: str) -> str:
@@ -378,7 +378,7 @@ class RedshiftBackend(PostgresBackend):
     def lock_for_load(self) -> None:
         # Redshift has no advisory locks; LOCK makes concurrent loads wait instead of failing
         # with a serializable-isolation violation at commit.
-        self.execute("LOCK " + ", ".join([*schema.ANALYTICS_TABLES, schema.MARKER_TABLE]))
+        self.execute("LOCK " + ", ".join([*schema.analytics_tables(), schema.MARKER_TABLE]))
 
     temp_tables_outlive_transactions = True
 

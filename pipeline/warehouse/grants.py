@@ -33,7 +33,7 @@ def analyst_role() -> str:
     if role.lower() == NO_ROLE:
         return ""
     if not _IDENTIFIER.match(role):
-        raise TerminalError(f"[warehouse] analyst_role = `{role}` (environment MUSIC_ETL_ANALYST_ROLE) is not a plain "
+        raise TerminalError(f"[warehouse] analyst_role = `{role}` (environment MUSIC_ETL_WAREHOUSE_ANALYST_ROLE) is not a plain "
                             f"lower-case SQL name: use letters, digits and _ (e.g. music_etl_analyst), or `none` "
                             f"for no grants")
     return role

@@ -3,7 +3,7 @@
 The same SQL for every backend (only staging differs, pipeline/warehouse/backends.py):
 
 1. lock (PostgreSQL advisory lock, Redshift LOCK; DuckDB has one writer);
-2. tables owned by the partition (``songs``, ``spotify_matches``): delete the partition's rows;
+2. tables owned by the partition (``songs``, each source's matches): delete the partition's rows;
    shared dimensions: delete the rows whose keys this load brings (a merge by key, so an
    artist met in many partitions is one row; an artist's terms, tags and similar artists go
    as a whole);
@@ -11,12 +11,12 @@ The same SQL for every backend (only staging differs, pipeline/warehouse/backend
    ``stage_<table>`` (their merge reads it), the rest straight from the staged file where the
    backend can add the load id on the way (DuckDB, PostgreSQL; Redshift stages everything);
 5. data-quality checks (row counts, null keys, duplicate keys, matches pointing at loaded
-   Spotify tracks): any failure raises and the transaction rolls back;
+   tracks of their source): any failure raises and the transaction rolls back;
 6. the match histories follow the new decisions (pipeline/warehouse/snapshots.py);
 7. replace the partition's marker row, commit.
 
 The load id is a digest of the staged manifests' own digests (SHA-256 of their bytes, carried in
-their names, pipeline/staging.py) and the schema version, so reloading the same staging gives
+their names, pipeline/staging/paths.py) and the schema version, so reloading the same staging gives
 identical tables, and new staging gives a new id that the marker does not know yet: the
 partition loads again.
 """
@@ -32,8 +32,9 @@ import orjson
 
 from pipeline import staging
 from pipeline.errors import PipelineError
+from pipeline.sources import registry
 from pipeline.warehouse.backends import Backend, StagedFileError, literal
-from pipeline.warehouse.schema import HISTORY_TABLES, MARKER_TABLE, TABLES, WAREHOUSE_SCHEMA_VERSION, Table
+from pipeline.warehouse.schema import MARKER_TABLE, WAREHOUSE_SCHEMA_VERSION, Table, history_tables, tables
 from pipeline.warehouse.snapshots import record_match_changes
 
 STEP = "load"
@@ -49,7 +50,7 @@ class DataQualityError(PipelineError):
 def load_id_for(partition: str, manifests: dict[str, staging.ManifestTarget]) -> str | None:
     """The load id of a partition's current staging, from its manifests' digests (in their names:
     no GET) and the schema version; None until every one exists. The stages are taken in the order
-    given (extraction, Spotify, then Deezer when enabled), so a run without Deezer keeps the load
+    given (extraction, then each enabled source in registry order), so a run without a source keeps the load
     ids it always had."""
     ids = [t.content_id() for t in manifests.values()]
     return None if None in ids else _load_id(partition, ids)
@@ -76,8 +77,10 @@ class PartitionLoad:
         return self.manifests["msd"]
 
     @property
-    def spotify_manifest(self) -> dict:
-        return self.manifests["spotify"]
+    def enrich_run_ids(self) -> str | None:
+        """Each source stage's run id (``spotify=…;deezer=…``), for the marker row."""
+        ids = ";".join(f"{stage}={m['run_id']}" for stage, m in self.manifests.items() if stage != "msd" and m.get("run_id"))
+        return ids[:256] or None
 
     @property
     def update_id(self) -> str:
@@ -85,7 +88,7 @@ class PartitionLoad:
 
     def tables(self) -> list[Table]:
         """The tables this load fills: those of the stages it has staging for."""
-        return [t for t in TABLES if t.stage in self.folders]
+        return [t for t in tables() if t.stage in self.folders]
 
     def path(self, table: Table) -> str:
         return f"{self.folders[table.stage]}/{table.file}"
@@ -152,7 +155,7 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
     backend.duplicates_in_load.clear()
     with backend.transaction():
         backend.lock_for_load()
-        for table in load.tables():  # a table that feeds another's delete (artists) comes first in TABLES
+        for table in load.tables():  # a table that feeds another's delete (artists) comes first in tables()
             if _direct(backend, table):
                 _delete_previous(backend, table, partition)
                 with _reading(backend, load, table):
@@ -171,10 +174,10 @@ def load_partition(backend: Backend, load: PartitionLoad) -> dict[str, int]:
                             f"FROM stage_{table.name}")
 
         _raise_if(partition, check(backend, load, staged))
-        for source in (s for s in HISTORY_TABLES if s in load.folders):
+        for source in (s for s in history_tables() if s in load.folders):
             record_match_changes(backend, source, [partition], load_id, datetime.now(UTC))
         record_marker(backend, load.update_id, partition, STEP, load_id, extract_id=load.msd_manifest.get("extract_id"),
-                      enrich_run_id=load.spotify_manifest.get("run_id"), row_counts=orjson.dumps(staged).decode())
+                      enrich_run_id=load.enrich_run_ids, row_counts=orjson.dumps(staged).decode())
         if backend.temp_tables_outlive_transactions:
             for table in load.tables():
                 if not _direct(backend, table):
@@ -216,11 +219,13 @@ def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list
             counts[(table.name, "duplicates")] = (
                 f"SELECT count(*) FROM (SELECT {key} FROM {table.name} WHERE {key} IN "
                 f"(SELECT {key} FROM {table.name} WHERE {mine}) GROUP BY {key} HAVING count(*) > 1) d")
-    for source in (s for s in ("spotify", "deezer") if s in load.folders):
-        counts[(f"{source}_matches", "dangling")] = (
-            f"SELECT count(*) FROM {source}_matches m LEFT JOIN {source}_tracks t "
-            f"ON t.{source}_track_id = m.{source}_track_id WHERE m.msd_partition = {literal(partition)} "
-            f"AND m.{source}_track_id IS NOT NULL AND t.{source}_track_id IS NULL")
+    matching = [s for s in registry.registered() if s.matches and s.name in load.folders]
+    for source in matching:
+        column = source.track_id_column
+        counts[(source.match_table, "dangling")] = (
+            f"SELECT count(*) FROM {source.match_table} m LEFT JOIN {source.track_table} t "
+            f"ON t.{column} = m.{column} WHERE m.msd_partition = {literal(partition)} "
+            f"AND m.{column} IS NOT NULL AND t.{column} IS NULL")
     row = backend.query("SELECT " + ", ".join(f"({sql})" for sql in counts.values()))[0]
     found = dict(zip(counts, row, strict=True))
 
@@ -235,10 +240,10 @@ def check(backend: Backend, load: PartitionLoad, staged: dict[str, int]) -> list
         duplicates = found.get((table.name, "duplicates"), backend.duplicates_in_load.get(table.name, 0))
         if duplicates:
             problems.append(f"{table.name}: {duplicates} duplicated keys ({', '.join(table.key)})")
-    for source in (s for s in ("spotify", "deezer") if s in load.folders):
-        if found[(f"{source}_matches", "dangling")]:
-            problems.append(f"{source}_matches: {found[(f'{source}_matches', 'dangling')]} matches point at no loaded "
-                            f"{source}_tracks row")
+    for source in matching:
+        if found[(source.match_table, "dangling")]:
+            problems.append(f"{source.match_table}: {found[(source.match_table, 'dangling')]} matches point at no loaded "
+                            f"{source.track_table} row")
     return problems
 
 

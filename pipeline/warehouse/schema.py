@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+
+from pipeline.warehouse.table import Column, Table
 
 SQL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "sql")
 SCHEMA_FILE = os.path.join(SQL_DIR, "schema.sql")
@@ -23,39 +24,13 @@ JSON_TYPE = {DUCKDB: "JSON", POSTGRESQL: "JSONB", REDSHIFT: "SUPER"}
 _ONLY = re.compile(r"\{\{([a-z,]+):\s*(.*?)\}\}", re.DOTALL)
 _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\)", re.DOTALL)
 _COLUMN = re.compile(r"^\s*(\w+) (.+?)(?: NOT NULL)?,?$")
+_VIEW_PART = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\s+songs\s+s\b\s*(.*?)\s*$", re.DOTALL | re.IGNORECASE)
+_OUTPUT_NAME = re.compile(r"(?:\bAS\s+|\.)(\w+)\s*$", re.IGNORECASE)
 
+__all__ = ["Column", "Table"]  # declared in pipeline/warehouse/table.py, used by every loader through here
 
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str  # as written in schema.sql, {{JSON}} included
-    not_null: bool
-
-    @property
-    def is_json(self) -> bool:
-        return self.type == "{{JSON}}"
-
-
-@dataclass(frozen=True)
-class Table:
-    """Where a table's rows come from and how a partition's load writes them."""
-
-    name: str
-    stage: str  # staging stage folder: msd | spotify
-    file: str  # staged file in <staging>/<stage>/A/B/
-    key: tuple[str, ...]  # unique in the table (checked after every load)
-    # owned: rows belong to one partition (msd_partition) and a reload replaces them;
-    # merged: shared dimension, rows replaced by `replace_by` key values present in the load.
-    owned: bool = False
-    replace_by: str | None = None
-    # the stage table whose `replace_by` values say which rows this load replaces (default: its own)
-    replace_from: str | None = None
-
-    def columns(self) -> list[Column]:
-        return table_columns()[self.name]
-
-
-TABLES = (
+# The MSD's own tables, loaded from <staging root>/msd/A/B/.
+MSD_TABLES = (
     Table("songs", "msd", "songs.jsonl.gz", key=("track_id",), owned=True),
     Table("artists", "msd", "artists.jsonl.gz", key=("artist_id",), replace_by="artist_id"),
     # An artist's terms, tags and similar artists are replaced as a whole, for every artist the partition met.
@@ -65,17 +40,7 @@ TABLES = (
           replace_from="artists"),
     Table("similar_artists", "msd", "similar_artists.jsonl.gz", key=("artist_id", "similar_artist_id"),
           replace_by="artist_id", replace_from="artists"),
-    Table("spotify_matches", "spotify", "matches.jsonl.gz", key=("track_id",), owned=True),
-    Table("spotify_tracks", "spotify", "tracks.jsonl.gz", key=("spotify_track_id",), replace_by="spotify_track_id"),
-    Table("spotify_artists", "spotify", "artists.jsonl.gz", key=("spotify_artist_id",), replace_by="spotify_artist_id"),
-    Table("spotify_audio_features", "spotify", "audio_features.jsonl.gz", key=("spotify_track_id",),
-          replace_by="spotify_track_id"),
-    Table("deezer_matches", "deezer", "matches.jsonl.gz", key=("track_id",), owned=True),
-    Table("deezer_tracks", "deezer", "tracks.jsonl.gz", key=("deezer_track_id",), replace_by="deezer_track_id"),
-    Table("deezer_artists", "deezer", "artists.jsonl.gz", key=("deezer_artist_id",), replace_by="deezer_artist_id"),
-    Table("deezer_albums", "deezer", "albums.jsonl.gz", key=("deezer_album_id",), replace_by="deezer_album_id"),
 )
-TABLE_BY_NAME = {t.name: t for t in TABLES}
 # Written by the daily refresh (pipeline/warehouse/snapshots.py), a date and a source at a time, from
 # <staging root>/refresh/<source>/<date>/A/B/.
 SNAPSHOT_TABLES = (
@@ -83,28 +48,82 @@ SNAPSHOT_TABLES = (
           key=("snapshot_date", "source", "source_track_id", "msd_track_id")),
     Table("artist_popularity_daily", "refresh", "artists.jsonl.gz", key=("snapshot_date", "source", "source_artist_id")),
 )
-# Kept by SQL over the match tables and the snapshots, by partition loads and snapshot loads alike.
-HISTORY_TABLES = {"spotify": "spotify_match_history", "deezer": "deezer_match_history"}
-
-
-def row_order(name: str) -> tuple[str, ...]:
-    """The columns that put a table's (or the view's) rows in a stable order: its key."""
-    for table in (*TABLES, *SNAPSHOT_TABLES):
-        if table.name == name:
-            return table.key
-    return ("track_id", "valid_from") if name in HISTORY_TABLES.values() else ("track_id",)
-
-
-# Every table researchers read (exports, locks): the partition loads', the snapshots' and the histories.
-ANALYTICS_TABLES = (*(t.name for t in TABLES), *(t.name for t in SNAPSHOT_TABLES), *HISTORY_TABLES.values())
 MARKER_TABLE = "etl_load_markers"
 VIEW = "enriched_songs"
 
 
-@functools.cache
+def _sources():
+    from pipeline.sources import registry
+
+    return registry.registered()
+
+
+def tables() -> tuple[Table, ...]:
+    """Every table a partition load fills: the MSD's, then each source's, in the order they load (a
+    table that feeds another's delete, such as artists, comes first)."""
+    return (*MSD_TABLES, *(t for source in _sources() for t in source.tables))
+
+
+def history_tables() -> dict[str, str]:
+    """Source name → its match history (SCD type 2), kept by partition loads and snapshot loads alike."""
+    return {s.name: s.history_table for s in _sources() if s.history_table}
+
+
+def analytics_tables() -> tuple[str, ...]:
+    """Every table researchers read (exports, locks): the partition loads', the snapshots' and the histories."""
+    return (*(t.name for t in tables()), *(t.name for t in SNAPSHOT_TABLES), *history_tables().values())
+
+
+def row_order(name: str) -> tuple[str, ...]:
+    """The columns that put a table's (or the view's) rows in a stable order: its key."""
+    for table in (*tables(), *SNAPSHOT_TABLES):
+        if table.name == name:
+            return table.key
+    return ("track_id", "valid_from") if name in history_tables().values() else ("track_id",)
+
+
 def source() -> str:
+    """The whole schema: sql/schema.sql with every registered source's tables and view part put in."""
+    return _composed(_sources())
+
+
+@functools.lru_cache(maxsize=8)
+def _composed(sources: tuple) -> str:
     with open(SCHEMA_FILE, encoding="utf-8") as fh:
-        return fh.read()
+        core = fh.read()
+    ddl = "\n".join(f"-- {s.title}: pipeline/sources/{s.name}/schema.sql\n{s.ddl().strip()}\n" for s in sources if s.ddl())
+    columns, joins = [], []
+    names = {n: "songs" for n in _output_names(core[core.index("CREATE OR REPLACE VIEW"):].split("SELECT", 1)[1]
+                                               .split("{{source_columns}}")[0])}
+    for s in sources:
+        part = s.view()
+        if part is None:
+            continue
+        body = "\n".join(line for line in part.splitlines() if not line.lstrip().startswith("--"))
+        match = _VIEW_PART.match(body)
+        if match is None:
+            raise ValueError(f"pipeline/sources/{s.name}/view.sql: expected `SELECT <columns> FROM songs s <joins>`")
+        for name in _output_names(match.group(1)):
+            if name in names:
+                raise ValueError(f"enriched_songs column `{name}` comes from both {names[name]} and {s.name}; "
+                                 f"rename one in its view.sql")
+            names[name] = s.name
+        columns.append(match.group(1).strip())
+        if match.group(2).strip():
+            joins.append(match.group(2).strip())
+    return (core.replace("{{source_tables}}", ddl.strip())
+            .replace("{{source_columns}}", "".join(f",\n    {c}" for c in columns))
+            .replace("{{source_joins}}", "".join(f"\n{j}" for j in joins)))
+
+
+def _output_names(select_list: str) -> list[str]:
+    """The column names a SELECT list gives (``t.name AS x`` → x, ``t.name`` → name)."""
+    out = []
+    for item in select_list.split(","):
+        match = _OUTPUT_NAME.search(item.strip())
+        if match:
+            out.append(match.group(1))
+    return out
 
 
 def render_markers(text: str, dialect: str) -> str:
@@ -130,15 +149,19 @@ def view_statements(dialect: str) -> list[str]:
     return [s for s in statements(dialect) if s.startswith(("DROP VIEW", "CREATE OR REPLACE VIEW"))]
 
 
-@functools.cache
 def table_columns() -> dict[str, list[Column]]:
+    return _table_columns(source())
+
+
+@functools.lru_cache(maxsize=8)
+def _table_columns(ddl: str) -> dict[str, list[Column]]:
     tables = {}
-    for name, body in _CREATE.findall(source()):
+    for name, body in _CREATE.findall(ddl):
         columns = []
         for line in body.strip().splitlines():
             match = _COLUMN.match(line)
             if not match:
-                raise ValueError(f"sql/schema.sql, table {name}: cannot read column line `{line.strip()}`")
+                raise ValueError(f"schema of table {name}: cannot read column line `{line.strip()}`")
             columns.append(Column(match.group(1), match.group(2), line.rstrip(",").endswith("NOT NULL")))
         tables[name] = columns
     return tables

@@ -2,7 +2,7 @@
 
 * ``load_snapshot``: one source's rows of one date, from the partitions' staged refresh files,
   in one transaction: that date's rows of that source are replaced, no other date is touched.
-* ``record_match_changes``: the match histories (``spotify_match_history``, ``deezer_match_history``,
+* ``record_match_changes``: the match histories (``<source>_match_history``,
   SCD type 2). A track's state is its current decision (the match table) and its latest
   availability (the latest snapshot); where it differs from the open history row, that row is
   closed and a new one opened. Partition loads and snapshot loads both call it, inside their own
@@ -15,7 +15,7 @@ import hashlib
 from datetime import datetime
 
 from pipeline.warehouse.backends import Backend, literal
-from pipeline.warehouse.schema import HISTORY_TABLES, SNAPSHOT_TABLES, Table
+from pipeline.warehouse.schema import SNAPSHOT_TABLES, Table, history_tables
 
 SNAPSHOT_STEP_VERSION = 1
 INSERT_ROWS = 500  # rows per INSERT … VALUES of the history (a partition holds ~1,500 tracks)
@@ -79,7 +79,7 @@ def record_match_changes(backend: Backend, source: str, partitions: list[str], l
     snapshots, stamping changes with ``at``; returns how many rows were opened or closed."""
     if not partitions:
         return 0
-    history = HISTORY_TABLES[source]
+    history = history_tables()[source]
     where = f"msd_partition IN ({', '.join(literal(p) for p in partitions)})"
     now = _current_states(backend, source, where)
     open_rows = {r[0]: tuple(r[1:]) for r in backend.query(

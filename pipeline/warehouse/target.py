@@ -19,7 +19,7 @@ import time
 
 import luigi
 
-from pipeline import staging
+from pipeline.staging import manifests
 from pipeline.warehouse.backends import Backend, DuckDBBackend
 from pipeline.warehouse.load import is_loaded
 from pipeline.warehouse.schema import MARKER_TABLE
@@ -40,7 +40,7 @@ class WarehouseMarker(luigi.Target):
         backend: Backend = self._backend_factory()
         key = (os.getpid(), backend.url)
         listed_at, known = _known.get(key, (float("-inf"), set()))
-        if time.monotonic() - listed_at > staging.LISTING_MAX_AGE_S:
+        if time.monotonic() - listed_at > manifests.LISTING_MAX_AGE_S:
             if isinstance(backend, DuckDBBackend) and not os.path.exists(backend.path):
                 return False  # nothing loaded yet; connecting would create the file
             try:

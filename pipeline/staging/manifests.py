@@ -1,35 +1,27 @@
-"""Staging storage: one place that turns ``<staging root>/<stage>/A/B/…`` into Luigi targets.
-
-The root is a local folder (atomic writes by rename, ``luigi.LocalTarget``) or
-``s3://bucket/prefix`` (atomic uploads on close, ``luigi.contrib.s3.S3Target``). Every target
-is opened in bytes mode (``luigi.format.Nop``); callers add gzip or JSON on top.
+"""Manifests, each a partition stage's completion file, and the index of them a stage listing gives.
 
 A stage's outputs for one partition live in a folder named by what produced them (see
-``pipeline/versioning.py``): ``<root>/<stage>/A/B/v-<settings digest>/``. The folder's
-completion file is its manifest, written last and named by the SHA-256 of its own bytes:
-``_manifest-<16 hex>.json``. So a stage listing says both *whether* a partition stage is done
-and *which* staging it is (the load id is built from those names), without a GET and without
-trusting how a store computes ETags (S3's ETag is not an MD5 under SSE-KMS, SSE-C or multipart
-uploads). Whoever reads a manifest checks its bytes against its name.
+``pipeline/versioning.py``): ``<root>/<stage>/A/B/v-<settings digest>/``. The folder's completion
+file is its manifest, written last and named by the SHA-256 of its own bytes:
+``_manifest-<16 hex>.json``. So a stage listing says both *whether* a partition stage is done and
+*which* staging it is (the load id is built from those names), without a GET and without trusting
+how a store computes ETags (S3's ETag is not an MD5 under SSE-KMS, SSE-C or multipart uploads).
+Whoever reads a manifest checks its bytes against its name.
 """
 
 from __future__ import annotations
 
 import glob
-import gzip
 import hashlib
 import os
 import re
 import time
-from urllib.parse import urlsplit
 
 import luigi
-import luigi.format
 import orjson
-from luigi.contrib.s3 import S3Client, S3Target
 
-from pipeline import config
 from pipeline.errors import TerminalError
+from pipeline.staging.paths import is_s3, read_bytes, s3_client, split_s3_path, target
 
 MANIFEST_GLOB = "_manifest-*.json"
 _MANIFEST_NAME = re.compile(r"_manifest-([0-9a-f]{16})\.json$")
@@ -62,73 +54,6 @@ def content_digest(data: bytes) -> str:
 def manifest_digest(name: str) -> str | None:
     match = _MANIFEST_NAME.search(name)
     return match.group(1) if match else None
-
-
-_clients: dict[int, S3Client] = {}
-
-
-def s3_client() -> S3Client:
-    """One client (and boto3 resource) per process: luigi forks a process per task when
-    workers > 1, and a boto3 resource must not cross a fork."""
-    pid = os.getpid()
-    if pid not in _clients:
-        _clients.clear()
-        _clients[pid] = S3Client(**config.s3_options())
-    return _clients[pid]
-
-
-def split_s3_path(path: str) -> tuple[str, str]:
-    """``s3://bucket/a/b`` → (``bucket``, ``a/b``)."""
-    parts = urlsplit(path, allow_fragments=False)
-    return parts.netloc, parts.path.lstrip("/")
-
-
-def is_s3(path: str) -> bool:
-    return path.startswith("s3://")
-
-
-def root() -> str:
-    return config.staging().root.rstrip("/")
-
-
-def partition_prefix(stage: str, partition: str) -> str:
-    """``<staging root>/<stage>/A/B``: every version of one stage's outputs for one partition."""
-    return f"{root()}/{stage}/{partition}"
-
-
-def remove_stale_temporaries(prefix: str) -> list[str]:
-    """Delete what a killed writer left in a local folder (Luigi's ``*-luigi-tmp-*``).
-
-    A process killed mid-write never renames its temporary file, so it never looks complete,
-    but it would stay forever. S3 needs nothing: an upload that did not finish leaves no object.
-    """
-    if is_s3(prefix) or not os.path.isdir(prefix):
-        return []
-    stale = sorted(glob.glob(os.path.join(glob.escape(prefix), "*-luigi-tmp-*")))
-    for path in stale:
-        os.remove(path)
-    return stale
-
-
-def list_files(folder: str, suffix: str) -> list[str]:
-    """The files of ``folder`` whose names end with ``suffix``, sorted; [] when it has none or does
-    not exist (one LIST on S3, where a prefix with no keys is simply empty)."""
-    if is_s3(folder):
-        return sorted(p for p in s3_client().listdir(folder) if p.endswith(suffix))
-    return sorted(glob.glob(os.path.join(glob.escape(folder), f"*{suffix}")))
-
-
-def target(path: str):
-    if is_s3(path):
-        return S3Target(path, format=luigi.format.Nop, client=s3_client())
-    return luigi.LocalTarget(path, format=luigi.format.Nop)
-
-
-def read_bytes(path: str) -> bytes:
-    if is_s3(path):
-        return s3_client().get_as_bytes(path)
-    with open(path, "rb") as fh:
-        return fh.read()
 
 
 class ManifestIndex:
@@ -313,76 +238,3 @@ def manifest_folders(prefix: str) -> list[str]:
         return sorted(f for f in manifest_index().folders(prefix.rsplit("/", 2)[0]) if f.startswith(prefix + "/"))
     found = glob.glob(os.path.join(glob.escape(prefix), "*", MANIFEST_GLOB))
     return sorted({os.path.dirname(p) for p in found if manifest_digest(os.path.basename(p))})
-
-
-class JsonLinesWriter:
-    """Gzipped JSON Lines into a target, atomically: the file appears only when ``commit()`` runs.
-
-    orjson encodes (about 20x faster than the json module on these small rows: on the
-    extraction path that is a third of the time). It writes NaN and infinities as null,
-    which is also the null rule for them, so staged files are always strict JSON.
-    """
-
-    _FLUSH_EVERY = 256
-
-    def __init__(self, tgt, gzip_level: int = 1):
-        self._raw = tgt.open("w")
-        # mtime=0 keeps the bytes identical for identical content (reruns, checksums).
-        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=gzip_level, mtime=0)
-        self._pending: list[bytes] = []
-        self.rows = 0
-
-    def write(self, record: dict) -> None:
-        self._pending.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-        self.rows += 1
-        if len(self._pending) >= self._FLUSH_EVERY:
-            self._flush()
-
-    def write_lines(self, lines: list[bytes]) -> None:
-        """Rows already encoded as JSON lines (each ending in a newline), for callers that build
-        many small rows of a fixed shape (pipeline/msd/extract.py)."""
-        self._pending.extend(lines)
-        self.rows += len(lines)
-        if len(self._pending) >= self._FLUSH_EVERY:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._gz.write(b"".join(self._pending))
-            self._pending = []
-
-    def commit(self) -> None:
-        self._flush()
-        self._gz.close()
-        self._raw.close()  # the atomic move / upload happens here
-
-    def abort(self) -> None:
-        """Drop what was written: nothing reaches the final path."""
-        self._gz.close()
-        # Luigi's atomic files are context managers that skip the move (or upload) when the block
-        # ends in an error; that is the way to leave one unpublished.
-        self._raw.__exit__(WriteAbortedError, WriteAbortedError(), None)
-        tmp = getattr(self._raw, "tmp_path", None)
-        if tmp and os.path.exists(tmp):
-            os.remove(tmp)
-
-
-class WriteAbortedError(Exception):
-    """The reason handed to an atomic file left unpublished."""
-
-
-def write_json(tgt, payload: dict) -> None:
-    data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    with tgt.open("w") as fh:
-        fh.write(data)
-
-
-def read_json(tgt) -> dict:
-    with tgt.open("r") as fh:
-        return orjson.loads(fh.read())
-
-
-def read_jsonl_gz(tgt) -> list[dict]:
-    with tgt.open("r") as fh:
-        data = gzip.decompress(fh.read())
-    return [orjson.loads(line) for line in data.splitlines() if line]

@@ -1,9 +1,8 @@
 """Enrichment of one partition: staged MSD songs → Spotify matches, tracks, artists, audio features.
 
-Every request goes through the gateway (pipeline/spotify/gateway.py), which answers from the
-answer store when it can; this module decides what to ask (pipeline/matching/ladder.py), lets
-the shared matcher decide (pipeline/matching/decide.py) and turns the answers into rows
-(pipeline/spotify/rows.py).
+Every request goes through the gateway (gateway.py), which answers from the answer store when it
+can; this module decides what to ask (the shared ladder, pipeline/matching/ladder.py), lets the
+shared matcher decide (pipeline/matching/decide.py) and turns the answers into rows (rows.py).
 
 Two phases, so a quota that runs out has bought matches first: ``match_songs`` (crosswalk
 checks and searches) and the details (artists, audio features), which ``SpotifySearch`` and
@@ -21,14 +20,14 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 
-from pipeline.answers import utc_now
 from pipeline.errors import TransientError
 from pipeline.matching import decide as matching
 from pipeline.matching import ladder
-from pipeline.matching.decide import AMBIGUOUS, ERROR, MATCHED, NOT_FOUND, Song
-from pipeline.spotify.gateway import Gateway, SpotifyOutage
-from pipeline.spotify.rows import artist_row, match_row, track_row
-from pipeline.spotify.shapes import FEATURE_FIELDS
+from pipeline.matching.decide import ERROR, MATCHED, Song
+from pipeline.sources.answers import utc_now
+from pipeline.sources.spotify.gateway import SpotifyGateway, SpotifyOutage
+from pipeline.sources.spotify.rows import artist_row, match_row, track_row
+from pipeline.sources.spotify.shapes import FEATURE_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class SpotifyTransientError(TransientError):
             f"rerun the partition later and only the missing ones are asked.")
 
 
-def enrich_partition(partition: str, songs: list[Song], gateway: Gateway, threshold: float = matching.DEFAULT_THRESHOLD,
+def enrich_partition(partition: str, songs: list[Song], gateway: SpotifyGateway, threshold: float = matching.DEFAULT_THRESHOLD,
                      crosswalk: dict[str, list[str]] | None = None, fetch_artists: bool = True,
                      fetch_audio_features: bool = True,
                      progress: Callable[[int, int, str], None] | None = None) -> tuple[dict[str, list[dict]], dict]:
@@ -58,7 +57,7 @@ def enrich_partition(partition: str, songs: list[Song], gateway: Gateway, thresh
     return add_details(partition, songs, gateway, matched, fetch_artists, fetch_audio_features)
 
 
-def match_songs(partition: str, songs: list[Song], gateway: Gateway, threshold: float = matching.DEFAULT_THRESHOLD,
+def match_songs(partition: str, songs: list[Song], gateway: SpotifyGateway, threshold: float = matching.DEFAULT_THRESHOLD,
                 crosswalk: dict[str, list[str]] | None = None,
                 progress: Callable[[int, int, str], None] | None = None) -> tuple[dict, dict]:
     """The first phase alone (crosswalk checks and searches): (the decisions, to stage for the
@@ -90,7 +89,7 @@ def decisions_from_staging(files: dict[str, list[dict]], rungs: dict, crosswalk:
             "rungs": rungs, "crosswalk": crosswalk}
 
 
-def add_details(partition: str, songs: list[Song], gateway: Gateway, matched: dict, fetch_artists: bool = True,
+def add_details(partition: str, songs: list[Song], gateway: SpotifyGateway, matched: dict, fetch_artists: bool = True,
                 fetch_audio_features: bool = True) -> tuple[dict[str, list[dict]], dict]:
     """The second phase alone, on decisions the search phase staged."""
     try:
@@ -99,23 +98,16 @@ def add_details(partition: str, songs: list[Song], gateway: Gateway, matched: di
         raise SpotifyTransientError(partition, gateway.transient_failures, consecutive=gateway.consecutive_failures) from None
 
 
-def request_counts(gateway: Gateway) -> dict:
-    """What the gateway asked (calls) and sent (every HTTP request), so far."""
-    return _requests(gateway, warn=False)
-
-
-def _requests(gateway: Gateway, warn: bool = True) -> dict:
-    sent = gateway.sent()
-    calls = sum(gateway.requests.values())
+def _requests(gateway: SpotifyGateway) -> dict:
+    """The gateway's request counts, with a warning when Spotify was degraded."""
+    counts = gateway.request_counts()
     # Beyond one request per call and the token requests: retries after 5xx, dropped connections or 401s, and 429s.
-    extra = sent["total"] - calls - sent["by_endpoint"].get("token", 0)
-    if warn and extra > 0:
+    extra = counts["sent_total"] - counts["this_run_total"] - counts["sent"].get("token", 0)
+    if extra > 0:
         logger.warning("Spotify was degraded: %d requests sent for %d calls; %d were rate-limited (429), %d retried "
-                       "after server errors, dropped connections or an expired token", sent["total"], calls,
-                       sent["rate_limited"], extra - sent["rate_limited"])
-    return {"this_run": dict(sorted(gateway.requests.items())), "this_run_total": sum(gateway.requests.values()),
-            "sent": sent["by_endpoint"], "sent_total": sent["total"], "rate_limited": sent["rate_limited"],
-            "answered_from_store": gateway.answered_from_store}
+                       "after server errors, dropped connections or an expired token", counts["sent_total"],
+                       counts["this_run_total"], counts["rate_limited"], extra - counts["rate_limited"])
+    return counts
 
 
 def _match(partition, songs, gateway, threshold, crosswalk, progress) -> dict:
@@ -193,30 +185,27 @@ def _details(partition, songs, gateway, matched, fetch_artists, fetch_audio_feat
     return outputs, manifest
 
 
-def _search_song(song: Song, partition: str, gateway: Gateway, threshold: float, hits: dict, rungs: Counter) -> dict:
-    step = ladder.first_query(song)
-    if step is None:
-        return match_row(song, partition, NOT_FOUND, "unsearchable", None, None, None, None,
-                          error="artist_name or title is empty")
-    asked: list[str] = []
-    while True:
-        rung, query = step
-        asked.append(rung)
+def spotify_filters(title: str, artist: str) -> str:
+    """Spotify's field filters: single quotes (double quotes find nothing since 2025)."""
+    return f"track:'{title}'" + (f" artist:'{artist}'" if artist else "")
+
+
+def _search_song(song: Song, partition: str, gateway: SpotifyGateway, threshold: float, hits: dict,
+                 rungs: Counter) -> dict:
+    def search(rung: str, query: str) -> tuple[list[dict], str]:
         rungs[rung] += 1
         entry = gateway.search(query)
         if entry is None:  # transient: the partition fails at the end and a rerun asks again
-            return match_row(song, partition, ERROR, "search", rung, query, None, None, error="transient failure")
+            raise ladder.Unanswered("transient failure")
         if entry["status"] != 200:
-            return match_row(song, partition, ERROR, "search", rung, query, None, entry["at"],
-                              error=f"HTTP {entry['status']}: {entry.get('error')}")
-        decision = matching.decide(song, entry["items"], threshold)
-        if decision.status in (MATCHED, AMBIGUOUS):
-            if decision.status == MATCHED:
-                hits.setdefault(decision.best.track["id"], (decision.best.track, entry["at"]))
-            return match_row(song, partition, decision.status, "search", rung, query, decision, entry["at"])
-        step = ladder.next_query(song, asked, entry["items"], decision, gateway.search_limit)
-        if step is None:
-            return match_row(song, partition, NOT_FOUND, "search", rung, query, decision, entry["at"])
+            raise ladder.Unanswered(f"HTTP {entry['status']}: {entry.get('error')}", entry["at"])
+        return entry["items"], entry["at"]
+
+    climbed = ladder.climb(song, search, threshold, gateway.search_limit, spotify_filters)
+    if climbed.best is not None:
+        hits.setdefault(climbed.best["id"], (climbed.best, climbed.at))
+    return match_row(song, partition, climbed.status, climbed.method, climbed.rung, climbed.query, climbed.decision,
+                     climbed.at, error=climbed.error)
 
 
 def merge_requests(*parts: dict) -> dict:

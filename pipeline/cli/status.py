@@ -1,21 +1,33 @@
-"""Where each partition stands: extracted, enriched by each source, loaded (``python -m pipeline status``).
+"""``python -m pipeline status``: where each partition stands: extracted, enriched by each enabled source,
+loaded.
 
 A stage whose staging was made with other settings or code versions than the configured ones
-(``[spotify] match_threshold`` changed, a new reader version, …) is shown as stale, naming what
-changed: the next run redoes it (enrichment from its journal, without paying again).
+(a source's ``match_threshold`` changed, a new reader version, …) is shown as stale, naming what
+changed: the next run redoes it (enrichment from the stored answers, without paying again).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from pipeline import answers, config, staging, versioning
+from pipeline import config, staging, versioning
 from pipeline.partitions import discover_partitions
-from pipeline.tasks import DeezerEnrich, EnrichPartition, ExtractPartition, LoadPartition, SpotifySearch
-from pipeline.tasks.enrich import sent_total
+from pipeline.sources import answers, registry
+from pipeline.sources.base import requests_sent
+from pipeline.tasks.extract import ExtractPartition
+from pipeline.tasks.load import LoadPartition
 from pipeline.warehouse.backends import redact, warehouse_backend
 from pipeline.warehouse.load import load_id_for
 from pipeline.warehouse.target import marker_table_exists_sql
+
+
+def add_parser(sub) -> None:
+    sub.add_parser("status", help="where each partition stands")
+
+
+def command(args: argparse.Namespace) -> int:
+    return main()
 
 
 def _loaded_ids() -> dict[str, str] | None:
@@ -46,6 +58,22 @@ def stale_reason(task) -> str | None:
     return f"stale {task.stage} staging ({'; '.join(changes) or 'older layout'})"
 
 
+def _not_enriched(source, partition: str) -> str:
+    """Why a source's loaded stage has no output: the first of its stages that is not done says, where a
+    setting changed (a changed search setting shows in the search stage, where it was set)."""
+    for stage in source.stages():
+        task = stage(partition=partition)
+        if not task.output().exists():
+            reason = stale_reason(task)
+            if reason:
+                return reason
+    return f"not enriched on {source.title}"
+
+
+def _width(source) -> int:
+    return max(len(source.title) + 2, 8)
+
+
 def main() -> int:
     """0 when the table could be drawn, 2 when there is no MSD partition to show, 1 when the
     warehouse could not be read (what is staged is still shown)."""
@@ -54,17 +82,16 @@ def main() -> int:
         print(f"error: no MSD partitions under `{config.msd().root}`: set [msd] root (environment MUSIC_ETL_MSD_ROOT) "
               f"to the folder that holds A/, B/, … (make download-msd-subset, or make sample)", file=sys.stderr)
         return 2
-    deezer_on = "deezer" in config.enabled_sources()
+    sources = registry.enabled()
     loaded = _loaded_ids()
     print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {redact(config.warehouse().url)}")
-    source_columns = f"{'Spotify':>9}{'rate':>6}{'requests':>9}" + (f"{'Deezer':>8}{'rate':>6}{'requests':>9}"
-                                                                    if deezer_on else "")
-    print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}{source_columns}  loaded")
+    print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}"
+          + "".join(f"{s.title:>{_width(s)}}{'rate':>6}{'requests':>9}" for s in sources) + "  loaded")
     # Per source: songs it was asked about, songs matched, requests sent.
-    totals = {"tracks": 0, "quarantined": 0, "spotify": [0, 0, 0], "deezer": [0, 0, 0]}
+    totals = {"tracks": 0, "quarantined": 0, **{s.name: [0, 0, 0] for s in sources}}
     complete = 0
     for partition in partitions:
-        extract, enrich = ExtractPartition(partition=partition), EnrichPartition(partition=partition)
+        extract = ExtractPartition(partition=partition)
         if not extract.output().exists():
             print(f"{partition:<10}  {stale_reason(extract) or 'not extracted'}")
             continue
@@ -72,19 +99,16 @@ def main() -> int:
         totals["tracks"] += counts["tracks"]
         totals["quarantined"] += counts["quarantined"]
         line = f"{partition:<10}{counts['tracks']:>7}{counts['quarantined']:>9}"
-        if not enrich.output().exists():
-            # A changed search setting shows in the search stage, where it was set.
-            search = SpotifySearch(partition=partition)
-            reason = (None if search.output().exists() else stale_reason(search)) or stale_reason(enrich)
-            print(f"{line}  {reason or 'not enriched'}")
+        missing = None
+        for source in sources:
+            target = source.loaded_stage(partition).output()
+            if not target.exists():
+                missing = _not_enriched(source, partition)
+                break
+            line += _source_cells(target.read()[0], counts["tracks"], totals[source.name], width=_width(source))
+        if missing:
+            print(f"{line}  {missing}")
             continue
-        line += _source_cells(enrich.output().read()[0], counts["tracks"], totals["spotify"], width=9)
-        if deezer_on:
-            deezer = DeezerEnrich(partition=partition)
-            if not deezer.output().exists():
-                print(f"{line}  {stale_reason(deezer) or 'not enriched on Deezer'}")
-                continue
-            line += _source_cells(deezer.output().read()[0], counts["tracks"], totals["deezer"], width=8)
         current = load_id_for(partition, LoadPartition(partition=partition).input_manifests())
         if loaded is None:
             state = "unknown"
@@ -94,31 +118,26 @@ def main() -> int:
         print(f"{line}  {state}")
     # Each source's rate over the songs it was asked about: songs not yet looked for are not unmatched.
     total_line = f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}"
-    for source, width in (("spotify", 9), ("deezer", 8)) if deezer_on else (("spotify", 9),):
-        songs, matched, requests = totals[source]
-        total_line += f"{matched:>{width}}{matched / songs if songs else 0:>6.2f}{requests:>9}"
+    for source in sources:
+        songs, matched, requests = totals[source.name]
+        total_line += f"{matched:>{_width(source)}}{matched / songs if songs else 0:>6.2f}{requests:>9}"
     print(f"{total_line}  {complete}/{len(partitions)} partitions loaded")
-    for source in ("spotify", "deezer") if deezer_on else ("spotify",):
-        spent = answers.total_spent(source)
-        print(f"{source.capitalize()} requests sent by every run so far: {spent['sent_total']} in {spent['runs']} task "
-              f"runs" + (f" ({spent['rate_limited']} rate-limited)" if source == "spotify" else ""))
+    for source in sources:
+        spent = answers.total_spent(source.name)
+        print(f"{source.title} requests sent by every run so far: {spent['sent_total']} in {spent['runs']} task runs"
+              + (f" ({spent['rate_limited']} rate-limited)" if spent["rate_limited"] else ""))
+    off = [s.name for s in registry.registered() if s not in sources]
     print("rate: matched / tracks of the enriched partitions; requests: requests sent to each source to produce "
           "each partition's current enrichment, every one (retries, rate-limited, error and token requests "
-          "included; answers from the store cost none)" + ("" if deezer_on else "; Deezer is off ([sources] enabled)"))
+          "included; answers from the store cost none)" + (f"; off ([sources] enabled): {', '.join(off)}" if off else ""))
     return 0 if loaded is not None else 1
 
 
 def _source_cells(manifest: dict, tracks: int, totals: list[int], width: int) -> str:
     """One source's matched, rate and requests for a partition (added to ``totals``)."""
-    matched = manifest["statuses"]["matched"]
+    matched = (manifest.get("statuses") or {}).get("matched", 0)
     songs = manifest.get("songs", tracks)  # quarantined files are not songs to match
     totals[0] += songs
     totals[1] += matched
-    totals[2] += sent_total(manifest)
-    return f"{matched:>{width}}{matched / songs if songs else 0:>6.2f}{sent_total(manifest):>9}"
-
-
-if __name__ == "__main__":
-    from pipeline.__main__ import main as front_end
-
-    sys.exit(front_end(["status"]))
+    totals[2] += requests_sent(manifest)
+    return f"{matched:>{width}}{matched / songs if songs else 0:>6.2f}{requests_sent(manifest):>9}"

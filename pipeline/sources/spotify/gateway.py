@@ -1,7 +1,8 @@
-"""The gateway: every Spotify request, answered from the answer store when it can be.
+"""The Spotify gateway: every Spotify request, answered from the answer store when it can be.
 
-``Gateway`` stores every new answer before using it (pipeline/answers.py: one store per staging
-root, shared by every partition), and discovers what the app may see once per run:
+``SpotifyGateway`` (on pipeline/sources/base.py's ``StoredGateway``) stores every new answer before
+using it (pipeline/sources/answers.py: one store per staging root, shared by every partition), and
+discovers what the app may see once per run:
 
 * ``tracks_batch`` / ``artists_batch``: the first 403 on ``GET /tracks?ids=`` or ``/artists?ids=``
   switches to single lookups (Development Mode since 2026-03);
@@ -20,20 +21,19 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable
 
 import requests
 import spotipy
 
-from pipeline.answers import AnswerStore
-from pipeline.spotify.client import SpotifyClient
-from pipeline.spotify.shapes import compact_artist, compact_features, compact_track
+from pipeline.sources.answers import AnswerStore
+from pipeline.sources.base import StoredGateway
+from pipeline.sources.spotify.client import SpotifyClient
+from pipeline.sources.spotify.shapes import CAPABILITIES, compact_artist, compact_features, compact_track
 
 logger = logging.getLogger(__name__)
 
 BATCH = {"tracks": 50, "artists": 50, "audio_features": 100}
-CAPABILITIES = ("tracks_batch", "artists_batch", "audio_features", "artist_details")
 
 # An outage, not a bad request: after this many failures in a row the partition stops instead of
 # spending minutes of backoff on every remaining song.
@@ -54,43 +54,18 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[start:start + size]
 
 
-class Gateway:
-    """Stored, capability-aware Spotify lookups.
+class SpotifyGateway(StoredGateway):
+    """Stored, capability-aware Spotify lookups. ``client`` may be a function that makes one at the
+    first request, so a run answered wholly from the store needs no credentials and opens no connection."""
 
-    ``client`` may be a function that makes one: it is then called at the first request, so a
-    run answered wholly from the store needs no credentials and opens no connection."""
+    capability_names = CAPABILITIES
+    counts_rate_limits = True
 
     def __init__(self, client: SpotifyClient | Callable[[], SpotifyClient], store: AnswerStore, search_limit: int = 10):
-        self._client, self.store, self.search_limit = client, store, search_limit
-        self._sent_before: Counter[str] | None = None
-        self._rate_limited_before = 0
-        self.requests: Counter[str] = Counter()
-        self.answered_from_store = 0
+        super().__init__("spotify", client, store)
+        self.search_limit = search_limit
         self.transient_failures: list[str] = []
         self.consecutive_failures = 0
-        self.capabilities: dict[str, dict] = store.capabilities(CAPABILITIES)
-
-    # --- plumbing ----------------------------------------------------------------------
-
-    @property
-    def client(self) -> SpotifyClient:
-        if not isinstance(self._client, SpotifyClient):
-            self._client = self._client()
-        if self._sent_before is None:  # a client may serve several gateways: count from here on
-            self._sent_before = Counter(self._client.sent)
-            self._rate_limited_before = self._client.rate_limited
-        return self._client
-
-    def sent(self) -> dict:
-        """Every HTTP request this gateway's work sent (retries, 429s, 401s and token requests
-        included), by endpoint, and the short 429s waited out."""
-        if self._sent_before is None:
-            return {"by_endpoint": {}, "total": 0, "rate_limited": 0}
-        spent = Counter(self._client.sent)
-        spent.subtract(self._sent_before)
-        spent = +spent
-        return {"by_endpoint": dict(sorted(spent.items())), "total": sum(spent.values()),
-                "rate_limited": self._client.rate_limited - self._rate_limited_before}
 
     def _call(self, endpoint: str, method: str, *args, **kwargs):
         """One request through spotipy's ``method``; returns (status, body). Transient failures
@@ -118,25 +93,15 @@ class Gateway:
         return None, None
 
     def _set_capability(self, name: str, available: bool, reason: str) -> None:
-        if self.capabilities[name]["available"] is available:
-            return
-        self.capabilities[name] = {"available": available, "reason": reason}
-        self.store.record("capability", name, available=available, reason=reason)
-        if not available:
+        if self.set_capability(name, available, reason) and not available:
             logger.info("Spotify capability `%s` unavailable for this app: %s", name, reason)
-
-    def _cached(self, kind: str, key: str) -> dict | None:
-        entry = self.store.get(kind, key)
-        if entry is not None:
-            self.answered_from_store += 1
-        return entry
 
     # --- search ------------------------------------------------------------------------
 
     def search(self, query: str) -> dict | None:
         """The stored answer for a query: ``status``, ``items`` (compact tracks), ``at``; None if transient."""
         key = search_key(self.search_limit, query)
-        entry = self._cached("search", key)
+        entry = self.stored("search", key)
         if entry is not None:
             return entry
         status, body = self._call("search", "search", q=query, type="track", limit=self.search_limit)
@@ -157,7 +122,7 @@ class Gateway:
         missing = []
         endpoint = kind.split("@")[0]  # a dated kind (track@2026-11-30) calls the same endpoint
         for item_id in dict.fromkeys(ids):
-            entry = self._cached(kind, item_id)
+            entry = self.stored(kind, item_id)
             if entry is not None:
                 out[item_id] = entry
             else:
@@ -243,7 +208,7 @@ class Gateway:
         out: dict[str, dict] = {}
         todo = []
         for item_id in dict.fromkeys(ids):
-            entry = self._cached("audio_features", item_id)
+            entry = self.stored("audio_features", item_id)
             if entry is not None:
                 out[item_id] = entry
             else:

@@ -5,6 +5,8 @@ Shared by the gateway (which journals them) and the output rows (which are built
 
 from __future__ import annotations
 
+# What a Spotify app may or may not see, discovered once and stored (the gateway's module docstring says how).
+CAPABILITIES = ("tracks_batch", "artists_batch", "audio_features", "artist_details")
 FEATURE_FIELDS = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
                   "instrumentalness", "liveness", "valence", "tempo", "time_signature")
 

@@ -2,9 +2,9 @@
 
 Until matcher version 3 every Spotify answer of a partition was appended to
 ``<staging root>/spotify/A/B/journal/<run id>[-<segment>].jsonl`` (one JSON object per line,
-``{"kind", "key", …}``). Those answers were paid for: the answer store (pipeline/answers.py)
+``{"kind", "key", …}``). Those answers were paid for: the answer store (pipeline/sources/answers.py)
 reads them when it has no answer of its own and copies each one it uses. Nothing writes here
-any more and nothing deletes it implicitly (``make forget-spotify-answers`` does, by name).
+any more and nothing deletes it implicitly (``make forget-answers SOURCE=spotify`` does, by name).
 """
 
 from __future__ import annotations

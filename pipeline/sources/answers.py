@@ -15,7 +15,7 @@ Why one object per answer, not an append-only log per run or partition:
   object is written whole (a temporary file renamed into place locally, one PUT on S3), two
   writers of one key write the same request's answer, and different keys never touch.
 
-Paid-for answers are never deleted implicitly: ``make forget-spotify-answers`` removes them by
+Paid-for answers are never deleted implicitly: ``make forget-answers SOURCE=<name>`` removes them by
 name. Answers kept by earlier versions in per-partition journals (``<stage>/A/B/journal/``) are
 read as a fallback and copied into the store when used.
 """

@@ -10,7 +10,7 @@
   ``response.songs[].tracks[]`` entries whose ``catalog`` is ``spotify`` or ``spotify-WW``.
 
 The archive holds a million small files; convert it once with
-``python -m pipeline.spotify.crosswalk ARCHIVE_DIR --out crosswalk.csv`` and point the config
+``python -m pipeline.sources.spotify.crosswalk ARCHIVE_DIR --out crosswalk.csv`` and point the config
 at the CSV, which every partition then reads in about a second.
 """
 
@@ -125,7 +125,7 @@ def _load(path: str, signature: tuple) -> dict[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.spotify.crosswalk",
+    parser = argparse.ArgumentParser(prog="python -m pipeline.sources.spotify.crosswalk",
                                      description="Convert an Echo Nest JSON archive (or any accepted crosswalk) to the two-column CSV.")
     parser.add_argument("source")
     parser.add_argument("--out", required=True)

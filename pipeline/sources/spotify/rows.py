@@ -1,7 +1,9 @@
-"""The rows EnrichPartition stages: one per MSD song (matches), per matched track, artist and feature set."""
+"""The rows SpotifyEnrich stages: one per MSD song (matches), per matched track, artist and feature set;
+and what another source reads of them (``staged_matches``)."""
 
 from __future__ import annotations
 
+from pipeline import staging
 from pipeline.matching import decide as matching
 from pipeline.matching.decide import AMBIGUOUS, MATCHED, Song
 
@@ -46,3 +48,16 @@ def artist_row(artist_id: str, name: str | None, entry: dict | None) -> dict:
     return {"spotify_artist_id": artist_id, "name": obj.get("name") or name,
             "genres": genres, "popularity": obj.get("popularity"), "followers": obj.get("followers"),
             "fetched_at": (entry or {}).get("at")}
+
+
+def staged_matches(folder: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """What another source reads of a partition's Spotify enrichment (``folder``): MSD track id → the staged
+    Spotify track it matched (with its lead artist's name, for agreement), and → its ISRC where it has one."""
+    artist_names = {a["spotify_artist_id"]: a["name"]
+                    for a in staging.read_jsonl_gz(staging.target(f"{folder}/artists.jsonl.gz"))}
+    tracks = {t["spotify_track_id"]: {**t, "primary_artist_name": artist_names.get(t["primary_artist_id"])}
+              for t in staging.read_jsonl_gz(staging.target(f"{folder}/tracks.jsonl.gz"))}
+    matched = {m["track_id"]: tracks[m["spotify_track_id"]]
+               for m in staging.read_jsonl_gz(staging.target(f"{folder}/matches.jsonl.gz"))
+               if m.get("spotify_track_id") in tracks}
+    return matched, {track_id: t["isrc"] for track_id, t in matched.items() if t.get("isrc")}

@@ -1,0 +1,371 @@
+"""What a source is to the rest of the pipeline, and the stored-lookup gateway every source builds on.
+
+A source is one folder, ``pipeline/sources/<name>/``, and one line in pipeline/sources/registry.py.
+Its ``source.py`` defines a ``Source`` subclass (``SOURCE``) that says what the source owns:
+
+* its stage tasks (``stages()``: Luigi tasks per partition, in order; the last one stages what the
+  partition's load reads, into ``<staging root>/<name>/A/B/v-…/``);
+* its warehouse tables (``tables``, their DDL in the folder's ``schema.sql``), its columns of the
+  ``enriched_songs`` view (``view.sql``) and their documentation (``DICTIONARY.md``);
+* its settings section, capabilities, answer-store namespace and ledger (``answers/<name>/``);
+* optional parts: the rerun preflight, the daily refresh, run-summary lines, report sections,
+  example queries, the demo's sandbox.
+
+Every layer outside ``pipeline/sources/`` loops over the registry and names no source; the defaults
+here are what a source that leaves a part out gets. docs/ADDING_A_SOURCE.md walks through one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from pipeline.errors import TerminalError, TransientError
+from pipeline.sources import answers
+from pipeline.warehouse.table import Table
+
+
+class Source:
+    """A source's declaration; override what the source has."""
+
+    name: str  # its folder, the stage folder its load reads, its tables' prefix, its answer-store namespace
+    title: str  # as people write it
+    requires: tuple[str, ...] = ()  # sources whose staging its stages read (they must be enabled too)
+    on_by_default = True  # enabled when [sources] enabled is blank
+    capabilities: tuple[str, ...] = ()  # what the service may or may not serve, discovered and stored
+    tables: tuple[Table, ...] = ()  # loaded by every partition load, in this order
+    # A source that matches songs has <name>_matches (track_id, msd_partition, status, score, method,
+    # <name>_track_id) and <name>_tracks keyed by <name>_track_id: the load checks every match points at a
+    # loaded track, the report draws coverage and scores, and the crosswalk reads the ids.
+    matches = False
+    keeps_match_history = False  # <name>_match_history, kept by partition and snapshot loads
+    refreshes = False  # takes part in the daily refresh (refresh_* below); needs matches and primary_artist_id
+    colour = "#777777"  # its colour in the report's figures
+    terms = ""  # the terms its data comes under, said wherever it is shown or exported
+
+    # --- what it owns -----------------------------------------------------------------------
+
+    @property
+    def folder(self) -> str:
+        return os.path.dirname(os.path.abspath(inspect.getfile(type(self))))
+
+    @property
+    def resource(self) -> str:
+        """The Luigi resource its tasks hold while they ask it (luigid caps them cluster-wide)."""
+        return f"{self.name}_api"
+
+    @property
+    def match_table(self) -> str:
+        return f"{self.name}_matches"
+
+    @property
+    def track_table(self) -> str:
+        return f"{self.name}_tracks"
+
+    @property
+    def track_id_column(self) -> str:
+        return f"{self.name}_track_id"
+
+    @property
+    def history_table(self) -> str | None:
+        return f"{self.name}_match_history" if self.keeps_match_history else None
+
+    def settings(self):
+        """Its configuration section (a luigi.Config), or None."""
+        return None
+
+    def stages(self) -> tuple[type, ...]:
+        """Its per-partition Luigi tasks in the order they run; the last stages what the load reads."""
+        raise NotImplementedError
+
+    def loaded_stage(self, partition: str):
+        return self.stages()[-1](partition=partition)
+
+    def _file(self, name: str) -> str | None:
+        path = os.path.join(self.folder, name)
+        return path if os.path.exists(path) else None
+
+    def ddl(self) -> str:
+        """Its tables' DDL (``schema.sql``), in the dialect markers of sql/schema.sql."""
+        path = self._file("schema.sql")
+        return open(path, encoding="utf-8").read() if path else ""
+
+    def view(self) -> str | None:
+        """Its part of ``enriched_songs`` (``view.sql``: ``SELECT <columns> FROM songs s <joins>``)."""
+        path = self._file("view.sql")
+        return open(path, encoding="utf-8").read() if path else None
+
+    def dictionary(self) -> str | None:
+        """The path of its part of the data dictionary (``DICTIONARY.md``)."""
+        return self._file("DICTIONARY.md")
+
+    # --- asking it ------------------------------------------------------------------------------
+
+    def gateway(self) -> StoredGateway:
+        """Its stored lookups as its settings configure them (the refresh and the preflight use them)."""
+        raise NotImplementedError(f"source {self.name} has no gateway")
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        """(URL, the setting that names it) of every service a run may ask."""
+        return []
+
+    def check_settings(self) -> None:
+        """Raise a TerminalError naming the setting when its configuration cannot work."""
+
+    def needs(self, partition: str) -> str | None:
+        """Why rerunning ``partition`` must ask the service (None: the answer store holds every answer)."""
+        return None
+
+    def check_can_ask(self, partition: str, why: str) -> None:
+        """Raise a TerminalError naming the fix when a rerun that must ask (``why``) could not."""
+        for url, setting in self.endpoints():
+            check_reachable(url, setting, f"rerunning {partition} must ask {self.title} ({why})")
+
+    def journals(self) -> tuple[str, ...]:
+        """Folders under ``<staging root>/<stage>/A/B/`` that hold answers of earlier versions: a forced
+        rerun keeps them unless told to forget them."""
+        return ()
+
+    # --- what people see --------------------------------------------------------------------
+
+    def summary(self, manifests: list[dict]) -> list[str]:
+        """Lines the run summary adds, from this run's loaded-stage manifests."""
+        return []
+
+    def notes(self) -> list[str]:
+        """Standing conditions a summary should say (a quota stop with the time it lifts)."""
+        return []
+
+    def example_queries(self) -> list[tuple[str, str]]:
+        """(title, SQL) the demo runs to show what the source adds."""
+        return []
+
+    def report_sections(self, context: ReportContext) -> list[ReportSection]:
+        """Sections of the run report only this source has, after the coverage and scores every source that
+        matches gets; each says why when it has nothing to show."""
+        return []
+
+    def daily_capacity(self, spent: dict) -> tuple[float | None, str]:
+        """Requests a day it can be asked, and on what that rests, for the report's forecast."""
+        return None, "no rate known"
+
+    @contextlib.contextmanager
+    def sandbox(self, msd_root: str, **options) -> Iterator[Sandbox | None]:
+        """The demo's stand-in: started, pointed at by the configuration, stopped after."""
+        yield None
+
+    # --- the daily refresh (when ``refreshes``) ------------------------------------------------------
+
+    def refresh_budget(self) -> int:
+        return self.settings().refresh_budget
+
+    def track_cost(self, capabilities: dict[str, dict]) -> float:
+        return 1.0
+
+    def artist_cost(self, capabilities: dict[str, dict]) -> float | None:
+        """What a lead artist's refresh costs; None when nothing about an artist is worth a request."""
+        return 1.0
+
+    def refresh_partition(self, gateway: StoredGateway, day: str, part: dict, partition: str) -> dict[str, list[dict]]:
+        """One partition's planned tracks asked on ``day``: snapshot rows per staged file (``snapshot_rows``)."""
+        raise NotImplementedError
+
+    def refresh_paid_for(self, gateway: StoredGateway, task: str, partition: str):
+        """Around a refresh task's requests (the ledger's line whatever its end)."""
+        return gateway.paid_for(task)
+
+    def __repr__(self) -> str:
+        return f"<source {self.name}>"
+
+
+@dataclass
+class ReportContext:
+    """What a source's report sections are gathered from: the warehouse, the tables it holds, whether the
+    source is enabled, and why there is nothing to show at all ("" when there is)."""
+
+    backend: object
+    tables: set[str]
+    enabled: bool
+    empty_why: str = ""
+
+
+@dataclass
+class FigureSpec:
+    """A figure the report draws (pipeline/report/figures.py): ``kind`` is one of its drawing functions
+    (``histogram``, ``stacked_bars``, ``bars``), ``args`` that function's arguments."""
+
+    id: str
+    title: str
+    caption: str
+    kind: str
+    args: dict
+
+
+@dataclass
+class ReportSection:
+    """One section of the report: its facts and figures, or why it has none. ``template`` is the Jinja2
+    template that shows it, relative to the source's folder (``report.html.j2``)."""
+
+    id: str
+    title: str
+    source: str = ""
+    template: str | None = None
+    available: bool = True
+    why: str = ""
+    facts: dict = field(default_factory=dict)
+    figures: list[FigureSpec] = field(default_factory=list)
+
+
+@dataclass
+class Sandbox:
+    """What the demo needs of a started stand-in: a line saying where it is, and what it was asked."""
+
+    description: str
+    requests: Callable[[], dict[str, int]]
+    options: dict = field(default_factory=dict)
+
+
+class StoredGateway:
+    """Lookups answered from the answer store when it can, else asked of the source and stored first.
+
+    ``client`` may be a function that makes one: it is called at the first request, so a run answered
+    wholly from the store needs no credentials and opens no connection. A client counts every HTTP
+    request it sends in ``sent`` (by endpoint; ``rate_limited`` too where it waits out 429s); the gateway
+    reports what its own work sent, since a client may serve several gateways."""
+
+    capability_names: tuple[str, ...] = ()
+    counts_rate_limits = False  # its client waits out short 429s and counts them (``rate_limited``)
+
+    def __init__(self, source: str, client, store: answers.AnswerStore):
+        self.source, self._client, self.store = source, client, store
+        self.requests: Counter[str] = Counter()  # calls made by this gateway, by kind
+        self.answered_from_store = 0
+        self._sent_before: Counter[str] | None = None
+        self._rate_limited_before = 0
+        if _is_client(client):
+            self._started(client)
+        self.capabilities: dict[str, dict] = store.capabilities(self.capability_names)
+
+    def _started(self, client) -> None:
+        self._sent_before = Counter(client.sent)
+        self._rate_limited_before = getattr(client, "rate_limited", 0)
+
+    @property
+    def client(self):
+        if not _is_client(self._client):
+            self._client = self._client()
+        if self._sent_before is None:
+            self._started(self._client)
+        return self._client
+
+    def sent(self) -> dict:
+        """Every HTTP request this gateway's work sent, by endpoint, and the 429s waited out."""
+        if self._sent_before is None:
+            return {"by_endpoint": {}, "total": 0, "rate_limited": 0}
+        spent = Counter(self._client.sent)
+        spent.subtract(self._sent_before)
+        spent = +spent
+        return {"by_endpoint": dict(sorted(spent.items())), "total": sum(spent.values()),
+                "rate_limited": getattr(self._client, "rate_limited", 0) - self._rate_limited_before}
+
+    def request_counts(self) -> dict:
+        """What it asked (calls) and sent (every HTTP request), so far: the manifests' and the ledger's shape."""
+        sent = self.sent()
+        counts = {"this_run": dict(sorted(self.requests.items())), "this_run_total": sum(self.requests.values()),
+                  "sent": sent["by_endpoint"], "sent_total": sent["total"], "answered_from_store": self.answered_from_store}
+        if self.counts_rate_limits:
+            counts["rate_limited"] = sent["rate_limited"]
+        return counts
+
+    def stored(self, kind: str, key: str) -> dict | None:
+        """The stored answer, counted as answered from the store; None when it was never asked."""
+        entry = self.store.get(kind, key)
+        if entry is not None:
+            self.answered_from_store += 1
+        return entry
+
+    def asked(self, kind: str, key: str, ask: Callable[[], dict]) -> dict:
+        """The stored answer, else ``ask()``'s payload (the entry's fields), stored before it is used."""
+        entry = self.stored(kind, key)
+        if entry is not None:
+            return entry
+        self.requests[kind] += 1
+        return self.store.record(kind, key, **ask())
+
+    def set_capability(self, name: str, available: bool, reason: str) -> bool:
+        """Record what the service serves (for every partition, ``CAPABILITY_MAX_AGE``); True when it changed."""
+        if self.capabilities[name]["available"] is available:
+            return False
+        self.capabilities[name] = {"available": available, "reason": reason}
+        self.store.record("capability", name, available=available, reason=reason)
+        return True
+
+    @contextlib.contextmanager
+    def paid_for(self, task: str) -> Iterator[None]:
+        """Around a task's requests: the ledger gets the task's line whatever its end (what was sent was paid for)."""
+        try:
+            yield
+        finally:
+            answers.record_spent(self.source, task, self.store.run_id, self.request_counts())
+
+
+def requests_sent(manifest: dict) -> int:
+    """Every request a stage's output cost, from its manifest (manifests of earlier versions counted calls only)."""
+    requests = manifest.get("requests") or {}
+    return requests.get("sent_total", requests.get("this_run_total", 0))
+
+
+def _is_client(obj) -> bool:
+    return hasattr(obj, "sent")
+
+
+def store_for(source: str, **kwargs) -> answers.AnswerStore:
+    return answers.AnswerStore(answers.store_folder(source), **kwargs)
+
+
+class NotReachableError(TerminalError):
+    def __init__(self, url: str, setting: str, reason: str, needs: str):
+        super().__init__(f"{needs}, but nothing answered at {url} ({setting}): {reason}. Check that setting, or "
+                         f"rerun when the service is back; nothing was removed.")
+
+
+def check_reachable(url: str, setting: str, needs: str) -> None:
+    """A TCP connection to ``url``'s host, or a NotReachableError naming the setting."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=5).close()
+    except OSError as exc:
+        raise NotReachableError(url, setting, exc.strerror or type(exc).__name__, needs) from None
+
+
+# --- the daily refresh's rows, the same for every source ----------------------------------------------
+
+AVAILABLE, RELINKED, GONE, UNAVAILABLE = "available", "relinked", "gone", "unavailable"
+
+
+class UnansweredError(TransientError):
+    def __init__(self, source: str, partition: str, day: str, missing: int):
+        super().__init__(f"{source} left {missing} track(s) of partition {partition} unanswered on {day} (server errors); "
+                         f"rerun the day: every answer received is stored and will not be asked again")
+
+
+def snapshot_rows(source: str, day: str, part: dict, state_of: Callable[[str], tuple],
+                  artists: list[dict]) -> dict[str, list[dict]]:
+    """A partition's refresh as the staged files the snapshot load reads: one track row per (source track,
+    MSD track) from ``state_of(track id)`` → (popularity, availability, relinked_to, fetched_at), and the
+    artists' rows (``source_artist_id``, ``followers``, ``popularity``, ``fetched_at``)."""
+    tracks = []
+    for track_id, msd_tracks in part["tracks"]:
+        popularity, availability, relinked_to, at = state_of(track_id)
+        tracks += [{"source": source, "snapshot_date": day, "source_track_id": track_id, "msd_track_id": msd_track,
+                    "msd_partition": partition, "popularity": popularity, "availability": availability,
+                    "relinked_to": relinked_to, "fetched_at": at} for msd_track, partition in msd_tracks]
+    return {"tracks.jsonl.gz": tracks,
+            "artists.jsonl.gz": [{"source": source, "snapshot_date": day, **a} for a in artists]}

@@ -1,0 +1,162 @@
+"""Deezer as a source: a keyless public API with rank, bpm, gain, fans and album genres.
+
+It reads what Spotify found (a song Spotify matched with an ISRC is looked up by it), so it needs
+Spotify enabled. Every process on a host paces itself through one file to Deezer's per-address rate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import luigi
+
+from pipeline.sources.base import (
+    AVAILABLE,
+    GONE,
+    RELINKED,
+    UNAVAILABLE,
+    Sandbox,
+    Source,
+    snapshot_rows,
+    store_for,
+)
+from pipeline.sources.deezer.settings import deezer as settings_section
+from pipeline.warehouse.table import Table
+
+CAPABILITIES = ("track_isrc",)
+DEMO_RATE = 500  # requests per second the demo's sandbox is paced at: seconds, not minutes
+
+
+class _WouldAskError(Exception):
+    """Raised instead of sending a request: the replay found an answer the store does not hold."""
+
+
+class Deezer(Source):
+    name = "deezer"
+    title = "Deezer"
+    requires = ("spotify",)
+    capabilities = CAPABILITIES
+    tables = (
+        Table("deezer_matches", "deezer", "matches.jsonl.gz", key=("track_id",), owned=True),
+        Table("deezer_tracks", "deezer", "tracks.jsonl.gz", key=("deezer_track_id",), replace_by="deezer_track_id"),
+        Table("deezer_artists", "deezer", "artists.jsonl.gz", key=("deezer_artist_id",), replace_by="deezer_artist_id"),
+        Table("deezer_albums", "deezer", "albums.jsonl.gz", key=("deezer_album_id",), replace_by="deezer_album_id"),
+    )
+    matches = True
+    keeps_match_history = True
+    refreshes = True
+    colour = "#A238FF"
+    terms = "Deezer data comes from Deezer's API, whose terms restrict it to non-commercial use."
+
+    def settings(self):
+        return settings_section()
+
+    def stages(self):
+        from pipeline.sources.deezer.tasks import DeezerEnrich
+
+        return (DeezerEnrich,)
+
+    def gateway(self):
+        from pipeline.sources.deezer.tasks import deezer_gateway
+
+        return deezer_gateway()
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        return [(self.settings().api_url, "[deezer] api_url, environment MUSIC_ETL_DEEZER_API_URL")]
+
+    def needs(self, partition: str) -> str | None:
+        """The partition's Deezer enrichment replayed against the store, with the ISRCs Spotify staged."""
+        from pipeline.sources.deezer.enrich import enrich_partition
+        from pipeline.sources.deezer.gateway import DeezerGateway
+        from pipeline.sources.spotify.rows import staged_matches
+        from pipeline.sources.spotify.tasks import SpotifyEnrich
+        from pipeline.tasks.extract import staged_songs
+
+        songs = staged_songs(partition)
+        spotify = SpotifyEnrich(partition=partition).output()
+        if songs is None or not spotify.exists():
+            return "its songs and Spotify matches are not both staged, so which answers it needs is unknown until they are"
+        _, isrcs = staged_matches(spotify.folder)  # what the rerun's DeezerEnrich will read
+
+        def no_client():
+            raise _WouldAskError
+        settings = self.settings()
+        try:
+            enrich_partition(partition, songs, DeezerGateway(no_client, store_for(self.name), settings.search_limit),
+                             isrcs, settings.match_threshold)
+        except _WouldAskError:
+            return "some of its songs, albums or artists were never looked up there"
+        return None
+
+    # --- what people see --------------------------------------------------------------------
+
+    def summary(self, manifests: list[dict]) -> list[str]:
+        both = sum(m["agreement"]["both_matched"] for m in manifests)
+        disagree = sum(m["agreement"]["disagree"] for m in manifests)
+        return [f"Spotify and Deezer both matched {both} songs this run, {disagree} disagree on the recording "
+                f"(see enriched_songs.sources_agree)"]
+
+    def daily_capacity(self, spent: dict) -> tuple[float | None, str]:
+        from pipeline.sources.deezer.client import PACE_MARGIN
+
+        settings = self.settings()
+        daily = settings.rate_limit / settings.rate_window * 86_400 / (1 + PACE_MARGIN)
+        return round(daily), (f"{settings.rate_limit} requests per {settings.rate_window:g} s ([deezer] rate_limit, "
+                              f"rate_window), less the pacer's margin")
+
+    def report_sections(self, context):
+        from pipeline.sources.deezer import report
+
+        return report.sections(self, context)
+
+    def example_queries(self) -> list[tuple[str, str]]:
+        return [("Songs both Spotify and Deezer matched: do they agree, and what Deezer adds (rank, bpm, fans)",
+                 "SELECT count(*) AS both_matched, sum(CASE WHEN sources_agree THEN 1 ELSE 0 END) AS agree, "
+                 "round(avg(deezer_rank)) AS mean_deezer_rank, round(avg(deezer_bpm), 1) AS mean_bpm, "
+                 "max(deezer_artist_fans) AS most_artist_fans FROM enriched_songs WHERE sources_agree IS NOT NULL")]
+
+    @contextlib.contextmanager
+    def sandbox(self, msd_root: str, **options):
+        from pipeline.sources.spotify.source import demo_catalog
+        from pipeline.standins.deezer_catalog import build_deezer_catalog
+        from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
+        from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, load_identities
+
+        catalog = build_deezer_catalog(load_identities(msd_root), demo_catalog(msd_root), seed=DEMO_CATALOG_SEED)
+        server = DeezerSandboxServer(DeezerState(catalog, rate_limit=None)).start()
+        os.environ["MUSIC_ETL_DEEZER_API_URL"] = f"{server.url}/"
+        # The sandbox is not Deezer: its own pace, not Deezer's 50 per 5 s, so the demo takes seconds, not minutes.
+        luigi.configuration.get_config().set("deezer", "rate_limit", str(DEMO_RATE))
+        luigi.configuration.get_config().set("deezer", "rate_window", "1")
+        try:
+            yield Sandbox(f"Deezer sandbox on {server.url}: {len(catalog.tracks)} tracks",
+                          lambda: server.state.stats()["requests"])
+        finally:
+            server.stop()
+
+    # --- the daily refresh ---------------------------------------------------------------------------
+
+    def refresh_partition(self, gateway, day: str, part: dict, partition: str) -> dict[str, list[dict]]:
+        def state_of(track_id: str):
+            entry = gateway.track_on(day, track_id)
+            obj = entry.get("obj")
+            if obj is None:
+                return None, GONE, None, entry["at"]
+            if obj["id"] != track_id:
+                return obj.get("rank"), RELINKED, obj["id"], entry["at"]
+            if obj.get("readable") is False:
+                if obj.get("alternative"):
+                    return obj.get("rank"), RELINKED, obj["alternative"], entry["at"]
+                return obj.get("rank"), UNAVAILABLE, None, entry["at"]
+            return obj.get("rank"), AVAILABLE, None, entry["at"]
+
+        artists = []
+        for artist_id in part["artists"]:
+            entry = gateway.artist_on(day, artist_id)
+            artists.append({"source_artist_id": artist_id, "followers": (entry.get("obj") or {}).get("nb_fan"),
+                            "popularity": None, "fetched_at": entry["at"]})
+        return snapshot_rows(self.name, day, part, state_of, artists)
+
+
+SOURCE = Deezer()
