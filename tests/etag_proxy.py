@@ -15,6 +15,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from pipeline.standins.loopback import POLL_INTERVAL_S  # shutdown() waits up to one poll
+
 _XML_ETAG = re.compile(rb"<ETag>(.*?)</ETag>")
 
 
@@ -32,6 +34,7 @@ class EtagRewritingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall each
 
             def log_message(self, *args):
                 pass
@@ -75,7 +78,7 @@ class EtagRewritingProxy:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> EtagRewritingProxy:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,), daemon=True).start()
         return self
 
     def stop(self) -> None:

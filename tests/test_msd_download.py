@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.msd.download import DONE_MARKER, DownloadError, download_subset
 from pipeline.partitions import discover_partitions
+from pipeline.standins.loopback import POLL_INTERVAL_S  # shutdown() waits up to one poll
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def server(archive):
             self.wfile.write(body)
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(POLL_INTERVAL_S,), daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/millionsongsubset_full.tar.gz", state
     httpd.shutdown()
 

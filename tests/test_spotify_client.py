@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 
 import pytest
 import spotipy
@@ -107,18 +108,37 @@ def test_an_expired_token_is_refreshed_once(sandbox):
     assert stats(server)["requests"]["token"] == 2
 
 
+class _HurriedClock:
+    """A monotonic clock whose sleep(s) moves it s ahead at once but sleeps at most ``real_s`` of real time."""
+
+    def __init__(self, real_s: float):
+        self.real_s, self.asked_s = real_s, 0.0
+
+    def now(self) -> float:
+        return time.monotonic() + self.asked_s
+
+    def sleep(self, seconds: float) -> None:
+        self.asked_s += seconds
+        time.sleep(min(seconds, self.real_s))
+
+
 def test_credentials_come_from_the_environment_and_never_reach_logs(sandbox, monkeypatch, caplog):
     monkeypatch.delenv("SPOTIPY_CLIENT_ID", raising=False)
     monkeypatch.delenv("SPOTIPY_CLIENT_SECRET", raising=False)
     with pytest.raises(MissingCredentialsError, match="SPOTIPY_CLIENT_ID, SPOTIPY_CLIENT_SECRET"):
         SpotifyClient()
-    server = sandbox(rate_limit=1, rate_window_s=1)
+    # The second search meets a 429 (its headers logged too); the client's waits run on a clock of the
+    # test's own, and only as long as the sandbox's short window needs in real time.
+    server = sandbox(rate_limit=1, rate_window_s=0.2)
+    clock = _HurriedClock(real_s=0.25)
     monkeypatch.setenv("SPOTIPY_CLIENT_ID", "sandbox-client")
     monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "sandbox-secret")
     with caplog.at_level(logging.DEBUG):  # spotipy logs request headers at DEBUG
-        client = SpotifyClient(api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token", backoff_factor=0.01)
+        client = SpotifyClient(api_url=f"{server.url}/v1/", token_url=f"{server.url}/api/token", backoff_factor=0.01,
+                               sleep=clock.sleep, clock=clock.now)
         client.search_tracks("love")
         client.search_tracks("love")
+    assert client.rate_limited == 1 and clock.asked_s >= 1  # the 429 path ran: Retry-After waited out
     basic = base64.b64encode(b"sandbox-client:sandbox-secret").decode()
     bearer = client.cache.token_info["access_token"]
     assert "Authorization" in caplog.text  # the lines are there, their secrets are not
