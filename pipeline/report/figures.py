@@ -42,7 +42,8 @@ def match_rate_by(rows: list[dict], label: str, sources: list[tuple[str, str, st
             ax.hist([_rate(r, name) for r in rows], bins=20, range=(0, 1), alpha=0.6, label=title, color=colour)
         ax.set_xlabel("match rate of a partition")
         ax.set_ylabel("partitions")
-        ax.legend(frameon=False)
+        if sources:  # only sources that match songs have a rate; with none enabled there is nothing to name
+            ax.legend(frameon=False)
         return _svg(fig)
     keys = [str(r["key"]) + ("s" if label == "decade" and r["key"] is not None else "") if r["key"] is not None
             else "unknown" for r in rows]
@@ -55,7 +56,8 @@ def match_rate_by(rows: list[dict], label: str, sources: list[tuple[str, str, st
     ax.set_ylim(0, 1)
     ax.set_ylabel("match rate")
     ax.set_xlabel(label)
-    ax.legend(frameon=False, ncols=max(len(sources), 1))
+    if sources:
+        ax.legend(frameon=False, ncols=len(sources))
     return _svg(fig)
 
 
