@@ -17,7 +17,7 @@ WORKERS ?= 2
 SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
-.PHONY: setup-env test demo sample extract-msd-data status report export bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
+.PHONY: setup-env test test-fast config-reference forget-answers demo sample extract-msd-data status report export bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
 	run-etl-dev run-etl-prod download-msd-subset prod-config refresh refresh-prod bench-scale
 
 setup-env: $(INSTALLED)
@@ -39,8 +39,22 @@ $(CHECKOV):
 	.venv-checkov/bin/python -m pip install --quiet --upgrade pip
 	.venv-checkov/bin/python -m pip install --quiet 'checkov>=3.2,<4'
 
+# Tests run on TEST_WORKERS processes (pytest-xdist): most of their time is spent waiting on sandboxes,
+# moto, PostgreSQL and subprocesses. TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= 2
+
+# The whole suite: what .ci/run and the README run (about 3 minutes on 2 cores, BENCHMARKS.md).
 test: setup-env $(CHECKOV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# To run every few minutes while working (under a minute on 2 cores): everything but the tests marked
+# slow (subprocesses, luigid, whole demo and warehouse runs, big samples).
+test-fast: setup-env
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow" -q
+
+# docs/CONFIGURATION.md from pipeline/config.py and the sources' settings.py (a test fails when they differ).
+config-reference: setup-env
+	$(BIN)/python -m pipeline.config_reference --write
 
 lint: setup-env
 	$(BIN)/ruff check pipeline tests bench
@@ -153,12 +167,15 @@ clean-data:
 		find $(DATA)/staging -mindepth 1 -type d -empty -delete; \
 	fi
 	rm -f $(DATA)/warehouse.duckdb $(DATA)/warehouse.duckdb.wal
-	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept the Spotify and Deezer answers under $(DATA)/staging/answers/ (make forget-spotify-answers / forget-deezer-answers remove them)"
+	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept every source's answers under $(DATA)/staging/answers/ (make forget-answers SOURCE=<name> removes one source's)"
 
-# Only by name: the Spotify answers cost quota to get again.
+# Only by name: answers cost quota or hours of a source's rate to get again.
+forget-answers:
+	@test -n "$(SOURCE)" || { echo "forget-answers: name the source whose answers to delete: make forget-answers SOURCE=<name> (python -m pipeline status lists them)"; exit 2; }
+	rm -rf $(DATA)/staging/answers/$(SOURCE) $(DATA)/staging/$(SOURCE)/*/*/journal
+
 forget-spotify-answers:
-	rm -rf $(DATA)/staging/answers/spotify $(DATA)/staging/spotify/*/*/journal
+	$(MAKE) forget-answers SOURCE=spotify
 
-# Only by name too: asking Deezer again takes hours of its rate for the full MSD.
 forget-deezer-answers:
-	rm -rf $(DATA)/staging/answers/deezer
+	$(MAKE) forget-answers SOURCE=deezer

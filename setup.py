@@ -58,6 +58,8 @@ setup(
             "python-hcl2>=7",
             # the export test reads the Parquet files back with a second engine
             "polars>=1",
+            # make test runs the suite on both cores (most tests wait on sandboxes, moto and subprocesses)
+            "pytest-xdist>=3.6,<4",
         ],
     },
     entry_points={

@@ -43,6 +43,7 @@ def _connect(dsn):
     return con
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
 def test_the_analyst_reads_everything_writes_nothing_and_never_sees_half_a_load(loaded_warehouse, analyst,
                                                                                  warehouse_url):

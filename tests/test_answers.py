@@ -31,6 +31,7 @@ for i in range(int(sys.argv[3]), int(sys.argv[4])):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["local", "s3"])
 def test_two_processes_writing_the_store_at_once_lose_nothing(where, local_pipeline, luigi_config, request):
     if where == "s3":

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT, subprocess_env_for_deezer
 
 
@@ -31,10 +33,16 @@ def test_clean_data_keeps_both_sources_answers_and_forgetting_them_takes_their_n
                            "staging/answers/spotify/search/ab/ab12.json",
                            "staging/answers/spotify/_ledger/run-1-SpotifySearch-AA.json",
                            "staging/answers/deezer/track_isrc/cd/cd34.json", "msd/A/A/x.h5"}
-    assert "kept the Spotify and Deezer answers" in clean.stdout
-    for target, left in (("forget-spotify-answers", {"staging/answers/deezer/track_isrc/cd/cd34.json", "msd/A/A/x.h5"}),
-                         ("forget-deezer-answers", {"msd/A/A/x.h5"})):
-        forget = subprocess.run(["make", "--no-print-directory", target, f"DATA={data}"],
+    assert "kept every source's answers" in clean.stdout
+    unnamed = subprocess.run(["make", "--no-print-directory", "forget-answers", f"DATA={data}"],
+                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert unnamed.returncode != 0 and "make forget-answers SOURCE=<name>" in unnamed.stdout
+    assert len(_tree(data)) == 6  # nothing removed without a name
+    # The generic target, then one of the old per-source names.
+    for target, left in ((["forget-answers", "SOURCE=spotify"], {"staging/answers/deezer/track_isrc/cd/cd34.json",
+                                                                 "msd/A/A/x.h5"}),
+                         (["forget-deezer-answers"], {"msd/A/A/x.h5"})):
+        forget = subprocess.run(["make", "--no-print-directory", *target, f"DATA={data}"],
                                 cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
         assert forget.returncode == 0, forget.stderr
         assert _tree(data) == left
@@ -153,6 +161,7 @@ def _snapshot(root):
     return {name: hashlib.sha256(open(os.path.join(root, name), "rb").read()).hexdigest() for name in _tree(root)}
 
 
+@pytest.mark.slow
 def test_a_rerun_that_cannot_succeed_is_refused_before_anything_is_removed(tmp_path, sample_root, sandbox, deezer):
     server, deezer_server = sandbox(mode="development"), deezer(rate_limit=None)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MUSIC_ETL_", "SPOTIPY_"))}
@@ -205,6 +214,7 @@ def test_a_rerun_that_cannot_succeed_is_refused_before_anything_is_removed(tmp_p
     assert sum(deezer_server.state.stats()["requests"].values()) == asked_deezer
 
 
+@pytest.mark.slow
 def test_a_wrong_partition_is_one_line_and_exit_2_before_scheduling(tmp_path, sample_root):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_ETL_")}
     env.pop("LUIGI_CONFIG_PATH", None)

@@ -275,6 +275,7 @@ def test_deezer_enrich_stages_matches_tracks_artists_and_albums(deezer_pipeline,
     assert sum(json.loads(requests_get(server))["requests"].values()) == asked  # complete: nothing asked again
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_deezer_enrichment_then_resume_repeats_no_stored_request(deezer_pipeline, sample_root, tmp_path):
     server = deezer_pipeline(rate_limit=None, latency_ms=40)
     staging_root = deezer_pipeline.staging

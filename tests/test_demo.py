@@ -8,10 +8,13 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from pipeline.standins.msd_sample import generate_sample
 from tests.conftest import PROJECT_ROOT
 
 
+@pytest.mark.slow
 def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     generate_sample(str(tmp_path / "msd"), songs=60, seed=9, partitions=["A/A", "B/B"], names="real")  # as make demo
     env = dict(os.environ, MUSIC_ETL_MSD_ROOT=str(tmp_path / "msd"), MUSIC_ETL_STAGING_ROOT=str(tmp_path / "staging"),

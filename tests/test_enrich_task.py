@@ -214,6 +214,7 @@ def test_an_expired_token_mid_partition_is_refreshed(spotify_pipeline):
     assert task.complete()
 
 
+@pytest.mark.slow
 def test_kill_9_mid_partition_then_resume_repeats_no_stored_request(spotify_pipeline, sample_root, tmp_path):
     server = spotify_pipeline(mode="development", latency_ms=40)
     staging_root = spotify_pipeline.staging

@@ -20,6 +20,7 @@ from pipeline.warehouse.backends import warehouse_backend
 from tests.conftest import PROJECT_ROOT, read_pty
 
 
+@pytest.mark.slow
 def test_every_table_round_trips_with_the_dictionarys_types_rows_and_descriptions(loaded_warehouse, tmp_path):
     out = tmp_path / "export"
     counts = export(str(out))
@@ -105,6 +106,7 @@ def test_an_empty_warehouse_is_one_line_and_exit_2_and_nothing_is_written(tmp_pa
     assert not os.path.exists(tmp_path / "out")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # the display does not depend on the backend
 def test_export_shows_a_bar_per_table_on_a_terminal_and_nothing_elsewhere(loaded_warehouse, tmp_path, warehouse_url):
     env = {"MUSIC_ETL_WAREHOUSE_URL": warehouse_url}

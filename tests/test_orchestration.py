@@ -96,6 +96,7 @@ def staged_songs(env, partition) -> int:
     return staged_manifest(env["MUSIC_ETL_STAGING_ROOT"], "msd", partition)["counts"]["tracks"]
 
 
+@pytest.mark.slow
 def test_two_worker_processes_on_one_luigid_run_each_task_once(luigid, pipeline_env, postgres_url):
     """Production shape: luigid, separate worker processes, a server warehouse (DuckDB allows one
     writing process per file, so its loads take turns within one command's workers instead)."""
@@ -129,6 +130,7 @@ def _luigi_command(port, workers=2):
             "--scheduler-port", str(port), "--workers", str(workers)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse", ["duckdb", "postgresql"])
 def test_two_plain_luigi_commands_on_one_luigid_each_exit_0_when_everything_is_done(luigid, pipeline_env, warehouse,
                                                                                    request):
@@ -153,6 +155,7 @@ def test_two_plain_luigi_commands_on_one_luigid_each_exit_0_when_everything_is_d
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_two_plain_luigi_commands_exit_non_zero_and_name_the_partition_that_failed(luigid, pipeline_env, tmp_path,
                                                                                    sample_root):
     import shutil
@@ -194,6 +197,7 @@ def test_a_failing_partition_does_not_stop_the_others_and_the_exit_code_names_it
     assert set(counts["markers"]) == {"A/A", "B/A"}
 
 
+@pytest.mark.slow
 def test_rerun_of_one_partition_leaves_the_others_untouched(local_pipeline, luigi_config, spotify_at, monkeypatch, tmp_path):
     server = spotify_at(mode="development")
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
@@ -379,6 +383,7 @@ def test_a_killed_run_leaves_no_worker_calling_spotify(pipeline_env, sandbox, tm
     assert manifests == []
 
 
+@pytest.mark.slow
 def test_a_run_on_a_terminal_shows_a_bar_with_partitions_loaded_and_a_piped_run_does_not(pipeline_env, tmp_path):
     command = [sys.executable, "-m", "pipeline", "run", "--workers", "2"]
     shown = read_pty(command, _env(pipeline_env))

@@ -60,6 +60,7 @@ def daily(loaded_warehouse, luigi_config):
     return loaded_warehouse
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb", "postgresql"], indirect=True)
 def test_three_days_give_three_snapshots_per_track_with_each_days_rank(daily, tmp_path):
     spotify, deezer = daily
@@ -109,6 +110,7 @@ def test_three_days_give_three_snapshots_per_track_with_each_days_rank(daily, tm
     assert 'data-fact="snapshot_dates_deezer">3<' in page and 'id="fig-movers-deezer"' in page
 
 
+@pytest.mark.slow
 def test_rerunning_a_day_asks_nothing_and_changes_nothing(daily, luigi_config):
     spotify, deezer = daily
     assert refresh(DAY, spotify, deezer).status == luigi.LuigiStatusCode.SUCCESS
@@ -133,6 +135,7 @@ def test_rerunning_a_day_asks_nothing_and_changes_nothing(daily, luigi_config):
     assert query("SELECT count(*) FROM etl_load_markers")[0][0] == with_markers
 
 
+@pytest.mark.slow
 def test_a_missed_day_is_backfilled_by_range_daily(daily, luigi_config):
     spotify, deezer = daily
     for day in (DAY, DAY + timedelta(days=2)):
@@ -155,6 +158,7 @@ def test_a_missed_day_is_backfilled_by_range_daily(daily, luigi_config):
     assert result.status == luigi.LuigiStatusCode.SUCCESS and sum(deezer.state.requests.values()) == sent
 
 
+@pytest.mark.slow
 def test_a_future_day_is_refused(daily, luigi_config):
     spotify, deezer = daily
     luigi_config.set("refresh", timezone="Pacific/Kiritimati")  # UTC+14: its today is at most tomorrow in UTC
@@ -165,6 +169,7 @@ def test_a_future_day_is_refused(daily, luigi_config):
     assert not staging.target(f"{staging.root()}/refresh/plans/{too_late}.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb", "postgresql"], indirect=True)
 def test_relinked_and_gone_ids_land_in_the_match_history(daily):
     spotify, deezer = daily
@@ -265,6 +270,7 @@ def test_a_quota_stop_mid_day_and_the_next_run_complete_the_day_exactly(luigi_co
     assert rows == matched
 
 
+@pytest.mark.slow
 def test_a_budget_short_of_every_track_rolls_oldest_first(loaded_warehouse, luigi_config):
     spotify, deezer = loaded_warehouse
     matched = deezer_matches()
@@ -289,6 +295,7 @@ def test_a_budget_short_of_every_track_rolls_oldest_first(loaded_warehouse, luig
     assert summary["oldest_snapshot_age_days"] == max(ages) and summary["never_snapshotted"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # its statements are captured on DuckDB
 def test_the_refresh_sql_parses_as_redshift(daily, monkeypatch):
     """The refresh sends the same SQL to every backend but the staged-file loads: every statement a
@@ -327,6 +334,7 @@ def test_the_refresh_sql_parses_as_redshift(daily, monkeypatch):
         assert not isinstance(tree, exp.Command), sql
 
 
+@pytest.mark.slow
 def test_refresh_catches_up_to_today_in_the_configured_time_zone(daily, luigi_config, capsys):
     from pipeline.cli import main
 
@@ -358,6 +366,7 @@ def readme_refresh_queries() -> list[str]:
     return [q.strip() for q in body.split(";") if q.strip()]
 
 
+@pytest.mark.slow
 def test_the_readme_queries_answer_from_the_snapshots(daily):
     spotify, deezer = daily
     matched = deezer_matches()
@@ -382,6 +391,7 @@ def test_the_readme_queries_answer_from_the_snapshots(daily):
     assert [(r[0], r[3], r[4]) for r in gone] == [(gone_msd, "deezer", matched[gone_msd])]
 
 
+@pytest.mark.slow
 def test_a_matcher_change_keeps_the_old_decisions_in_the_history(daily, luigi_config):
     """A stricter threshold re-decides from the stored answers (no request); the partitions reload
     and every decision that changed closes its history row and opens one marked rematched."""
@@ -404,6 +414,7 @@ def test_a_matcher_change_keeps_the_old_decisions_in_the_history(daily, luigi_co
     assert all(len([r for r in rows if r[0] == t]) == 1 for t in unchanged)
 
 
+@pytest.mark.slow
 def test_a_day_with_s3_staging_and_two_workers(s3_bucket, luigi_config, sample_root, spotify_at, tmp_path):
     """Partitions refreshed by forked worker processes, staging on S3: the load reads every one of them."""
     bucket, _ = s3_bucket

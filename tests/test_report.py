@@ -6,6 +6,7 @@ import os
 import re
 
 import luigi
+import pytest
 
 from pipeline.report.render import write_report
 from pipeline.sources import answers
@@ -33,6 +34,7 @@ def self_contained(page: str) -> None:
     assert not re.search(r"url\((https?:)?//", page)
 
 
+@pytest.mark.slow
 def test_the_report_shows_every_figure_and_the_warehouses_own_numbers(loaded_warehouse, tmp_path):
     spotify, deezer = loaded_warehouse
     page = open(write_report(str(tmp_path / "report.html")), encoding="utf-8").read()

@@ -50,6 +50,7 @@ def etag_proxy(moto_endpoint):
     proxy.stop()
 
 
+@pytest.mark.slow
 def test_loads_are_recognised_on_an_s3_whose_etags_are_not_md5s(etag_proxy, s3_bucket, luigi_config, sample_root,
                                                                 spotify_sandbox):
     bucket, _ = s3_bucket
@@ -92,6 +93,7 @@ def match_statuses() -> dict[str, str]:
         backend.close()
 
 
+@pytest.mark.slow
 def test_a_changed_threshold_redecides_every_match_from_the_store_and_reloads(local_pipeline, luigi_config,
                                                                                spotify_sandbox, capsys):
     server = spotify_sandbox

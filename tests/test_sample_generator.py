@@ -60,6 +60,7 @@ def test_bad_partition_argument_is_refused(tmp_path):
         main(["--out", str(tmp_path), "--songs", "3", "--partitions", "a/b"])
 
 
+@pytest.mark.slow
 def test_quirks_appear_in_realistic_proportions(big_sample):
     _, records = big_sample
     n = len(records)

@@ -63,6 +63,7 @@ def test_the_matcher_and_each_client_import_without_the_task_graph():
     assert out.stdout.strip() == "[]", out.stdout
 
 
+@pytest.mark.slow
 def test_luigis_command_line_still_finds_every_task_by_its_name():
     luigi_bin = os.path.join(os.path.dirname(sys.executable), "luigi")
     for task in ("RunAll", "SpotifySearch", "EnrichPartition", "SpotifyEnrich", "DeezerEnrich", "RangeDaily"):

@@ -210,6 +210,7 @@ def real_sample(tmp_path_factory):
     return str(root)
 
 
+@pytest.mark.slow
 def test_a_real_names_catalog_lists_the_real_strings_as_spotify_does(real_sample):
     from pipeline.standins.msd_sample import read_real_names
 

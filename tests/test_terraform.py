@@ -119,6 +119,7 @@ def test_prod_environment_file_from_terraform_output():
         render({k: v for k, v in outputs.items() if k != "warehouse_url"})
 
 
+@pytest.mark.slow
 def test_checkov_finds_nothing_failed_and_every_skip_says_why():
     checkov = os.path.join(PROJECT_ROOT, ".venv-checkov", "bin", "checkov")
     checkov = checkov if os.path.exists(checkov) else shutil.which("checkov")

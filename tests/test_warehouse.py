@@ -91,6 +91,7 @@ def test_every_partition_loads_with_exact_counts_and_merged_dimensions(staged, w
         backend.close()
 
 
+@pytest.mark.slow
 def test_rerun_does_nothing_and_forced_reload_gives_identical_tables(staged, warehouse_url):
     run_luigi([LoadPartition(partition=p) for p in PARTITIONS])
     backend = warehouse_backend()
@@ -111,6 +112,7 @@ def test_rerun_does_nothing_and_forced_reload_gives_identical_tables(staged, war
         backend.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fail_at", ["DELETE FROM songs", "INSERT INTO spotify_tracks", "INSERT INTO etl_load_markers"])
 def test_a_crash_between_statements_leaves_the_previous_state(staged, warehouse_url, monkeypatch, fail_at):
     run_luigi([LoadPartition(partition=p) for p in PARTITIONS])
@@ -130,6 +132,7 @@ def test_a_crash_between_statements_leaves_the_previous_state(staged, warehouse_
     backend.close()
 
 
+@pytest.mark.slow
 def test_new_staging_data_makes_the_partition_load_again(staged, warehouse_url, luigi_config, tmp_path):
     run_luigi([LoadPartition(partition=p) for p in PARTITIONS])
     old_id = read_manifests("A/A").load_id
@@ -151,6 +154,7 @@ def test_new_staging_data_makes_the_partition_load_again(staged, warehouse_url, 
         backend.close()
 
 
+@pytest.mark.slow
 def test_data_quality_failure_names_partition_and_numbers_and_changes_nothing(staged, warehouse_url):
     run_luigi([LoadPartition(partition="A/A")])
     backend = warehouse_backend()
@@ -165,6 +169,7 @@ def test_data_quality_failure_names_partition_and_numbers_and_changes_nothing(st
     backend.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table, file", [("similar_artists", "msd/A/A/similar_artists.jsonl.gz"),
                                          ("spotify_tracks", "spotify/A/A/tracks.jsonl.gz"),
                                          ("songs", "msd/A/A/songs.jsonl.gz")])
@@ -297,6 +302,7 @@ def test_awkward_text_survives_the_load_byte_for_byte(staged, warehouse_url, mon
         backend.close()
 
 
+@pytest.mark.slow
 def test_runall_extracts_enriches_and_loads_with_two_workers(local_pipeline, warehouse_url, luigi_config, spotify_at,
                                                             monkeypatch):
     """Two worker processes: DuckDB loads take turns (the duckdb_warehouse resource), PostgreSQL's lock."""
@@ -363,6 +369,7 @@ def test_a_session_the_server_ends_mid_load_is_reported_with_its_cause(staged, w
         backend.close()
 
 
+@pytest.mark.slow
 def test_a_renamed_view_column_replaces_the_old_view_on_an_existing_warehouse(staged, warehouse_url, monkeypatch):
     """PostgreSQL's CREATE OR REPLACE VIEW cannot rename a column: the view is dropped and made
     again in the finalize transaction, and a changed definition re-finalizes an unchanged warehouse."""
@@ -399,6 +406,7 @@ def test_a_renamed_view_column_replaces_the_old_view_on_an_existing_warehouse(st
         backend.close()
 
 
+@pytest.mark.slow
 def test_with_deezer_on_every_partition_loads_its_deezer_tables_and_the_view_shows_them(
         local_pipeline, luigi_config, spotify_at, warehouse_url, deezer_catalog):
     from pipeline.tasks import RunAll
