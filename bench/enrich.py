@@ -85,15 +85,15 @@ def quality(found: dict[str, str | None], truth: dict[str, str | None], only: se
 
 _FIRST, _NEXT = ladder.first_query, ladder.next_query
 
-def _one_rung(song, asked, items, decision, page_size):
+def _one_rung(song, asked, items, decision, page_size, filters):
     return None
 
 
-def _always_narrow(song, asked, items, decision, page_size):
-    step = _NEXT(song, asked, items, decision, page_size)
+def _always_narrow(song, asked, items, decision, page_size, filters):
+    step = _NEXT(song, asked, items, decision, page_size, filters)
     if step is None and ladder.NARROW not in asked:
         parts = ladder._parts(song)  # noqa: SLF001 - the bench varies the module's own rule
-        return (ladder.NARROW, f"track:'{parts[1]}' artist:'{parts[0]}'") if parts else None
+        return (ladder.NARROW, filters(parts[1], parts[0])) if parts else None
     return step
 
 
@@ -102,7 +102,7 @@ def _fielded_first(song):
     return None if parts is None else (ladder.NARROW, f"track:'{parts[1]}' artist:'{parts[0]}'")
 
 
-def _free_text_after_fielded(song, asked, items, decision, page_size):
+def _free_text_after_fielded(song, asked, items, decision, page_size, filters):
     parts = ladder._parts(song)  # noqa: SLF001
     return (ladder.FREE_TEXT, f"{parts[0]} {parts[1]}") if parts and ladder.FREE_TEXT not in asked else None
 

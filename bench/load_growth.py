@@ -32,12 +32,13 @@ from pipeline.partitions import discover_partitions  # noqa: E402
 from pipeline.tasks import LoadPartition  # noqa: E402
 from pipeline.warehouse import load as load_module  # noqa: E402
 from pipeline.warehouse.backends import literal  # noqa: E402
+from pipeline.warehouse.schema import tables  # noqa: E402
 
 
 def fill_with_copies(backend, copies: int) -> None:
     """Every table gets ``copies`` copies of its rows under other keys, partition and load id."""
     with backend.transaction():
-        for table in load_module.TABLES:
+        for table in tables():
             names = [c.name for c in table.columns()]
             altered = []
             for name in names:
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             load_module.load_partition(backend, load)
         fill_with_copies(backend, args.copies)
         results["rows_in_warehouse"] = {t.name: backend.scalar(f"SELECT count(*) FROM {t.name}")
-                                        for t in load_module.TABLES}
+                                        for t in tables()}
         for round_ in range(args.rounds):
             order = ("pipeline", "baseline") if round_ % 2 == 0 else ("baseline", "pipeline")
             for contender in order:
