@@ -19,6 +19,7 @@ from pipeline.caches import forget_listings
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.sources import registry
 from pipeline.sources.base import requests_sent
+from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.load import LoadPartition
 from pipeline.tasks.run_all import RunAll, partition_steps
 from pipeline.warehouse.backends import redact, warehouse_backend
@@ -75,6 +76,7 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
         songs += counted
     lines = [f"partitions loaded this run: {len(loaded)}, already loaded: {len(skipped)}, failed: {len(failed)}",
              f"songs enriched this run: {songs}"]
+    lines += quarantine_lines(loaded)
     for source in sources:
         done = manifests[source.name]
         asked = sum(m.get("songs", 0) for m in done)
@@ -90,6 +92,25 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
     if failed:
         lines.append("not complete: " + ", ".join(failed))
     return "\n".join(lines), failed
+
+
+def quarantine_lines(partitions: list[str]) -> list[str]:
+    """What the loads of ``partitions`` left out: MSD files their extraction quarantined (unreadable, or holding
+    a value no warehouse can store), with where each one is named."""
+    quarantined = {}
+    for partition in partitions:
+        target = ExtractPartition(partition=partition).output()
+        if target.exists():
+            listed = target.read()[0].get("quarantined") or []
+            if listed:
+                quarantined[partition] = listed
+    if not quarantined:
+        return []
+    first = next(iter(quarantined.values()))[0]
+    total = sum(map(len, quarantined.values()))
+    return [f"quarantined, not loaded: {total} MSD file(s) in {', '.join(sorted(quarantined))} (e.g. {first['path']}: "
+            f"{first['reason']}); each partition's extraction manifest lists them with the reason "
+            f"(`python -m pipeline status` counts them)"]
 
 
 def tasks_to_run(before: dict[str, str | None]) -> tuple[int, int]:

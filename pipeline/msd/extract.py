@@ -169,6 +169,20 @@ def _json_numbers(numbers: list | None) -> list[bytes]:
     return orjson.dumps(numbers)[1:-1].split(b",") if numbers else []
 
 
+def _storable_check():
+    """What the MSD tables' columns accept, for records before they are staged (pipeline/warehouse/storable.py)."""
+    from pipeline.warehouse.schema import MSD_TABLES, table_columns
+    from pipeline.warehouse.storable import RecordCheck
+
+    columns = table_columns()
+    by_name = {t.name: {c.name: c for c in columns[t.name]} for t in MSD_TABLES}
+    fields = {name: column for name, column in by_name["songs"].items() if name not in ("msd_partition", "load_id")}
+    fields.update({name: by_name["artists"][name] for name in ARTIST_FIELDS if name in by_name["artists"]})
+    return RecordCheck(fields, lists={"artist_terms": by_name["artist_terms"]["term"],
+                                      "artist_mbtags": by_name["artist_mbtags"]["mbtag"],
+                                      "similar_artists": by_name["similar_artists"]["similar_artist_id"]})
+
+
 def extract_partition(
     msd_root: str,
     partition: str,
@@ -191,11 +205,19 @@ def extract_partition(
             writers[kind] = open_writer(output_name(kind))
         quarantined, warnings, n_warnings = [], [], 0
         artists = _ArtistCollector()
+        storable = _storable_check()
         for i, (path, result) in enumerate(_read_each(files), start=1):
             if isinstance(result, InvalidMSDFileError):
                 quarantined.append({"path": _relative(path, base), "reason": result.reason})
                 continue
             record = result.records[0]
+            # A value no warehouse could store would fail the partition's load on every rerun: the
+            # track waits here instead, named with its file, and the rest of the partition goes on.
+            unstorable = storable.why_not(record)
+            if unstorable is not None:
+                quarantined.append({"path": _relative(path, base), "track_id": record["track_id"],
+                                    "reason": f"cannot be loaded: {unstorable}"})
+                continue
             record["msd_partition"] = partition
             writers["songs"].write(record)
             artists.add(record)

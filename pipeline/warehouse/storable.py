@@ -1,0 +1,66 @@
+"""Whether a value can be stored in its warehouse column on every backend, said before a load would fail on it.
+
+PostgreSQL and Redshift refuse a NUL character in text and JSON (``invalid byte sequence for encoding
+"UTF8": 0x00``) and a string longer than its ``VARCHAR(n)``; one such value fails a whole partition's
+load, on every rerun. DuckDB would take both, so a warehouse moved from DuckDB to PostgreSQL would
+meet them late. Checked once, the same way for every backend: lengths in UTF-8 bytes, as Redshift
+counts them (PostgreSQL counts characters, never more than the bytes).
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+from pipeline.warehouse.table import Column
+
+_VARCHAR = re.compile(r"VARCHAR\((\d+)\)", re.IGNORECASE)
+
+
+def why_not(value, column: Column) -> str | None:
+    """Why ``value`` cannot be stored in ``column`` (one phrase naming the column), or None when it can."""
+    if value is None:
+        return None
+    if column.is_json:
+        if b"\\u0000" in orjson.dumps(value):
+            return f"{column.name} holds a NUL character (U+0000), which PostgreSQL and Redshift cannot store"
+        return None
+    if type(value) is not str:
+        return None
+    if "\x00" in value:
+        return f"{column.name} holds a NUL character (U+0000), which PostgreSQL and Redshift cannot store"
+    limit = _VARCHAR.fullmatch(column.type.strip())
+    if limit is None:
+        return None
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return f"{column.name} is not valid UTF-8"
+    if size > int(limit[1]):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"{column.name} {shown!r} is {size} bytes, longer than its warehouse column ({column.type})"
+    return None
+
+
+class RecordCheck:
+    """Checks records against the columns of the tables they are loaded into.
+
+    ``fields`` maps a record's field to its column; ``lists`` maps a field holding a list to the
+    column each entry is loaded into (an artist's terms, one row per term)."""
+
+    def __init__(self, fields: dict[str, Column], lists: dict[str, Column] | None = None):
+        self.fields, self.lists = fields, lists or {}
+
+    def why_not(self, record: dict) -> str | None:
+        """The first reason the record cannot be stored, or None."""
+        for name, column in self.fields.items():
+            reason = why_not(record.get(name), column)
+            if reason is not None:
+                return reason
+        for name, column in self.lists.items():
+            for entry in record.get(name) or ():
+                reason = why_not(entry, column)
+                if reason is not None:
+                    return f"{name}: {reason}"
+        return None
