@@ -10,6 +10,7 @@ import luigi
 
 from pipeline import config, staging, versioning
 from pipeline.partitions import input_id
+from pipeline.staging import leases
 from pipeline.tasks import lifecycle  # noqa: F401  (task processes end with their command)
 from pipeline.tasks.params import PartitionParameter
 
@@ -45,16 +46,45 @@ class StagedPartitionTask(luigi.Task):
     def output(self):
         return staging.ManifestTarget(self.folder)
 
+    def lease_name(self) -> str | None:
+        """The lease this stage holds while it runs (``<staging root>/_leases/<name>.json``), or None: a stage that
+        asks a source takes one, so two commands that share no luigid do not both pay for its answers."""
+        return None
+
     def start(self) -> bool:
-        """False when there is nothing to do; otherwise clears what a killed run left behind."""
-        # Another worker may have finished it while this one waited (gokart's complete_check_at_run):
-        # the store answers, or a listing of it made in the last few seconds (staging.FRESH_LISTING_S).
-        if self.output().exists_now():
-            logger.info("%s already complete; nothing to do", self)
-            return False
-        for path in staging.remove_stale_temporaries(self.folder):
-            logger.warning("removed %s, left by an interrupted run", path)
+        """False when there is nothing to do; otherwise clears what a killed run left behind. A stage with a
+        lease takes it first, waiting while another command holds it (pipeline/staging/leases.py)."""
+        name = self.lease_name()
+        if name is not None:
+            self._lease = leases.acquire(leases.lease_path(name), str(self))
+        try:
+            # Another worker may have finished it while this one waited (gokart's complete_check_at_run):
+            # the store answers, or a listing of it made in the last few seconds (staging.FRESH_LISTING_S).
+            if self.output().exists_now():
+                logger.info("%s already complete; nothing to do", self)
+                self.release_lease()
+                return False
+            for path in staging.remove_stale_temporaries(self.folder):
+                logger.warning("removed %s, left by an interrupted run", path)
+        except BaseException:
+            self.release_lease()
+            raise
         return True
+
+    def release_lease(self) -> None:
+        lease = getattr(self, "_lease", None)
+        if lease is not None:
+            self._lease = None
+            lease.release()
+
+    # Luigi calls these after run() in the process that ran it, whatever the end.
+    def on_success(self):
+        self.release_lease()
+        return super().on_success()
+
+    def on_failure(self, exception):
+        self.release_lease()
+        return super().on_failure(exception)
 
     def write_files(self, outputs: dict[str, list[dict]]) -> None:
         """Every data file, all or none (the manifest, written after, is what says the stage is done)."""
@@ -77,6 +107,7 @@ class StagedPartitionTask(luigi.Task):
         settings = self.version_settings()
         self.output().write({**manifest, "output_version": versioning.folder_name(settings), "settings": settings,
                              "written_at": datetime.now(UTC).isoformat()})
+        self.release_lease()  # done: a command waiting for it finds the manifest
 
     def report_progress(self, done: int, total: int, message: str) -> None:
         # Wired by the worker; None when run() is called directly (tests, scripts).
@@ -98,6 +129,9 @@ class SourceStage(StagedPartitionTask):
         from pipeline.sources import registry
 
         return {registry.get(self.source).resource: 1}
+
+    def lease_name(self) -> str | None:
+        return f"{type(self).__name__}/{self.partition}"
 
     def ledger_name(self) -> str:
         """How the task's line in its source's ledger is named (``SpotifySearch-AB``)."""

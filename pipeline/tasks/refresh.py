@@ -134,6 +134,9 @@ class RefreshPartition(StagedPartitionTask):
     def folder(self) -> str:
         return f"{staging.root()}/{REFRESH_STAGE}/{self.source}/{self.date.isoformat()}/{self.partition}"
 
+    def lease_name(self) -> str:
+        return f"RefreshPartition/{self.source}/{self.date.isoformat()}/{self.partition}"
+
     def run(self):
         if not self.start():
             return
