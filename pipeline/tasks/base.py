@@ -56,6 +56,9 @@ class StagedPartitionTask(luigi.Task):
         lease takes it first, waiting while another command holds it (pipeline/staging/leases.py)."""
         name = self.lease_name()
         if name is not None:
+            if self.output().exists_now():  # done already: no lease to take
+                logger.info("%s already complete; nothing to do", self)
+                return False
             self._lease = leases.acquire(leases.lease_path(name), str(self))
         try:
             # Another worker may have finished it while this one waited (gokart's complete_check_at_run):
