@@ -167,12 +167,12 @@ clean-data:
 		find $(DATA)/staging -mindepth 1 -type d -empty -delete; \
 	fi
 	rm -f $(DATA)/warehouse.duckdb $(DATA)/warehouse.duckdb.wal
-	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept every source's answers under $(DATA)/staging/answers/ (make forget-answers SOURCE=<name> removes one source's)"
+	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept every source's answers under $(DATA)/answers/ (and $(DATA)/staging/answers/ of earlier versions; make forget-answers SOURCE=<name> removes one source's)"
 
 # Only by name: answers cost quota or hours of a source's rate to get again.
 forget-answers:
 	@test -n "$(SOURCE)" || { echo "forget-answers: name the source whose answers to delete: make forget-answers SOURCE=<name> (python -m pipeline status lists them)"; exit 2; }
-	rm -rf $(DATA)/staging/answers/$(SOURCE) $(DATA)/staging/$(SOURCE)/*/*/journal
+	rm -rf $(DATA)/answers/$(SOURCE) $(DATA)/staging/answers/$(SOURCE) $(DATA)/staging/$(SOURCE)/*/*/journal
 
 forget-spotify-answers:
 	$(MAKE) forget-answers SOURCE=spotify

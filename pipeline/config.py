@@ -93,6 +93,26 @@ class staging(luigi.Config):  # noqa: N801
                                 description="where stage outputs go: a local folder or s3://bucket/prefix")
 
 
+def answers_beside_staging() -> str:
+    """``answers`` in the folder that holds the staging root (``data/staging`` → ``data/answers``): the answers
+    are not inside it, so a mistyped staging root (``data/stagin``) still finds them."""
+    root = staging().root.rstrip("/")
+    if root.startswith("s3://"):
+        bucket, _, prefix = root[len("s3://"):].partition("/")
+        parent = prefix.rpartition("/")[0]
+        return f"s3://{bucket}/{parent + '/' if parent else ''}answers"
+    return os.path.join(os.path.dirname(os.path.normpath(root)), "answers")
+
+
+class answers(luigi.Config):  # noqa: N801
+    root = EnvironmentParameter(
+        "MUSIC_ETL_ANSWERS_ROOT", answers_beside_staging, significant=False,
+        shown_default="answers beside the staging root (data/answers)",
+        description="every source's paid-for answers and request ledgers: a local folder or s3://bucket/prefix; "
+                    "blank: `answers` in the folder holding the staging root. Answers earlier versions kept "
+                    "under <staging root>/answers/ are still read")
+
+
 class extract(luigi.Config):  # noqa: N801
     # Whether an invalid file fails the partition, not what a finished partition holds.
     fail_on_quarantine = luigi.BoolParameter(
@@ -147,4 +167,4 @@ class redshift(luigi.Config):  # noqa: N801
 
 # Every section above, in the order the configuration reference (docs/CONFIGURATION.md) lists them;
 # each source's own section follows from its folder (pipeline/sources/<name>/settings.py).
-CORE_SECTIONS = (msd, staging, extract, sources, warehouse, redshift, refresh)
+CORE_SECTIONS = (msd, staging, answers, extract, sources, warehouse, redshift, refresh)

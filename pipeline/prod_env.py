@@ -14,6 +14,7 @@ import sys
 
 FROM_OUTPUT = {
     "staging_root": "MUSIC_ETL_STAGING_ROOT",
+    "answers_root": "MUSIC_ETL_ANSWERS_ROOT",
     "warehouse_url": "MUSIC_ETL_WAREHOUSE_URL",
     "redshift_iam_role": "MUSIC_ETL_REDSHIFT_IAM_ROLE",
 }

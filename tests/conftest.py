@@ -351,13 +351,18 @@ def deezer_at(luigi_config, deezer, tmp_path):
     return start
 
 
+def answers_root_of(staging_root) -> str:
+    """The answer store a staging root uses by default: ``answers`` beside it ([answers] root)."""
+    return os.path.join(os.path.dirname(os.path.normpath(str(staging_root))), "answers")
+
+
 def stored_answers(staging_root, source: str = "spotify") -> list[dict]:
-    """Every answer in a staging root's answer store for ``source`` (shared by all partitions)."""
+    """Every answer in the answer store a staging root uses for ``source`` (shared by all partitions)."""
     import glob
     import json
 
     entries = []
-    for path in glob.glob(os.path.join(str(staging_root), "answers", source, "*", "*", "*.json")):
+    for path in glob.glob(os.path.join(answers_root_of(staging_root), source, "*", "*", "*.json")):
         with open(path, encoding="utf-8") as fh:
             entries.append(json.load(fh))
     return entries

@@ -18,7 +18,7 @@ from pipeline.sources.spotify.client import SpotifyClient
 from pipeline.sources.spotify.enrich import match_songs
 from pipeline.sources.spotify.gateway import SpotifyGateway
 from pipeline.tasks import EnrichAll
-from tests.conftest import PROJECT_ROOT, run_luigi
+from tests.conftest import PROJECT_ROOT, answers_root_of, run_luigi
 
 WRITER = """
 import sys
@@ -84,7 +84,41 @@ def test_searches_of_every_partition_go_before_any_details_and_capabilities_are_
     # Identical queries across partitions were sent once.
     searched = [parse_qs(urlsplit(path).query)["q"][0] for endpoint, path in server.state.log if endpoint == "search"]
     assert len(searched) == len(set(searched))
-    capabilities = [json.load(open(p)) for p in glob.glob(os.path.join(local_pipeline, "answers", "spotify",
+    capabilities = [json.load(open(p)) for p in glob.glob(os.path.join(answers_root_of(local_pipeline), "spotify",
                                                                        "capability", "*", "*.json"))]
     assert {c["key"]: c["available"] for c in capabilities} == {"artists_batch": False, "artist_details": False,
                                                                   "audio_features": False}
+
+
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
+def test_a_mistyped_staging_root_is_named_by_status_and_costs_no_request(local_pipeline, luigi_config, spotify_at,
+                                                                          warehouse_url, tmp_path, capsys):
+    import luigi
+
+    from pipeline.cli import status
+    from pipeline.tasks import LoadPartition
+
+    server = spotify_at(mode="development")
+    assert run_luigi([LoadPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    asked = server.state.stats()["requests"], spotify_at.deezer.state.stats()["requests"]
+    assert asked[0]["search"] and asked[1]["search"]
+
+    # A typo: the staging root does not exist. status says so in one line; the answers, beside it, still answer.
+    luigi_config.set("staging", root=tmp_path / "stagin")
+    assert status.main() == 0
+    out = capsys.readouterr().out
+    assert (f"staging root {tmp_path / 'stagin'} does not exist ([staging] root, environment MUSIC_ETL_STAGING_ROOT): "
+            f"nothing was staged there, yet the warehouse holds loads of 1 partition(s): is the root mistyped?") in out
+    assert run_luigi([LoadPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert (server.state.stats()["requests"], spotify_at.deezer.state.stats()["requests"]) == asked
+
+    # A staging root elsewhere, with the answers root named: still not a request; status says where the loads came from.
+    elsewhere = tmp_path / "elsewhere" / "staging"
+    luigi_config.set("staging", root=elsewhere).set("answers", root=answers_root_of(local_pipeline))
+    elsewhere.mkdir(parents=True)
+    assert status.main() == 0
+    out = capsys.readouterr().out
+    assert ("the warehouse holds loads of 1 partition(s) this staging root never staged (A/A): they were loaded from "
+            "another staging root; check [staging] root (environment MUSIC_ETL_STAGING_ROOT)") in out
+    assert run_luigi([LoadPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    assert (server.state.stats()["requests"], spotify_at.deezer.state.stats()["requests"]) == asked

@@ -21,8 +21,8 @@ def test_clean_data_keeps_both_sources_answers_and_forgetting_them_takes_their_n
              "staging/spotify/A/A/v-2/matches.jsonl.gz", "staging/spotify/A/A/journal/run-1.jsonl",
              "staging/spotify/B/C/journal/run-2.jsonl", "staging/answers/spotify/search/ab/ab12.json",
              "staging/answers/spotify/_ledger/run-1-SpotifySearch-AA.json", "staging/runs/host-1.json",
-             "staging/answers/deezer/track_isrc/cd/cd34.json",
-             "warehouse.duckdb", "msd/A/A/x.h5"]
+             "staging/answers/deezer/track_isrc/cd/cd34.json", "answers/spotify/search/ef/ef56.json",
+             "answers/deezer/album/01/0123.json", "warehouse.duckdb", "msd/A/A/x.h5"]
     for name in files:
         (data / name).parent.mkdir(parents=True, exist_ok=True)
         (data / name).write_bytes(b"paid for" if "journal" in name or "answers" in name else b"x")
@@ -32,15 +32,16 @@ def test_clean_data_keeps_both_sources_answers_and_forgetting_them_takes_their_n
     assert _tree(data) == {"staging/spotify/A/A/journal/run-1.jsonl", "staging/spotify/B/C/journal/run-2.jsonl",
                            "staging/answers/spotify/search/ab/ab12.json",
                            "staging/answers/spotify/_ledger/run-1-SpotifySearch-AA.json",
-                           "staging/answers/deezer/track_isrc/cd/cd34.json", "msd/A/A/x.h5"}
+                           "staging/answers/deezer/track_isrc/cd/cd34.json", "answers/spotify/search/ef/ef56.json",
+                           "answers/deezer/album/01/0123.json", "msd/A/A/x.h5"}
     assert "kept every source's answers" in clean.stdout
     unnamed = subprocess.run(["make", "--no-print-directory", "forget-answers", f"DATA={data}"],
                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert unnamed.returncode != 0 and "make forget-answers SOURCE=<name>" in unnamed.stdout
-    assert len(_tree(data)) == 6  # nothing removed without a name
+    assert len(_tree(data)) == 8  # nothing removed without a name
     # The generic target, then one of the old per-source names.
     for target, left in ((["forget-answers", "SOURCE=spotify"], {"staging/answers/deezer/track_isrc/cd/cd34.json",
-                                                                 "msd/A/A/x.h5"}),
+                                                                 "answers/deezer/album/01/0123.json", "msd/A/A/x.h5"}),
                          (["forget-deezer-answers"], {"msd/A/A/x.h5"})):
         forget = subprocess.run(["make", "--no-print-directory", *target, f"DATA={data}"],
                                 cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
@@ -172,7 +173,7 @@ def test_a_rerun_that_cannot_succeed_is_refused_before_anything_is_removed(tmp_p
     creds = {"SPOTIPY_CLIENT_ID": "sandbox-client", "SPOTIPY_CLIENT_SECRET": "sandbox-secret"}
     first = _front_end(env | creds, "run", "--partitions", "A/A,A/B")
     assert first.returncode == 0, first.stderr[-2000:]
-    answers_dir = tmp_path / "data" / "staging" / "answers" / "spotify" / "search"
+    answers_dir = tmp_path / "data" / "answers" / "spotify" / "search"
     # Some of A/B's answers are gone (as if another version had never asked them): its rerun must ask Spotify.
     import shutil
     shutil.move(str(answers_dir), str(tmp_path / "kept-aside"))
@@ -195,7 +196,7 @@ def test_a_rerun_that_cannot_succeed_is_refused_before_anything_is_removed(tmp_p
 
     shutil.move(str(tmp_path / "kept-aside"), str(answers_dir))
     # Spotify's answers are all stored now, Deezer's albums are not: the rerun must ask Deezer, which is not there.
-    deezer_albums = tmp_path / "data" / "staging" / "answers" / "deezer" / "album"
+    deezer_albums = tmp_path / "data" / "answers" / "deezer" / "album"
     shutil.move(str(deezer_albums), str(tmp_path / "albums-aside"))
     before = _snapshot(tmp_path / "data")
     no_deezer = _front_end(env | {"MUSIC_ETL_DEEZER_API_URL": "http://127.0.0.1:9/"}, "rerun", "A/B", "--force")

@@ -299,7 +299,7 @@ def test_s3_answer_store_survives_a_quota_stop(spotify_pipeline, s3_bucket, luig
     run_luigi([ExtractPartition(partition="B/A")])
     with pytest.raises(QuotaExhaustedError):
         SpotifySearch(partition="B/A").run()
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="staging/answers/spotify/")["Contents"]
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="answers/spotify/")["Contents"]
             if "/_ledger/" not in o["Key"]]
     assert len(keys) == 13  # one object per answer, each durable the moment it arrived
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="staging/spotify-search/B/A/")

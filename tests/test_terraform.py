@@ -76,7 +76,7 @@ def test_roots_pin_terraform_and_the_aws_provider(root):
     aws = terraform["required_providers"][0]["aws"]
     assert re.fullmatch(r"~> \d+\.\d+", aws["version"])
     outputs = {name for block in parsed["output"] for name in block}
-    assert {"staging_root", "redshift_iam_role", "warehouse_url", "admin_secret_arn"} <= outputs
+    assert {"staging_root", "answers_root", "redshift_iam_role", "warehouse_url", "admin_secret_arn"} <= outputs
 
 
 def test_nothing_is_public_and_nothing_secret_is_output():
@@ -107,12 +107,13 @@ def test_the_copy_role_reads_only_the_staging_prefix():
 
 
 def test_prod_environment_file_from_terraform_output():
-    outputs = {"staging_root": {"value": "s3://bucket/staging"},
+    outputs = {"staging_root": {"value": "s3://bucket/staging"}, "answers_root": {"value": "s3://bucket/answers"},
                "warehouse_url": {"value": "redshift://etl_admin@wg.123.us-east-1.redshift-serverless.amazonaws.com:5439/music"},
                "redshift_iam_role": {"value": "arn:aws:iam::123456789012:role/music-etl-prod-redshift-copy"},
                "admin_secret_arn": {"value": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rs-admin"}}
     text = render(outputs)
     assert "export MUSIC_ETL_STAGING_ROOT=s3://bucket/staging" in text
+    assert "export MUSIC_ETL_ANSWERS_ROOT=s3://bucket/answers" in text  # beside the staging prefix, not in it
     assert "export MUSIC_ETL_REDSHIFT_IAM_ROLE=arn:aws:iam::123456789012:role/music-etl-prod-redshift-copy" in text
     assert "PGPASSWORD" in text and "export PGPASSWORD" not in text  # how to read it, never the value
     with pytest.raises(SystemExit, match="lacks warehouse_url"):
@@ -163,6 +164,7 @@ def render_user_data(**values: str) -> str:
 
 def test_the_daily_refresh_timer_starts_at_the_configured_local_time():
     text = render_user_data(repository_url="https://example.org/music-etl.git", staging_root="s3://bucket/staging",
+                            answers_root="s3://bucket/answers",
                             warehouse_url="redshift://etl_admin@wg:5439/music", iam_role_arn="arn:aws:iam::1:role/r",
                             admin_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:rs", region="us-east-1",
                             refresh_time="07:00", refresh_timezone="Europe/Berlin")
@@ -187,6 +189,7 @@ def render_template(name: str, **values) -> str:
 
 
 COMMON = {"repository_url": "https://example.org/music-etl.git", "staging_root": "s3://bucket/staging",
+          "answers_root": "s3://bucket/answers",
           "warehouse_url": "redshift://etl_admin@wg:5439/music", "iam_role_arn": "arn:aws:iam::1:role/r",
           "admin_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:rs", "region": "us-east-1"}
 
@@ -197,6 +200,7 @@ def test_workers_run_runall_against_the_scheduler_hosts_luigid_under_systemd(msd
                            scheduler_host="10.0.1.5", scheduler_port=8082, worker_processes=2)
     assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
     assert f"export MUSIC_ETL_MSD_ROOT={msd_root}" in text
+    assert "export MUSIC_ETL_ANSWERS_ROOT=s3://bucket/answers" in text  # every worker shares one answer store
     assert ".venv/bin/luigi --module pipeline RunAll --workers 2 \\\n  --scheduler-host 10.0.1.5 --scheduler-port 8082" in text
     assert "Restart=on-failure" in text and "systemctl enable --now music-etl-worker.service" in text
     parsed, _ = load(os.path.join(TERRAFORM, "prod"))

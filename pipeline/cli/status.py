@@ -9,6 +9,7 @@ changed: the next run redoes it (enrichment from the stored answers, without pay
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from pipeline import config, staging, versioning
@@ -43,6 +44,18 @@ def _loaded_ids() -> dict[str, str] | None:
         return None
     finally:
         backend.close()
+
+
+def _staging_root_exists() -> bool:
+    root = staging.root().rstrip("/")
+    if not staging.is_s3(root):
+        return os.path.isdir(root)
+    bucket, key = staging.split_s3_path(root + "/")
+    try:
+        answer = staging.s3_client().s3.meta.client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    except Exception:  # noqa: BLE001 - an unreachable bucket shows in the rows below; this line is only a hint
+        return True
+    return bool(answer.get("KeyCount"))
 
 
 def stale_reason(task) -> str | None:
@@ -84,7 +97,13 @@ def main() -> int:
         return 2
     sources = registry.enabled()
     loaded = _loaded_ids()
-    print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {redact(config.warehouse().url)}")
+    print(f"MSD root {config.msd().root} -> staging {staging.root()} -> warehouse {redact(config.warehouse().url)}; "
+          f"answers {answers.answers_root()}")
+    staged_here = _staging_root_exists()
+    if not staged_here:
+        print(f"staging root {staging.root()} does not exist ([staging] root, environment MUSIC_ETL_STAGING_ROOT): "
+              f"nothing was staged there" + (f", yet the warehouse holds loads of {len(loaded)} partition(s): is the "
+                                             f"root mistyped?" if loaded else " yet"))
     print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}"
           + "".join(f"{s.title:>{_width(s)}}{'rate':>6}{'requests':>9}" for s in sources) + "  loaded")
     # Per source: songs it was asked about, songs matched, requests sent.
@@ -122,6 +141,12 @@ def main() -> int:
         songs, matched, requests = totals[source.name]
         total_line += f"{matched:>{_width(source)}}{matched / songs if songs else 0:>6.2f}{requests:>9}"
     print(f"{total_line}  {complete}/{len(partitions)} partitions loaded")
+    elsewhere = sorted(p for p in (loaded or {}) if p != "*" and not ExtractPartition(partition=p).output().exists()
+                       and not staging.manifest_folders(staging.partition_prefix(ExtractPartition.stage, p)))
+    if elsewhere and staged_here:
+        print(f"the warehouse holds loads of {len(elsewhere)} partition(s) this staging root never staged "
+              f"({', '.join(elsewhere[:5])}{', …' if len(elsewhere) > 5 else ''}): they were loaded from another staging "
+              f"root; check [staging] root (environment MUSIC_ETL_STAGING_ROOT)")
     for source in sources:
         spent = answers.total_spent(source.name)
         print(f"{source.title} requests sent by every run so far: {spent['sent_total']} in {spent['runs']} task runs"

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from pipeline import config, staging
 from pipeline.sources import answers, registry
-from pipeline.sources.base import FigureSpec, ReportContext, ReportSection
+from pipeline.sources.base import FigureSpec, ReportContext, ReportSection, store_for
 from pipeline.warehouse.backends import Backend
 from pipeline.warehouse.target import tables_present_sql
 
@@ -212,7 +212,7 @@ def _spend(overview: dict, section: ReportSection) -> None:
 def _capabilities(section: ReportSection) -> None:
     out = {}
     for source in registry.registered():
-        store = answers.AnswerStore(answers.store_folder(source.name))
+        store = store_for(source.name)
         for name in source.capabilities:
             entry = store.get("capability", name)
             out[f"{source.name}.{name}"] = ({"available": entry.get("available"), "reason": entry.get("reason"),

@@ -1,6 +1,7 @@
 """The answer store: every answer a source gave, one object per request, shared by all partitions.
 
-``<staging root>/answers/<source>/<kind>/<h[:2]>/<h>.json`` where ``h`` is the SHA-256 of the
+``<answers root>/<source>/<kind>/<h[:2]>/<h>.json`` (``[answers] root``; by default ``answers`` beside the
+staging root, so ``data/answers``) where ``h`` is the SHA-256 of the
 request's key (``search`` + the query, ``track`` + an id, ``capability`` + a name …). A search
 answered for ``A/A`` is not asked again for ``B/B``; the same (artist, title) in two partitions is
 one request; an interrupted run resumes without repeating one.
@@ -16,8 +17,8 @@ Why one object per answer, not an append-only log per run or partition:
   writers of one key write the same request's answer, and different keys never touch.
 
 Paid-for answers are never deleted implicitly: ``make forget-answers SOURCE=<name>`` removes them by
-name. Answers kept by earlier versions in per-partition journals (``<stage>/A/B/journal/``) are
-read as a fallback and copied into the store when used.
+name. Answers kept by earlier versions, in the staging root's ``answers/`` or in per-partition
+journals (``<stage>/A/B/journal/``), are read as a fallback and copied into the store when used.
 """
 
 from __future__ import annotations
@@ -51,31 +52,58 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
+def answers_root() -> str:
+    from pipeline import config
+
+    return config.answers().root.rstrip("/")
+
+
 def store_folder(source: str, root: str | None = None) -> str:
-    return f"{(root or staging.root()).rstrip('/')}/{ANSWERS_DIR}/{source}"
+    """``<answers root>/<source>`` (``[answers] root``)."""
+    return f"{(root or answers_root()).rstrip('/')}/{source}"
+
+
+def staged_store_folder(source: str) -> str:
+    """Where versions before ``[answers] root`` kept a source's answers: ``<staging root>/answers/<source>``."""
+    return f"{staging.root().rstrip('/')}/{ANSWERS_DIR}/{source}"
+
+
+def ledger_folders(source: str) -> list[str]:
+    """Every folder holding the source's request ledger: the answer store's, and the staging root's of earlier versions."""
+    folders = [f"{store_folder(source)}/{LEDGER_DIR}"]
+    legacy = f"{staged_store_folder(source)}/{LEDGER_DIR}"
+    return folders if legacy == folders[0] else [*folders, legacy]
 
 
 class AnswerStore:
     """Answers of one source under one staging root. ``fallback`` holds older answers (legacy
     per-partition journals) consulted when the store has none."""
 
-    def __init__(self, folder: str, run_id: str | None = None, fallback: dict[tuple[str, str], dict] | None = None):
+    def __init__(self, folder: str, run_id: str | None = None, fallback: dict[tuple[str, str], dict] | None = None,
+                 earlier_folder: str | None = None):
         self.folder = folder.rstrip("/")
+        # A store an earlier version kept elsewhere (under the staging root): read when this one has no
+        # answer, and the answer copied here, never moved.
+        self.earlier_folder = earlier_folder.rstrip("/") if earlier_folder and earlier_folder.rstrip("/") != self.folder else None
         self.run_id = run_id or new_run_id()
         self.fallback = fallback or {}
         self._memory: dict[tuple[str, str], dict | None] = {}
         self.found = 0  # answers read from the store (or the fallback) instead of asked
         self.written = 0
 
-    def path(self, kind: str, key: str) -> str:
+    def path(self, kind: str, key: str, folder: str | None = None) -> str:
         digest = hashlib.sha256(f"{kind}\n{key}".encode()).hexdigest()
-        return f"{self.folder}/{kind}/{digest[:2]}/{digest}.json"
+        return f"{folder or self.folder}/{kind}/{digest[:2]}/{digest}.json"
 
     # --- reading -----------------------------------------------------------------------
 
     def get(self, kind: str, key: str) -> dict | None:
         if (kind, key) not in self._memory:
             entry = self._read(kind, key)
+            if entry is None and self.earlier_folder is not None:
+                entry = self._read(kind, key, self.earlier_folder)
+                if entry is not None:
+                    entry = self._write(entry)  # copied, never moved
             if entry is None and (kind, key) in self.fallback:
                 entry = self._write(self.fallback[(kind, key)])  # copied, never moved
             self._memory[(kind, key)] = entry
@@ -104,8 +132,8 @@ class AnswerStore:
                          else {"available": None, "reason": "not needed in this run"})
         return out
 
-    def _read(self, kind: str, key: str) -> dict | None:
-        path = self.path(kind, key)
+    def _read(self, kind: str, key: str, folder: str | None = None) -> dict | None:
+        path = self.path(kind, key, folder)
         try:
             data = staging.read_bytes(path)
         except FileNotFoundError:
@@ -162,7 +190,7 @@ def total_spent(source: str) -> dict:
     """Requests sent for this staging root over every run: ``sent_total``, ``runs``, ``rate_limited``,
     and ``by_day`` (UTC date → requests sent that day)."""
     totals = {"sent_total": 0, "rate_limited": 0, "runs": 0, "by_day": {}}
-    for path in staging.list_files(f"{store_folder(source)}/{LEDGER_DIR}", ".json"):
+    for path in (p for folder in ledger_folders(source) for p in staging.list_files(folder, ".json")):
         entry = orjson.loads(staging.read_bytes(path))
         totals["sent_total"] += entry.get("sent_total", 0)
         totals["rate_limited"] += entry.get("rate_limited", 0)

@@ -326,7 +326,7 @@ def _is_client(obj) -> bool:
 
 
 def store_for(source: str, **kwargs) -> answers.AnswerStore:
-    return answers.AnswerStore(answers.store_folder(source), **kwargs)
+    return answers.AnswerStore(answers.store_folder(source), earlier_folder=answers.staged_store_folder(source), **kwargs)
 
 
 class NotReachableError(TerminalError):

@@ -76,6 +76,11 @@ output "staging_root" {
   description = "MUSIC_ETL_STAGING_ROOT"
 }
 
+output "answers_root" {
+  value       = module.staging.answers_root
+  description = "MUSIC_ETL_ANSWERS_ROOT"
+}
+
 output "redshift_iam_role" {
   value       = module.warehouse.iam_role_arn
   description = "MUSIC_ETL_REDSHIFT_IAM_ROLE"

@@ -283,6 +283,12 @@ data "aws_iam_policy_document" "instance" {
     resources = ["${module.staging.bucket_arn}/${local.staging_prefix}/*"]
   }
   statement {
+    # Answers are written and read, never deleted by the pipeline (make forget-answers is a person's act).
+    sid       = "ReadWriteAnswers"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${module.staging.bucket_arn}/${module.staging.answers_prefix}/*"]
+  }
+  statement {
     sid       = "ReadWarehousePassword"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [module.warehouse.admin_secret_arn]
@@ -357,6 +363,7 @@ resource "aws_instance" "pipeline" {
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
     repository_url   = var.repository_url
     staging_root     = module.staging.staging_root
+    answers_root     = module.staging.answers_root
     warehouse_url    = module.warehouse.warehouse_url
     iam_role_arn     = module.warehouse.iam_role_arn
     admin_secret_arn = module.warehouse.admin_secret_arn
@@ -407,6 +414,7 @@ resource "aws_launch_template" "worker" {
   user_data = base64encode(templatefile("${path.module}/worker_user_data.sh.tftpl", {
     repository_url   = var.repository_url
     staging_root     = module.staging.staging_root
+    answers_root     = module.staging.answers_root
     warehouse_url    = module.warehouse.warehouse_url
     iam_role_arn     = module.warehouse.iam_role_arn
     admin_secret_arn = module.warehouse.admin_secret_arn
@@ -449,6 +457,11 @@ resource "aws_volume_attachment" "msd" {
   device_name = "/dev/sdf"
   volume_id   = aws_ebs_volume.msd.id
   instance_id = aws_instance.pipeline.id
+}
+
+output "answers_root" {
+  value       = module.staging.answers_root
+  description = "Value for [answers] root (MUSIC_ETL_ANSWERS_ROOT)"
 }
 
 output "staging_root" {

@@ -88,6 +88,18 @@ output "bucket_arn" {
   description = "Staging bucket ARN"
 }
 
+output "answers_root" {
+  # Beside the staging prefix, not in it: a mistyped staging root still finds every paid-for answer,
+  # and the staging prefix's lifecycle rules never reach them.
+  value       = "s3://${aws_s3_bucket.staging.bucket}/answers"
+  description = "Value for [answers] root (MUSIC_ETL_ANSWERS_ROOT)"
+}
+
+output "answers_prefix" {
+  value       = "answers"
+  description = "Prefix of the answer store in the bucket (the pipeline reads and writes it)"
+}
+
 output "staging_root" {
   value       = "s3://${aws_s3_bucket.staging.bucket}/${var.staging_prefix}"
   description = "Value for [staging] root (MUSIC_ETL_STAGING_ROOT)"
