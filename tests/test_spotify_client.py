@@ -39,23 +39,71 @@ def test_search_works_and_the_token_is_fetched_once(sandbox):
     assert stats(server)["requests"] == {"token": 1, "search": 3}
 
 
-def test_a_short_retry_after_is_waited_out(sandbox):
+def test_a_short_retry_after_is_waited_out_and_then_the_pace_is_normal_again(sandbox):
     clock = FakeClock()
     server = sandbox(rate_limit=2, rate_window_s=30, clock=clock.monotonic)
     client = client_for(server, sleep=clock.sleep, clock=clock.monotonic)
     for _ in range(3):
         assert "items" in client.search_tracks("love")["tracks"]
     assert clock.slept == [30]  # the third request waited out the window once, then was answered
-    # From then on it keeps to 90% of the rate that met the 429: 3 requests in 30 s.
-    assert client.min_interval_s == pytest.approx(30 / (0.9 * 3))
-    client.search_tracks("love")
-    assert clock.slept[1:] == [pytest.approx(30 / 2.7)] and stats(server)["responses"]["429"] == 1
+    client.search_tracks("love")  # the window has room again: no pace set by the 429
+    assert clock.slept == [30] and client.rate_limited == 1 and client.rate_limit_waited_s == 30
     assert client.sent == stats(server)["requests"]  # every request sent, the refused one and the token too
-    assert stats(server)["requests"]["search"] == 5  # 4 answered, 1 refused
-    # A whole window without a 429: the pace quickens by the same share.
-    clock.sleep(31)
+    assert stats(server)["requests"]["search"] == 5 and stats(server)["responses"]["429"] == 1  # 4 answered, 1 refused
+
+
+class _WallClock:
+    """A run's wall time without waiting it: what the client sleeps, plus a round trip for every request it sends."""
+
+    def __init__(self, round_trip_s: float):
+        self.round_trip_s, self.slept_s, self.client = round_trip_s, 0.0, None
+
+    def now(self) -> float:
+        sent = sum(self.client.sent.values()) if self.client is not None else 0
+        return self.slept_s + self.round_trip_s * sent
+
+    def sleep(self, seconds: float) -> None:
+        self.slept_s += seconds
+
+
+def _timed_searches(sandbox, queries: int, **faults) -> tuple[float, SpotifyClient]:
+    # 200 ms a round trip: what Spotify's API takes from a researcher's network (100-300 ms).
+    clock = _WallClock(round_trip_s=0.2)
+    server = sandbox(clock=clock.now, seed=7, **faults)
+    client = client_for(server, sleep=clock.sleep, clock=clock.now)
+    clock.client = client
+    for i in range(queries):
+        client.search_tracks(f"love {i}")
+    assert stats(server)["requests"]["search"] - client.rate_limited == queries  # every search answered once
+    return clock.now(), client
+
+
+def test_ten_percent_random_429s_cost_at_most_twice_the_clean_run(sandbox):
+    clean_s, _ = _timed_searches(sandbox, 300)
+    throttled_s, client = _timed_searches(sandbox, 300, throttle_rate=0.1, throttle_retry_after=1)
+    assert client.rate_limited > 15  # the 429s came
+    assert throttled_s <= 2 * clean_s, (throttled_s, clean_s)
+
+
+def test_a_burst_of_429s_is_waited_out_longer_each_time_then_the_run_goes_on_at_full_pace(sandbox):
+    clock = FakeClock()
+    server = sandbox(clock=clock.monotonic, throttle_until=10, throttle_retry_after=1)
+    client = client_for(server, sleep=clock.sleep, clock=clock.monotonic)
     client.search_tracks("love")
-    assert client.min_interval_s == pytest.approx(30 / (0.9 * 3) * 0.9)
+    assert clock.slept == [1, 2, 4, 8]  # 429s kept coming: each wait doubled until the burst was over
+    for i in range(20):
+        client.search_tracks(f"love {i}")
+    assert clock.slept == [1, 2, 4, 8]  # and then no wait at all
+
+
+def test_a_run_that_would_crawl_stops_in_one_line_naming_the_setting(sandbox):
+    clock = FakeClock()
+    server = sandbox(clock=clock.monotonic, throttle_rate=0.5, throttle_retry_after=2)
+    client = client_for(server, sleep=clock.sleep, clock=clock.monotonic, max_rate_limit_wait_s=20)
+    with pytest.raises(RateLimitedError, match=r"\[spotify\] max_rate_limit_wait \(20 s\)") as info:
+        for i in range(200):
+            client.search_tracks(f"love {i}")
+    assert "\n" not in str(info.value) and client.rate_limit_waited_s <= 20
 
 
 def test_a_quota_length_retry_after_stops_at_once_with_the_resume_time(sandbox):
@@ -78,7 +126,8 @@ def test_a_rate_limit_that_never_lifts_stops_after_a_bounded_number_of_waits(san
     client.search_tracks("love")
     with pytest.raises(RateLimitedError, match=r"429 on `search`: 5 short waits"):
         client.search_tracks("love")
-    assert client.rate_limited == MAX_RATE_LIMIT_WAITS and slept.count(30.0) == MAX_RATE_LIMIT_WAITS
+    # Retry-After 30 s, then doubled while 429s keep coming, each wait at most max_retry_after (60 s).
+    assert client.rate_limited == MAX_RATE_LIMIT_WAITS and slept == [30.0, 60.0, 60.0, 60.0, 60.0]
     assert stats(server)["responses"]["429"] == MAX_RATE_LIMIT_WAITS + 1
 
 

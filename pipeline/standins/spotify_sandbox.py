@@ -65,7 +65,8 @@ class SandboxState:
                  rate_window_s: float = 30.0, daily_quota: int | None = None, quota_retry_after: int = 52531,
                  fail_rate: float = 0.0, token_ttl: int = 3600, client_id: str = "sandbox-client",
                  client_secret: str = "sandbox-secret", seed: int = 0, clock: Callable[[], float] = time.monotonic,
-                 expire_tokens_every: int | None = None, day: int = 0):
+                 expire_tokens_every: int | None = None, day: int = 0, throttle_rate: float = 0.0,
+                 throttle_until: float | None = None, throttle_retry_after: int = 1):
         if mode not in (DEV, EXTENDED):
             raise ValueError(f"mode must be `{DEV}` or `{EXTENDED}`, not `{mode}`")
         self.catalog, self.mode = catalog, mode
@@ -79,6 +80,9 @@ class SandboxState:
         self.clock = clock  # the rate window's time; tests pass one that moves only when the client waits
         self.daily_quota, self.quota_retry_after = daily_quota, quota_retry_after
         self.fail_rate, self.token_ttl = fail_rate, token_ttl
+        # 429s of a front door under load, apart from the rolling window: a share of requests at random, and every
+        # request until ``throttle_until`` on ``clock`` (a burst), each with a Retry-After of ``throttle_retry_after``.
+        self.throttle_rate, self.throttle_until, self.throttle_retry_after = throttle_rate, throttle_until, throttle_retry_after
         # Tokens die early (a long run, a revoked token): every issued token expires after this many API requests.
         self.expire_tokens_every = expire_tokens_every
         self.client_id, self.client_secret = client_id, client_secret
@@ -204,6 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
             if st.daily_quota is not None and st.quota_used >= st.daily_quota:
                 return 429, _error(429, "Too many requests", "QUOTA_EXCEEDED"), {"Retry-After": str(st.quota_retry_after)}
             now = st.clock()
+            if (st.throttle_until is not None and now < st.throttle_until) or \
+                    (st.throttle_rate and st.rng.random() < st.throttle_rate):
+                return 429, _error(429, "API rate limit exceeded"), {"Retry-After": str(st.throttle_retry_after)}
             while st.recent and st.recent[0] <= now - st.rate_window_s:
                 st.recent.popleft()
             if st.rate_limit is not None and len(st.recent) >= st.rate_limit:

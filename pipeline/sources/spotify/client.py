@@ -5,17 +5,19 @@ Development-Mode quota is 13+ hours, silently (spotipy #1158; Spotify's rate-lim
 This client hands spotipy a ``requests.Session`` whose urllib3 ``Retry`` covers only
 connection errors and 5xx, with backoff, and decides about 429 and 401 itself:
 
-* 429 with a Retry-After up to ``max_retry_after`` seconds (default 60): wait it out, retry, at
-  most ``MAX_RATE_LIMIT_WAITS`` times in a row for one call (then ``RateLimitedError``, transient);
+* 429 with a Retry-After up to ``max_retry_after`` seconds (default 60): wait it out and retry. While
+  429s keep coming, each wait doubles (Retry-After, then 2x, 4x …, each at most ``max_retry_after``),
+  at most ``MAX_RATE_LIMIT_WAITS`` times in a row for one call (then ``RateLimitedError``, transient);
 * 429 with a longer one (the daily quota): raise ``QuotaExhaustedError`` at once, naming the
   time the quota may allow requests again;
 * 401: drop the cached token, fetch a new one, retry once.
 
-After a short 429 the client paces itself: Spotify counts requests in a rolling 30 s window
-(reference §4), so it keeps to 90% of what it had sent in the 30 s before the 429, slows by
-that share at each later 429 and quickens by it after a whole window without one, instead of
-hammering (which lengthens the ban).
-``min_interval_s`` sets a pace from the start.
+Once an answer succeeds the client is back at its normal pace (``min_interval_s``, none by default):
+a Retry-After says when Spotify's rolling window has room again, so a lone 429 costs its wait and
+no more. (Pacing down to a share of the rate that met the 429 made one early 429 set a pace of one
+request every 6-17 s for the rest of the run.) It slows only while 429s keep coming, and when the
+run has waited ``max_rate_limit_wait_s`` in all on 429s it stops with ``RateLimitedError`` instead of
+crawling: every answer received is stored, so a rerun later costs nothing twice.
 
 Every HTTP request sent is counted in ``sent``, by endpoint (``token`` included): the ones
 spotipy's caller sees, the 5xx and connection failures urllib3 retried, the 429s and 401s.
@@ -30,7 +32,7 @@ import logging
 import os
 import re
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -47,9 +49,8 @@ logger = logging.getLogger(__name__)
 
 # Short 429s waited out for one call before giving up on it: a rate limit that never lifts is an outage.
 MAX_RATE_LIMIT_WAITS = 5
-# Spotify's documented rate-limit window, and the share of the rate that met a 429 the client keeps to.
-RATE_WINDOW_S = 30.0
-PACE_SHARE = 0.9
+# What one run may wait on 429s in all before it stops instead of crawling ([spotify] max_rate_limit_wait).
+MAX_RATE_LIMIT_WAIT_S = 600.0
 
 SPOTIFY_API_URL = "https://api.spotify.com/v1/"
 SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
@@ -66,10 +67,15 @@ class QuotaExhaustedError(TransientError):
 
 
 class RateLimitedError(TransientError):
-    def __init__(self, endpoint: str, waits: int):
+    def __init__(self, endpoint: str, waits: int, waited_s: float | None = None, bound_s: float | None = None):
+        if waited_s is None:
+            why = f"{waits} short waits in a row did not help"
+        else:
+            why = (f"this run has waited {waited_s:.0f} s on {waits} of them, and the next wait would pass "
+                   f"[spotify] max_rate_limit_wait ({bound_s:.0f} s)")
         super().__init__(
-            f"Spotify kept answering 429 on `{endpoint}`: {waits} short waits in a row did not help. Stopping; "
-            f"finished work is kept, rerun later (or lower the number of workers sharing the app).")
+            f"Spotify kept answering 429 on `{endpoint}`: {why}. Stopping instead of crawling; every answer "
+            f"received is stored, rerun later (or lower the number of workers sharing the app).")
 
 
 class SpotifyUnreachableError(TransientError):
@@ -147,7 +153,8 @@ class SpotifyClient:
     def __init__(self, api_url: str = SPOTIFY_API_URL, token_url: str = SPOTIFY_TOKEN_URL,
                  client_id: str | None = None, client_secret: str | None = None, timeout_s: float = 10.0,
                  max_retry_after_s: float = 60.0, backoff_factor: float = 0.5, min_interval_s: float = 0.0,
-                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None):
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None,
+                 max_rate_limit_wait_s: float = MAX_RATE_LIMIT_WAIT_S):
         client_id = client_id or os.environ.get("SPOTIPY_CLIENT_ID")
         client_secret = client_secret or os.environ.get("SPOTIPY_CLIENT_SECRET")
         missing = [name for name, value in (("SPOTIPY_CLIENT_ID", client_id), ("SPOTIPY_CLIENT_SECRET", client_secret))
@@ -156,6 +163,7 @@ class SpotifyClient:
             raise MissingCredentialsError(missing)
         self.sent: Counter[str] = Counter()  # every HTTP request sent, by endpoint
         self.rate_limited = 0  # short 429s waited out
+        self.rate_limit_waited_s = 0.0  # and the time spent waiting on them
         session = retrying_session(endpoint_of, self.sent, backoff_factor=backoff_factor)
         self.cache = MemoryCacheHandler()
         self.auth = spotipy.SpotifyClientCredentials(client_id=client_id, client_secret=client_secret,
@@ -169,9 +177,9 @@ class SpotifyClient:
         self.token_url = token_url
         self._sleep = sleep or time.sleep
         self._clock = clock or time.monotonic
-        self.min_interval_s = self._floor_s = min_interval_s
-        self._calm_since: float | None = None  # the end of the last rate-limit wait
-        self._sent_at: deque[float] = deque()  # when this client's calls went out, over the last window
+        self.min_interval_s = min_interval_s
+        self.max_rate_limit_wait_s = max_rate_limit_wait_s
+        self._last_sent: float | None = None
 
     def __repr__(self) -> str:  # no credentials in reprs, logs or tracebacks
         return f"SpotifyClient(api_url={self.sp.prefix!r})"
@@ -202,45 +210,32 @@ class SpotifyClient:
                     self.cache.token_info = None  # the next call fetches a fresh token
                     continue
                 if exc.http_status == 429:
-                    wait = _retry_after(exc)
-                    if wait > self.max_retry_after_s:
-                        raise QuotaExhaustedError(wait, endpoint) from None
+                    retry_after = _retry_after(exc)
+                    if retry_after > self.max_retry_after_s:
+                        raise QuotaExhaustedError(retry_after, endpoint) from None
                     if waits >= MAX_RATE_LIMIT_WAITS:
                         raise RateLimitedError(endpoint, waits) from None
+                    # Waiting what Retry-After said and meeting another 429: the limit is tighter than it says
+                    # (other workers of the app, a longer ban), so each further wait doubles.
+                    wait = max(retry_after, min(retry_after * 2 ** waits, self.max_retry_after_s))
+                    if self.rate_limit_waited_s + wait > self.max_rate_limit_wait_s:
+                        raise RateLimitedError(endpoint, self.rate_limited + 1, self.rate_limit_waited_s,
+                                               self.max_rate_limit_wait_s) from None
                     waits += 1
                     self.rate_limited += 1
-                    self._slow_down(wait)
-                    logger.warning("Spotify rate limit on %s (%d so far this run): waiting %.0f s (Retry-After), "
-                                   "then one request every %.0f ms", endpoint, self.rate_limited, wait,
-                                   self.min_interval_s * 1000)
+                    self.rate_limit_waited_s += wait
+                    logger.warning("Spotify rate limit on %s (%d so far this run): waiting %.0f s (Retry-After %.0f s)",
+                                   endpoint, self.rate_limited, wait, retry_after)
                     self._sleep(wait)
                     continue
                 raise
 
     def _pace(self) -> None:
-        now = self._clock()
-        if self.min_interval_s > self._floor_s and self._calm_since is not None and now - self._calm_since >= RATE_WINDOW_S:
-            # A whole window without a 429: the limit may have room again (other workers stopped), so try a little faster.
-            self.min_interval_s = max(self._floor_s, self.min_interval_s * PACE_SHARE)
-            self._calm_since = now
-        if self.min_interval_s and self._sent_at:
-            gap = self._sent_at[-1] + self.min_interval_s - now
+        if self.min_interval_s and self._last_sent is not None:
+            gap = self._last_sent + self.min_interval_s - self._clock()
             if gap > 0:
                 self._sleep(gap)
-                now = self._clock()
-        self._sent_at.append(now)
-        while self._sent_at and self._sent_at[0] < now - RATE_WINDOW_S:
-            self._sent_at.popleft()
-
-    def _slow_down(self, wait: float) -> None:
-        """At the first 429, keep to a share of what met it: the requests of Spotify's rolling window;
-        at a later one (the tail of an earlier burst, other workers of the app), slow down by that share again.
-        After a whole window without one the pace quickens by the same share, down to ``min_interval_s``."""
-        self._calm_since = self._clock() + wait
-        if self.min_interval_s > self._floor_s:
-            self.min_interval_s /= PACE_SHARE
-        elif len(self._sent_at) > 1:
-            self.min_interval_s = max(self._floor_s / PACE_SHARE, RATE_WINDOW_S / (PACE_SHARE * len(self._sent_at)))
+        self._last_sent = self._clock()
 
     def search_tracks(self, q: str, limit: int = 10):
         return self.call("search", self.sp.search, q=q, type="track", limit=limit)

@@ -30,7 +30,11 @@ class spotify(luigi.Config):  # noqa: N801
     min_interval = luigi.FloatParameter(
         default=0.0, significant=False,
         description="seconds between requests from one worker (0: as fast as Spotify allows; after a 429 the "
-                    "client slows to 90%% of the rate that met it)")
+                    "client waits what Retry-After says, longer while 429s keep coming, then goes on at this pace)")
+    max_rate_limit_wait = luigi.FloatParameter(
+        default=600.0, significant=False,
+        description="seconds one task may wait on short 429s in all; past it the task stops (rerun later) "
+                    "instead of crawling")
     fetch_artists = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
                                         description="look up matched tracks' artists (genres, popularity, followers)")
     fetch_audio_features = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,

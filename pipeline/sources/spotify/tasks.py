@@ -48,7 +48,7 @@ def spotify_gateway(fallback: dict | None = None) -> SpotifyGateway:
     def client():
         return SpotifyClient(api_url=settings.api_url, token_url=settings.token_url, timeout_s=settings.timeout,
                              max_retry_after_s=settings.max_retry_after, backoff_factor=settings.retry_backoff,
-                             min_interval_s=settings.min_interval)
+                             min_interval_s=settings.min_interval, max_rate_limit_wait_s=settings.max_rate_limit_wait)
     return SpotifyGateway(client, store_for("spotify", fallback=fallback), settings.search_limit)
 
 
