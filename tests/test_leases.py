@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -138,3 +139,7 @@ def test_two_runs_at_once_on_one_staging_root_buy_what_one_run_buys(sandbox, dee
     assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in results]
     assert (_asked(spotify), _asked(deezer_server)) == one_run  # not a request more than one run's
     assert all("partitions loaded this run" in out for out, _ in results)
+    # Each summary says what its own command sent; together, every request the sandboxes received.
+    for title, server in (("Spotify", spotify), ("Deezer", deezer_server)):
+        by_command = [int(re.search(rf"^{title}: .*requests sent by this command (\d+)", out, re.M)[1]) for out, _ in results]
+        assert sum(by_command) == sum(server.state.stats()["requests"].values()), (title, by_command)

@@ -146,6 +146,21 @@ def test_persistent_server_errors_surface_as_5xx_not_as_429(sandbox):
     with pytest.raises(spotipy.SpotifyException) as info:
         client.search_tracks("love")
     assert info.value.http_status in (500, 502, 503)
+    # Every attempt counted once, the one whose 5xx was given up on too.
+    assert client.sent == stats(server)["requests"] and client.sent["search"] == 5
+
+
+def test_a_request_that_never_left_the_machine_is_not_counted(sandbox):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens there once the probe is closed
+    client = SpotifyClient(api_url=f"http://127.0.0.1:{closed}/v1/", token_url=f"http://127.0.0.1:{closed}/api/token",
+                           client_id="sandbox-client", client_secret="sandbox-secret", backoff_factor=0.01)
+    with pytest.raises(SpotifyUnreachableError):
+        client.search_tracks("love")
+    assert sum(client.sent.values()) == 0
 
 
 def test_an_expired_token_is_refreshed_once(sandbox):

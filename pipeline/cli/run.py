@@ -17,8 +17,7 @@ import luigi
 from pipeline import config, progress, staging
 from pipeline.caches import forget_listings
 from pipeline.scheduling import WorkerSchedulerFactory
-from pipeline.sources import registry
-from pipeline.sources.base import requests_sent
+from pipeline.sources import answers, registry
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.load import LoadPartition
 from pipeline.tasks.run_all import RunAll, partition_steps
@@ -81,9 +80,11 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
         done = manifests[source.name]
         asked = sum(m.get("songs", 0) for m in done)
         matched = sum((m.get("statuses") or {}).get("matched", 0) for m in done)
+        spent = answers.total_spent(source.name)
         lines.append(f"{source.title}: matched {matched}" + (f" of {asked} ({matched / asked:.1%})" if asked else "")
-                     + f", requests sent {sum(requests_sent(m) for m in done)} (every one: retries, rate-limited "
-                       f"and token requests included)")
+                     + f", requests sent by this command {spent['this_command']} (every one: retries, rate-limited "
+                       f"and token requests included; failed and interrupted tasks' too), by every command so far "
+                       f"{spent['sent_total']}")
         if done:
             lines += source.summary(done)
     for source in sources:

@@ -23,11 +23,16 @@ journals (``<stage>/A/B/journal/``), are read as a fallback and copied into the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import secrets
+import signal
+import socket
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -177,24 +182,106 @@ class AnswerStore:
         return entry
 
 
+# Which command (the process the user started; forked task processes inherit it) sent what: the run
+# summary shows this command's spend beside every command's.
+COMMAND_ID = f"{socket.gethostname()}-{os.getpid()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+# How often a task's line in the ledger is rewritten while it asks: a kill -9 loses at most this much of its count.
+LEDGER_FLUSH_S = 5.0
+
+
+def _ledger_path(source: str, task: str, run_id: str) -> str:
+    return f"{store_folder(source)}/{LEDGER_DIR}/{COMMAND_ID}--{run_id}-{task}.json"
+
+
 def record_spent(source: str, task: str, run_id: str, requests: dict) -> None:
-    """Add one task run's requests to the source's ledger (written even when the run failed or
-    stopped on the quota: what was sent was paid for)."""
+    """Write one task run's requests to the source's ledger (also while it runs, and when it failed or
+    stopped on the quota: what was sent was paid for); a later write of the same run replaces it."""
     if not requests.get("sent_total"):
         return
-    path = f"{store_folder(source)}/{LEDGER_DIR}/{run_id}-{task}.json"
-    staging.write_json(staging.target(path), {"task": task, "run_id": run_id, "at": utc_now(), **requests})
+    staging.write_json(staging.target(_ledger_path(source, task, run_id)),
+                       {"task": task, "run_id": run_id, "command": COMMAND_ID, "at": utc_now(), **requests})
 
 
-def total_spent(source: str) -> dict:
-    """Requests sent for this staging root over every run: ``sent_total``, ``runs``, ``rate_limited``,
-    and ``by_day`` (UTC date → requests sent that day)."""
-    totals = {"sent_total": 0, "rate_limited": 0, "runs": 0, "by_day": {}}
+@contextlib.contextmanager
+def ledger_line(source: str, task: str, run_id: str, counts: Callable[[], dict]) -> Iterator[None]:
+    """Keep a task's ledger line current while it asks: rewritten every ``LEDGER_FLUSH_S`` when its count
+    moved, at the end however the task ends (an exception, Ctrl-C), and on SIGTERM before the process
+    ends as SIGTERM ends it (what the parent command sends its task processes when it is stopped)."""
+    lock = threading.Lock()
+    written: list[int] = [0]
+
+    def flush() -> None:
+        with lock:
+            now = _settled(counts)
+            if now.get("sent_total", 0) != written[0]:
+                record_spent(source, task, run_id, now)
+                written[0] = now.get("sent_total", 0)
+
+    stop = threading.Event()
+
+    def keep_flushing() -> None:
+        while not stop.wait(LEDGER_FLUSH_S):
+            try:
+                flush()
+            except Exception as exc:  # noqa: BLE001 - the next flush, or the last one, tries again
+                logger.warning("ledger of %s: could not write %s's count yet: %s", source, task, exc)
+
+    flusher = threading.Thread(target=keep_flushing, name=f"ledger {task}", daemon=True)
+    flusher.start()
+    restore = _flush_on_sigterm(flush)
+    try:
+        yield
+    finally:
+        stop.set()
+        flusher.join()
+        restore()
+        flush()
+
+
+def _settled(counts: Callable[[], dict]) -> dict:
+    # The counters grow in the thread that asks while this one copies them: copy again if one grew mid-copy.
+    for _ in range(10):
+        try:
+            return counts()
+        except RuntimeError:
+            continue
+    return counts()
+
+
+def _flush_on_sigterm(flush: Callable[[], None]) -> Callable[[], None]:
+    """SIGTERM writes the ledger line, then ends the process as SIGTERM would have; returns what restores
+    the handler before. Only the main thread may set handlers (a task run by a thread keeps its periodic flush)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        try:
+            flush()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def total_spent(source: str, command: str | None = None) -> dict:
+    """Requests sent over every command (for the answer store the settings name, and the staging root's of
+    earlier versions): ``sent_total``, ``runs``, ``rate_limited``, ``by_day`` (UTC date → requests sent that
+    day), and ``this_command``: what the command ``command`` (default: this one) sent."""
+    command = command or COMMAND_ID
+    totals = {"sent_total": 0, "rate_limited": 0, "runs": 0, "by_day": {}, "this_command": 0}
     for path in (p for folder in ledger_folders(source) for p in staging.list_files(folder, ".json")):
         entry = orjson.loads(staging.read_bytes(path))
         totals["sent_total"] += entry.get("sent_total", 0)
         totals["rate_limited"] += entry.get("rate_limited", 0)
         totals["runs"] += 1
+        if entry.get("command") == command:
+            totals["this_command"] += entry.get("sent_total", 0)
         day = entry.get("at", "")[:10]
         totals["by_day"][day] = totals["by_day"].get(day, 0) + entry.get("sent_total", 0)
     totals["by_day"] = dict(sorted(totals["by_day"].items()))

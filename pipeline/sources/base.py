@@ -306,13 +306,10 @@ class StoredGateway:
         self.store.record("capability", name, available=available, reason=reason)
         return True
 
-    @contextlib.contextmanager
-    def paid_for(self, task: str) -> Iterator[None]:
-        """Around a task's requests: the ledger gets the task's line whatever its end (what was sent was paid for)."""
-        try:
-            yield
-        finally:
-            answers.record_spent(self.source, task, self.store.run_id, self.request_counts())
+    def paid_for(self, task: str):
+        """Around a task's requests: the ledger keeps the task's line current while it asks and gets it whatever
+        its end, SIGTERM included (what was sent was paid for; pipeline/sources/answers.py ``ledger_line``)."""
+        return answers.ledger_line(self.source, task, self.store.run_id, self.request_counts)
 
 
 def requests_sent(manifest: dict) -> int:
