@@ -306,3 +306,63 @@ def test_sources_agree_by_isrc_else_by_length_and_names():
     assert sources_agree({**spotify, "isrc": None}, {**deezer, "duration_ms": 260_000}) is False
     assert sources_agree({**spotify, "isrc": None}, {**deezer, "artists": [{"id": "2", "name": "Nina Simone"}]}) is False
     assert sources_agree(None, deezer) is None and sources_agree(spotify, None) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
+def test_spurious_no_data_for_named_ids_is_asked_again_and_a_clean_rerun_loads_what_a_fault_free_run_does(
+        luigi_config, sample_root, spotify_at, deezer, tmp_path, monkeypatch, warehouse_url):
+    from pipeline import forget_listings
+    from pipeline.cli.run import run_summary
+    from pipeline.sources import answers, ask_again
+    from pipeline.tasks import LoadPartition
+    from pipeline.warehouse.backends import warehouse_backend
+    from pipeline.warehouse.schema import tables
+    from tests.conftest import deezer_config, staged_manifest
+
+    partitions = ("A/A", "A/B")
+    spotify_at(mode="development")
+
+    def new_command(name: str, staging_root, warehouse) -> None:
+        monkeypatch.setattr(answers, "COMMAND_ID", name)
+        ask_again.forget()
+        forget_listings()
+        luigi.task_register.Register.clear_instance_cache()
+        luigi_config.set("msd", root=sample_root).set("staging", root=staging_root)
+        luigi_config.set("warehouse", url=f"duckdb:///{warehouse}")
+
+    def deezer_facts(warehouse) -> dict[str, list]:
+        backend = warehouse_backend()
+        try:
+            out = {}
+            for table in (t for t in tables() if t.name.startswith("deezer_")):
+                names = [c.name for c in table.columns() if c.name not in ("fetched_at", "matched_at", "load_id")]
+                out[table.name] = sorted(map(repr, backend.query(f"SELECT {', '.join(names)} FROM {table.name}")))
+            return out
+        finally:
+            backend.close()
+
+    # A fault-free run: what the warehouse should hold.
+    new_command("clean", tmp_path / "clean" / "staging", tmp_path / "clean.duckdb")
+    assert run_luigi([LoadPartition(partition=p) for p in partitions]).status == luigi.LuigiStatusCode.SUCCESS
+    truth = deezer_facts(tmp_path / "clean.duckdb")
+
+    # 20% of artist and album lookups answer "no data": the run ends, says so, and loads what it has.
+    faulty = deezer(rate_limit=None, spurious_no_data_rate=0.2, seed=3)
+    luigi_config.set("deezer", **deezer_config(faulty, tmp_path))
+    new_command("faulty", tmp_path / "faulty" / "staging", tmp_path / "faulty.duckdb")
+    assert run_luigi([LoadPartition(partition=p) for p in partitions]).status == luigi.LuigiStatusCode.SUCCESS
+    again = [k for p in partitions for k in staged_manifest(str(tmp_path / "faulty" / "staging"), "deezer", p)["ask_again"]]
+    assert {kind for kind, _ in again} == {"artist", "album"}
+    summary, failed = run_summary({p: f"ExtractPartition({p})" for p in partitions}, {p: None for p in partitions})
+    assert not failed and f"Deezer answered \"no data\" for {len(again)} id(s) its own answers named" in summary
+    assert deezer_facts(tmp_path / "faulty.duckdb") != truth
+    asked_before = sum(faulty.state.stats()["requests"].values())
+
+    # The faults gone, the next command asks those ids again (and nothing else) and reloads: as if they never were.
+    faulty.state.spurious_no_data_rate = 0.0
+    new_command("clean rerun", tmp_path / "faulty" / "staging", tmp_path / "faulty.duckdb")
+    assert run_luigi([LoadPartition(partition=p) for p in partitions]).status == luigi.LuigiStatusCode.SUCCESS
+    assert sum(faulty.state.stats()["requests"].values()) - asked_before == len(set(map(tuple, again)))
+    assert deezer_facts(tmp_path / "faulty.duckdb") == truth
+    assert all(not DeezerEnrich(partition=p).output().read()[0]["ask_again"] for p in partitions)  # none left

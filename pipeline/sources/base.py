@@ -241,11 +241,16 @@ class StoredGateway:
 
     capability_names: tuple[str, ...] = ()
     counts_rate_limits = False  # its client waits out short 429s and counts them (``rate_limited``)
+    # Kinds whose keys another answer named (an album id a track gave): "no data" (status 404) for one is more
+    # likely the service failing than the truth, so a later command asks it again (pipeline/sources/ask_again.py).
+    named_kinds: tuple[str, ...] = ()
 
     def __init__(self, source: str, client, store: answers.AnswerStore):
         self.source, self._client, self.store = source, client, store
         self.requests: Counter[str] = Counter()  # calls made by this gateway, by kind
         self.answered_from_store = 0
+        self.no_data_named: Counter[str] = Counter()  # "no data" for a named id, by kind (asked or stored)
+        self.ask_again: set[tuple[str, str]] = set()  # those a later command asks again
         self._sent_before: Counter[str] | None = None
         self._rate_limited_before = 0
         if _is_client(client):
@@ -291,12 +296,28 @@ class StoredGateway:
         return entry
 
     def asked(self, kind: str, key: str, ask: Callable[[], dict]) -> dict:
-        """The stored answer, else ``ask()``'s payload (the entry's fields), stored before it is used."""
-        entry = self.stored(kind, key)
-        if entry is not None:
-            return entry
-        self.requests[kind] += 1
-        return self.store.record(kind, key, **ask())
+        """The stored answer, else ``ask()``'s payload (the entry's fields), stored before it is used. A stored
+        "no data" for a named id (``named_kinds``) from another command is asked again, ``NAMED_NO_DATA_ASKS``
+        times in all."""
+        from pipeline.sources.ask_again import NAMED_NO_DATA_ASKS
+
+        previous = self.store.get(kind, key)
+        named_no_data = previous is not None and kind in self.named_kinds and previous.get("status") == 404
+        if previous is not None and not (named_no_data and previous.get("command") != answers.COMMAND_ID
+                                         and previous.get("asks", 1) < NAMED_NO_DATA_ASKS):
+            self.answered_from_store += 1
+            entry = previous
+        else:
+            self.requests[kind] += 1
+            payload = ask()
+            if kind in self.named_kinds and payload.get("status") == 404:
+                payload["asks"] = previous.get("asks", 1) + 1 if previous is not None else 1
+            entry = self.store.record(kind, key, **payload)
+        if kind in self.named_kinds and entry.get("status") == 404:
+            self.no_data_named[kind] += 1
+            if entry.get("asks", 1) < NAMED_NO_DATA_ASKS:
+                self.ask_again.add((kind, key))
+        return entry
 
     def set_capability(self, name: str, available: bool, reason: str) -> bool:
         """Record what the service serves (for every partition, ``CAPABILITY_MAX_AGE``); True when it changed."""

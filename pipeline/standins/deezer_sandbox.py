@@ -56,7 +56,8 @@ class DeezerState:
 
     def __init__(self, catalog: DeezerCatalog, rate_limit: int | None = 50, rate_window_s: float = 5.0,
                  busy_rate: float = 0.0, latency_ms: float = 0.0, seed: int = 0,
-                 clock: Callable[[], float] = time.monotonic, isrc_lookups: bool = True, day: int = 0):
+                 clock: Callable[[], float] = time.monotonic, isrc_lookups: bool = True, day: int = 0,
+                 spurious_no_data_rate: float = 0.0):
         self.catalog = catalog
         # The catalog as it is `day` days after the start: ranks and fans move (moved_on), and tests
         # may relink a track (id → the id Deezer now offers as its alternative) or take it away.
@@ -65,6 +66,8 @@ class DeezerState:
         self.gone: set[int] = set()
         # track/isrc: is undocumented; False plays the day Deezer stops answering it.
         self.isrc_lookups = isrc_lookups
+        # "no data" (code 800) for artists and albums it holds, at random: a fault seen on the real service.
+        self.spurious_no_data_rate = spurious_no_data_rate
         self.rate_limit, self.rate_window_s = rate_limit, rate_window_s
         self.busy_rate, self.latency_s = busy_rate, latency_ms / 1000
         self.clock = clock
@@ -229,6 +232,11 @@ class _Handler(BaseHTTPRequestHandler):
                     "alternative": self._full_track(cat.tracks[self.state.relinked[item_id]])}
         if kind == "track" and item_id in cat.tracks:
             return self._full_track(cat.tracks[item_id])
+        if kind in ("artist", "album") and self.state.spurious_no_data_rate:
+            with self.state.lock:
+                spurious = self.state.rng.random() < self.state.spurious_no_data_rate
+            if spurious:
+                return _error(*NO_DATA)
         if kind == "artist" and item_id in cat.artists:
             return self._artist(item_id, full=True)
         if kind == "album" and item_id in cat.albums:

@@ -136,6 +136,24 @@ class SourceStage(StagedPartitionTask):
     def lease_name(self) -> str | None:
         return f"{type(self).__name__}/{self.partition}"
 
+    def version_settings(self) -> dict:
+        # A stage whose answers held a "no data" likely to be a fault is staged again by the next command, under
+        # a new round (pipeline/sources/ask_again.py); round 0 adds nothing, so every other output keeps its folder.
+        from pipeline.sources import ask_again
+
+        settings = super().version_settings()
+        round_ = ask_again.round_of(self.source, type(self).__name__, self.partition)
+        return {**settings, "ask_again_round": round_} if round_ else settings
+
+    def write_manifest(self, manifest: dict) -> None:
+        super().write_manifest(manifest)
+        if manifest.get("ask_again"):
+            from pipeline.sources import ask_again
+
+            ask_again.schedule(self.source, type(self).__name__, self.partition, [tuple(k) for k in manifest["ask_again"]])
+            logger.warning("%s: %s answered \"no data\" for %d id(s) its own answers named (a fault, most likely): "
+                           "the next run asks them again", self, self.source, len(manifest["ask_again"]))
+
     def ledger_name(self) -> str:
         """How the task's line in its source's ledger is named (``SpotifySearch-AB``)."""
         return f"{type(self).__name__}-{self.partition.replace('/', '')}"

@@ -39,6 +39,8 @@ class DeezerGateway(StoredGateway):
     """Stored Deezer lookups. ``client`` may be a function that makes one at the first request."""
 
     capability_names = CAPABILITIES
+    # Ids a search hit or a track named: "no data" for one is asked again by a later command (sources/ask_again.py).
+    named_kinds = ("track", "artist", "album")
 
     def __init__(self, client: DeezerClient | Callable[[], DeezerClient], store: AnswerStore, search_limit: int = 10):
         super().__init__("deezer", client, store)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import Counter
 
 import luigi
 
@@ -92,10 +93,19 @@ class Deezer(Source):
     # --- what people see --------------------------------------------------------------------
 
     def summary(self, manifests: list[dict]) -> list[str]:
+        from pipeline.sources.ask_again import NAMED_NO_DATA_ASKS
+
         both = sum(m["agreement"]["both_matched"] for m in manifests)
         disagree = sum(m["agreement"]["disagree"] for m in manifests)
-        return [f"Spotify and Deezer both matched {both} songs this run, {disagree} disagree on the recording "
-                f"(see enriched_songs.sources_agree)"]
+        lines = [f"Spotify and Deezer both matched {both} songs this run, {disagree} disagree on the recording "
+                 f"(see enriched_songs.sources_agree)"]
+        again = [k for m in manifests for k in m.get("ask_again") or []]
+        if again:
+            kinds = Counter(kind for kind, _ in again)
+            lines.append(f"warning: Deezer answered \"no data\" for {len(again)} id(s) its own answers named "
+                         f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), a fault most likely: their facts "
+                         f"are missing until the next run asks them again (each at most {NAMED_NO_DATA_ASKS} times)")
+        return lines
 
     def daily_capacity(self, spent: dict) -> tuple[float | None, str]:
         from pipeline.sources.deezer.client import PACE_MARGIN
