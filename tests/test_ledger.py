@@ -72,3 +72,31 @@ def test_a_ledger_line_is_rewritten_as_the_task_asks_so_a_kill_9_loses_one_inter
                 time.sleep(0.01)
     assert flushed == [7, 14, 21]  # each count written once, as it moved; nothing more at the end
     assert _ledger_total(str(tmp_path), "deezer") == 21
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_refresh_stopped_mid_day_has_every_request_it_sent_in_the_ledger(signum, loaded_warehouse, luigi_config,
+                                                                          local_pipeline):
+    from datetime import UTC, datetime
+
+    spotify, deezer = loaded_warehouse
+    luigi_config.set("deezer", refresh_budget=10_000).set("spotify", refresh_budget=10_000)
+    root = answers_root_of(local_pipeline)
+    assert _ledger_total(root, "deezer") == _received(deezer)  # the enrichment's, in-process
+    for server in (spotify, deezer):
+        server.state.latency_s = 0.03
+    env = dict(os.environ, LUIGI_CONFIG_PATH=luigi_config.path)
+    today = datetime.now(UTC).date().isoformat()
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "refresh", "--now", f"{today}T12:00:00+00:00"],
+                           cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    refreshed = f"track@{today}"
+    while sum(e["kind"] == refreshed for e in stored_answers(local_pipeline, "deezer")) < 10 and run.poll() is None:
+        time.sleep(0.02)
+    assert run.poll() is None, "the refresh ended before it could be interrupted"
+    run.send_signal(signum)
+    run.wait(timeout=60)
+    assert run.returncode != 0
+    assert _ledger_total(root, "deezer") == _received(deezer)
+    assert _ledger_total(root, "spotify") == _received(spotify)
