@@ -67,3 +67,42 @@ def test_a_nul_title_and_an_overlong_artist_id_are_quarantined_and_the_rest_load
         assert backend.scalar("SELECT count(*) FROM enriched_songs") == files - 2
     finally:
         backend.close()
+
+
+def test_a_source_string_is_fitted_before_it_is_staged():
+    from pipeline.warehouse.storable import fitted
+
+    assert fitted("Love\x00Song", Column("title", "VARCHAR(1024)", False)) == ("LoveSong", "NUL characters removed")
+    assert fitted("é" * 6, Column("label", "VARCHAR(5)", False)) == ("éé", "cut to VARCHAR(5)")  # whole characters
+    assert fitted(["pop", "r\x00ock"], Column("genres", "{{JSON}}", False)) == (["pop", "rock"], "NUL characters removed")
+    assert fitted("fine", Column("title", "VARCHAR(1024)", False)) == ("fine", None)
+
+
+@pytest.mark.parametrize("warehouse_url", ["duckdb", "postgresql"], indirect=True)
+def test_a_nul_in_a_sources_answer_is_removed_and_the_partition_loads(luigi_config, local_pipeline, spotify_at,
+                                                                     deezer_catalog, tmp_path, warehouse_url):
+    import copy
+    import dataclasses
+
+    from pipeline.sources.deezer.tasks import DeezerEnrich
+    from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
+    from tests.conftest import deezer_config
+
+    spotify_at(mode="development")
+    catalog = copy.deepcopy(deezer_catalog)
+    catalog.albums = {i: dataclasses.replace(a, title=a.title + "\x00 (bonus)") for i, a in catalog.albums.items()}
+    server = DeezerSandboxServer(DeezerState(catalog, rate_limit=None)).start()
+    try:
+        luigi_config.set("deezer", **deezer_config(server, tmp_path))
+        assert run_luigi([LoadPartition(partition="A/A")]).status == luigi.LuigiStatusCode.SUCCESS
+    finally:
+        server.stop()
+    manifest = DeezerEnrich(partition="A/A").output().read()[0]
+    albums = manifest["fitted_values"]["deezer_albums.title: NUL characters removed"]
+    assert albums == manifest["rows"]["albums.jsonl.gz"] > 0
+    backend = warehouse_backend()
+    try:
+        titles = [r[0] for r in backend.query("SELECT title FROM deezer_albums")]
+    finally:
+        backend.close()
+    assert len(titles) == albums and all(t.endswith(" (bonus)") and "\x00" not in t for t in titles)

@@ -4,11 +4,13 @@ what a source's stage tasks share on top (the Luigi resource that caps how many 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 
 import luigi
 
 from pipeline import config, staging, versioning
+from pipeline.errors import TerminalError
 from pipeline.partitions import input_id
 from pipeline.staging import leases
 from pipeline.tasks import lifecycle  # noqa: F401  (task processes end with their command)
@@ -120,6 +122,13 @@ class StagedPartitionTask(luigi.Task):
             self.set_status_message(message)
 
 
+class UnstorableIdError(TerminalError):
+    def __init__(self, task, table: str, column, value: str):
+        super().__init__(f"{task}: {table}.{column.name} {value[:60]!r} is longer than its column ({column.type}): the "
+                         f"source's ids changed shape. Nothing was staged for the partition; report it (the column "
+                         f"needs widening in the source's schema.sql).")
+
+
 class SourceStage(StagedPartitionTask):
     """A stage of one source (``source``, its registry name) for one partition."""
 
@@ -136,6 +145,31 @@ class SourceStage(StagedPartitionTask):
     def lease_name(self) -> str | None:
         return f"{type(self).__name__}/{self.partition}"
 
+    def write_files(self, outputs: dict[str, list[dict]]) -> None:
+        """A source's strings fitted to the warehouse before they are staged (pipeline/warehouse/storable.py):
+        NUL characters removed, text cut to its column; an id that does not fit is refused in one line. A bad
+        string from a service must not fail the partition's load on every rerun, as one once did."""
+        from pipeline.sources import registry
+        from pipeline.warehouse.storable import fitted
+
+        self.fitted_values: Counter[str] = Counter()
+        for table in registry.get(self.source).tables:
+            if table.stage != self.stage or table.file not in outputs:
+                continue
+            columns = [c for c in table.columns() if c.type.startswith(("VARCHAR", "{{JSON}}"))]
+            for row in outputs[table.file]:
+                for column in columns:
+                    value, done = fitted(row.get(column.name), column)
+                    if done is None:
+                        continue
+                    if "cut to" in done and (column.name in table.key or column.name.endswith("_id")):
+                        raise UnstorableIdError(self, table.name, column, row[column.name])
+                    row[column.name] = value
+                    self.fitted_values[f"{table.name}.{column.name}: {done}"] += 1
+        if self.fitted_values:
+            logger.warning("%s: %s", self, "; ".join(f"{k} ({n})" for k, n in sorted(self.fitted_values.items())))
+        super().write_files(outputs)
+
     def version_settings(self) -> dict:
         # A stage whose answers held a "no data" likely to be a fault is staged again by the next command, under
         # a new round (pipeline/sources/ask_again.py); round 0 adds nothing, so every other output keeps its folder.
@@ -146,6 +180,8 @@ class SourceStage(StagedPartitionTask):
         return {**settings, "ask_again_round": round_} if round_ else settings
 
     def write_manifest(self, manifest: dict) -> None:
+        if getattr(self, "fitted_values", None):
+            manifest = {**manifest, "fitted_values": dict(sorted(self.fitted_values.items()))}
         super().write_manifest(manifest)
         if manifest.get("ask_again"):
             from pipeline.sources import ask_again

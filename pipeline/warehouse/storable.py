@@ -64,3 +64,38 @@ class RecordCheck:
                 if reason is not None:
                     return f"{name}: {reason}"
         return None
+
+
+def fitted(value, column: Column) -> tuple[object, str | None]:
+    """``value`` made storable where that keeps its meaning, and what was done (None: nothing): NUL characters
+    removed (in text, and in the strings of a JSON value); text longer than its ``VARCHAR(n)`` cut at the last
+    whole character within ``n`` bytes. Raises ``ValueError`` for what cannot be mended (invalid UTF-8)."""
+    if value is None:
+        return None, None
+    if column.is_json:
+        if b"\\u0000" not in orjson.dumps(value):
+            return value, None
+        return _without_nul(value), "NUL characters removed"
+    if type(value) is not str:
+        return value, None
+    done = []
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+        done.append("NUL characters removed")
+    limit = _VARCHAR.fullmatch(column.type.strip())
+    if limit is not None:
+        encoded = value.encode("utf-8")  # raises for lone surrogates: not mendable
+        if len(encoded) > int(limit[1]):
+            value = encoded[: int(limit[1])].decode("utf-8", errors="ignore")
+            done.append(f"cut to {column.type}")
+    return value, "; ".join(done) or None
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    return value
