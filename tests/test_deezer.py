@@ -356,6 +356,7 @@ def test_spurious_no_data_for_named_ids_is_asked_again_and_a_clean_rerun_loads_w
     assert {kind for kind, _ in again} == {"artist", "album"}
     summary, failed = run_summary({p: f"ExtractPartition({p})" for p in partitions}, {p: None for p in partitions})
     assert not failed and f"Deezer answered \"no data\" for {len(again)} id(s) its own answers named" in summary
+    assert "ISRC lookups without a track" in summary and "[deezer] not_found_max_age_days (365)" in summary
     assert deezer_facts(tmp_path / "faulty.duckdb") != truth
     asked_before = sum(faulty.state.stats()["requests"].values())
 
@@ -366,3 +367,35 @@ def test_spurious_no_data_for_named_ids_is_asked_again_and_a_clean_rerun_loads_w
     assert sum(faulty.state.stats()["requests"].values()) - asked_before == len(set(map(tuple, again)))
     assert deezer_facts(tmp_path / "faulty.duckdb") == truth
     assert all(not DeezerEnrich(partition=p).output().read()[0]["ask_again"] for p in partitions)  # none left
+
+
+def test_a_not_found_is_believed_until_it_is_older_than_the_setting_says(deezer, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.sources.answers import AnswerStore
+    from pipeline.sources.deezer.gateway import DeezerGateway
+
+    server = deezer(rate_limit=None)
+    store = AnswerStore(str(tmp_path / "answers"))
+
+    def asked() -> int:
+        return json.loads(requests_get(server))["requests"].get("track_isrc", 0)
+
+    def stored_not_found(isrc: str, days_old: int) -> None:
+        at = (datetime.now(UTC) - timedelta(days=days_old)).isoformat(timespec="seconds").replace("+00:00", "Z")
+        store.record("track_isrc", isrc, status=404, obj=None, at=at)  # as an earlier run stored it, days ago
+
+    stored_not_found("USAAA0000001", days_old=10)
+    stored_not_found("USAAA0000002", days_old=400)
+    gateway = DeezerGateway(client_for(server, tmp_path), AnswerStore(store.folder), not_found_max_age_days=365)
+    assert gateway.track_by_isrc("USAAA0000001")["status"] == 404 and asked() == 0  # believed: 10 days old
+    assert gateway.track_by_isrc("USAAA0000002")["status"] == 404 and asked() == 1  # 400 days: asked again
+    assert gateway.not_found == {"track_isrc": 2}
+    # Asked again today, it is believed again: no third request.
+    again = DeezerGateway(client_for(server, tmp_path), AnswerStore(store.folder), not_found_max_age_days=365)
+    again.track_by_isrc("USAAA0000002")
+    assert asked() == 1
+    forever = DeezerGateway(client_for(server, tmp_path), AnswerStore(store.folder))
+    stored_not_found("USAAA0000003", days_old=4000)
+    forever.track_by_isrc("USAAA0000003")
+    assert asked() == 1  # 0 days set: believed forever

@@ -24,6 +24,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from pipeline.errors import TerminalError, TransientError
@@ -244,12 +245,15 @@ class StoredGateway:
     # Kinds whose keys another answer named (an album id a track gave): "no data" (status 404) for one is more
     # likely the service failing than the truth, so a later command asks it again (pipeline/sources/ask_again.py).
     named_kinds: tuple[str, ...] = ()
+    # How long a legitimate "not found" (``is_not_found``) is believed; older, it is asked again. None: forever.
+    not_found_max_age: timedelta | None = None
 
     def __init__(self, source: str, client, store: answers.AnswerStore):
         self.source, self._client, self.store = source, client, store
         self.requests: Counter[str] = Counter()  # calls made by this gateway, by kind
         self.answered_from_store = 0
         self.no_data_named: Counter[str] = Counter()  # "no data" for a named id, by kind (asked or stored)
+        self.not_found: Counter[str] = Counter()  # legitimate "not found" answers used, by kind (asked or stored)
         self.ask_again: set[tuple[str, str]] = set()  # those a later command asks again
         self._sent_before: Counter[str] | None = None
         self._rate_limited_before = 0
@@ -304,7 +308,8 @@ class StoredGateway:
         previous = self.store.get(kind, key)
         named_no_data = previous is not None and kind in self.named_kinds and previous.get("status") == 404
         if previous is not None and not (named_no_data and previous.get("command") != answers.COMMAND_ID
-                                         and previous.get("asks", 1) < NAMED_NO_DATA_ASKS):
+                                         and previous.get("asks", 1) < NAMED_NO_DATA_ASKS) \
+                and not self._not_found_too_old(kind, previous):
             self.answered_from_store += 1
             entry = previous
         else:
@@ -317,7 +322,22 @@ class StoredGateway:
             self.no_data_named[kind] += 1
             if entry.get("asks", 1) < NAMED_NO_DATA_ASKS:
                 self.ask_again.add((kind, key))
+        elif self.is_not_found(kind, entry):
+            self.not_found[kind] += 1
         return entry
+
+    def is_not_found(self, kind: str, entry: dict) -> bool:
+        """Whether an answer says the thing asked for is not there (an ISRC no track has, a search without a hit)."""
+        return entry.get("status") == 404
+
+    def _not_found_too_old(self, kind: str, entry: dict) -> bool:
+        if self.not_found_max_age is None or kind in self.named_kinds or not self.is_not_found(kind, entry):
+            return False
+        try:
+            at = datetime.fromisoformat(entry["at"].replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return False
+        return datetime.now(UTC) - at > self.not_found_max_age
 
     def set_capability(self, name: str, available: bool, reason: str) -> bool:
         """Record what the service serves (for every partition, ``CAPABILITY_MAX_AGE``); True when it changed."""

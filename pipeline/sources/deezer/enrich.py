@@ -124,6 +124,8 @@ def enrich_partition(partition: str, songs: list[Song], gateway: DeezerGateway,
                 # "no data" for ids Deezer's own answers named (a fault, most likely): asked again by the next command
                 "no_data_named": dict(sorted(gateway.no_data_named.items())),
                 "ask_again": sorted([list(k) for k in gateway.ask_again]),
+                # legitimate "not found" answers used (an ISRC no track has, a search without a hit), by kind
+                "not_found": dict(sorted(gateway.not_found.items())),
                 "capabilities": gateway.capabilities,
                 "completed_at": utc_now()}
     return outputs, manifest

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from pipeline.sources.answers import AnswerStore
 from pipeline.sources.base import StoredGateway
@@ -42,9 +43,16 @@ class DeezerGateway(StoredGateway):
     # Ids a search hit or a track named: "no data" for one is asked again by a later command (sources/ask_again.py).
     named_kinds = ("track", "artist", "album")
 
-    def __init__(self, client: DeezerClient | Callable[[], DeezerClient], store: AnswerStore, search_limit: int = 10):
+    def __init__(self, client: DeezerClient | Callable[[], DeezerClient], store: AnswerStore, search_limit: int = 10,
+                 not_found_max_age_days: int = 0):
         super().__init__("deezer", client, store)
         self.search_limit = search_limit
+        self.not_found_max_age = timedelta(days=not_found_max_age_days) if not_found_max_age_days else None
+
+    def is_not_found(self, kind: str, entry: dict) -> bool:
+        if kind == "search":
+            return not ((entry.get("obj") or {}).get("items"))
+        return kind == "track_isrc" and entry.get("status") == 404
 
     def _stored(self, kind: str, key: str, path: str, params: dict | None, keep: Callable[[dict], dict]) -> dict:
         def ask() -> dict:

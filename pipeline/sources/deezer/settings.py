@@ -21,6 +21,10 @@ class deezer(luigi.Config):  # noqa: N801
     timeout = luigi.FloatParameter(default=10.0, significant=False, description="seconds before one request is abandoned")
     search_limit = luigi.IntParameter(default=10, description="results per search")
     match_threshold = luigi.FloatParameter(default=0.80, description="lowest score (0..1) a candidate needs to match")
+    not_found_max_age_days = luigi.IntParameter(
+        default=365, significant=False,
+        description="days a \"no data\" for an ISRC, or a search without a hit, is believed; once older, the next "
+                    "enrichment that meets it asks again (0: believed forever)")
     # Read from [refresh] deezer_budget when this key is not set (the name earlier versions used).
     refresh_budget = luigi.IntParameter(
         default=100_000, significant=False, config_path={"section": "refresh", "name": "deezer_budget"},

@@ -84,7 +84,8 @@ class Deezer(Source):
             raise _WouldAskError
         settings = self.settings()
         try:
-            enrich_partition(partition, songs, DeezerGateway(no_client, store_for(self.name), settings.search_limit),
+            enrich_partition(partition, songs, DeezerGateway(no_client, store_for(self.name), settings.search_limit,
+                                                           settings.not_found_max_age_days),
                              isrcs, settings.match_threshold)
         except _WouldAskError:
             return "some of its songs, albums or artists were never looked up there"
@@ -99,6 +100,16 @@ class Deezer(Source):
         disagree = sum(m["agreement"]["disagree"] for m in manifests)
         lines = [f"Spotify and Deezer both matched {both} songs this run, {disagree} disagree on the recording "
                  f"(see enriched_songs.sources_agree)"]
+        songs = sum(m.get("songs", 0) for m in manifests)
+        not_found = Counter()
+        for m in manifests:
+            not_found.update(m.get("not_found") or {})
+        if not_found:
+            many = sum(not_found.values()) > songs / 2
+            lines.append(f"{'warning: unusually many' if many else 'Deezer'} \"not found\" answers: "
+                         f"{not_found.get('track_isrc', 0)} ISRC lookups without a track, {not_found.get('search', 0)} "
+                         f"searches without a hit, for {songs} songs; kept, and asked again once older than "
+                         f"[deezer] not_found_max_age_days ({self.settings().not_found_max_age_days})")
         again = [k for m in manifests for k in m.get("ask_again") or []]
         if again:
             kinds = Counter(kind for kind, _ in again)

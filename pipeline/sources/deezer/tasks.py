@@ -26,7 +26,7 @@ def deezer_gateway() -> DeezerGateway:
     def client():
         pacer = HostPacer(settings.pace_file or None, limit=settings.rate_limit, window_s=settings.rate_window)
         return DeezerClient(api_url=settings.api_url, timeout_s=settings.timeout, pacer=pacer)
-    return DeezerGateway(client, store_for("deezer"), settings.search_limit)
+    return DeezerGateway(client, store_for("deezer"), settings.search_limit, settings.not_found_max_age_days)
 
 
 class DeezerEnrich(SourceStage):
