@@ -66,6 +66,8 @@ def test_the_report_shows_every_figure_and_the_warehouses_own_numbers(loaded_war
     # Requests: every one each sandbox received, as the ledgers beside the answers count them.
     assert shown["spotify_sent"] == str(sum(spotify.state.stats()["requests"].values()))
     assert shown["deezer_sent"] == str(sum(deezer.state.stats()["requests"].values()))
+    # This process ran the only command that asked: what it sent is all that was sent.
+    assert shown["spotify_sent_this_command"] == shown["spotify_sent"] and shown["deezer_sent_this_command"] == shown["deezer_sent"]
     assert shown["capability_spotify.audio_features"] == "no" and shown["capability_deezer.track_isrc"] == "yes"
     assert "holds no snapshot with a popularity yet" in page  # that section says why it is empty (test_refresh.py fills it)
 

@@ -195,6 +195,7 @@ def _spend(overview: dict, section: ReportSection) -> None:
         per_song = round(spent["sent_total"] / songs, 3) if songs else None
         daily, basis = source.daily_capacity(spent)
         entry = {"title": source.title, "colour": source.colour, "sent_total": spent["sent_total"], "runs": spent["runs"],
+                 "this_command": spent["this_command"],
                  "by_day": spent["by_day"], "per_song": per_song, "daily": daily, "daily_basis": basis}
         if remaining is not None and daily and per_song:
             entry["days_left"] = round(remaining * per_song / daily, 2 if daily > 10_000 else 1)
