@@ -176,7 +176,9 @@ class SourceStage(StagedPartitionTask):
         from pipeline.sources import ask_again
 
         settings = super().version_settings()
-        round_ = ask_again.round_of(self.source, type(self).__name__, self.partition)
+        if not hasattr(self, "_ask_again_round"):  # once per task instance: output() asks for it often
+            self._ask_again_round = ask_again.round_of(self.source, type(self).__name__, self.partition)
+        round_ = self._ask_again_round
         return {**settings, "ask_again_round": round_} if round_ else settings
 
     def write_manifest(self, manifest: dict) -> None:
