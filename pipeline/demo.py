@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         code = build(RunAll(), args.workers, None, log_level="WARNING")
         received = {source: sandbox.requests() for source, sandbox in sandboxes.items()}
     for source, spent in received.items():
-        print(f"requests the {source.title} sandbox received this run, token requests included: "
+        print(f"requests the {source.title} sandbox received this run, every one: "
               f"{sum(spent.values())} {dict(sorted(spent.items()))}")
-    print(f"{time.monotonic() - started:.1f} s")
+    print(f"the pipeline took {time.monotonic() - started:.1f} s (sandboxes started, RunAll, the report)")
     if code:
         print("RunAll did not finish", file=sys.stderr)
         return code

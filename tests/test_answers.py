@@ -90,6 +90,7 @@ def test_searches_of_every_partition_go_before_any_details_and_capabilities_are_
                                                                   "audio_features": False}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
 def test_a_mistyped_staging_root_is_named_by_status_and_costs_no_request(local_pipeline, luigi_config, spotify_at,
                                                                           warehouse_url, tmp_path, capsys):

@@ -28,7 +28,7 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     assert "done    LoadPartition(A/A)" in first.stdout and "done    FinalizeWarehouse" in first.stdout
     assert "a-real-secret-that-must-not-leak" not in first.stdout + first.stderr
     assert "done    DeezerEnrich(A/A)" in first.stdout and "disagree on the recording" in first.stdout
-    assert "requests the Deezer sandbox received this run, token requests included: 0" not in first.stdout
+    assert "requests the Deezer sandbox received this run, every one: 0" not in first.stdout
     # It ends with the report, beside the warehouse, every figure drawn from the demo's data.
     report = re.search(r"^report: (\S+\.html)", first.stdout, re.MULTILINE)
     assert report and report.group(1) == str(tmp_path / "report.html")
@@ -39,6 +39,6 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "partitions loaded this run: 0, already loaded: 2, failed: 0" in again.stdout
     assert "songs enriched this run: 0" in again.stdout and "done    " not in again.stdout  # no task ran
-    assert "requests the Spotify sandbox received this run, token requests included: 0" in again.stdout
-    assert "requests the Deezer sandbox received this run, token requests included: 0" in again.stdout
+    assert "requests the Spotify sandbox received this run, every one: 0" in again.stdout
+    assert "requests the Deezer sandbox received this run, every one: 0" in again.stdout
     assert hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest() == digest

@@ -45,6 +45,7 @@ def test_the_redshift_ddl_parses_with_distribution_and_sort_keys():
     assert not any("DISTKEY" in s for s in schema.statements("postgresql") + schema.statements("duckdb"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("deezer_on", [False, True])
 def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipeline, luigi_config, spotify_at,
                                                                      s3_bucket, deezer_on):

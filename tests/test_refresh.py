@@ -205,6 +205,7 @@ def test_relinked_and_gone_ids_land_in_the_match_history(daily):
     assert relinked_row == [("relinked", spotify_other)]
 
 
+@pytest.mark.slow
 def test_a_new_msd_file_is_picked_up_alone(luigi_config, spotify_at, sample_root, tmp_path):
     root = tmp_path / "msd"
     shutil.copytree(sample_root, root)
@@ -240,6 +241,7 @@ def test_a_new_msd_file_is_picked_up_alone(luigi_config, spotify_at, sample_root
     assert query("SELECT count(*) FROM spotify_match_history WHERE valid_to IS NOT NULL")[0][0] == 0
 
 
+@pytest.mark.slow
 def test_a_quota_stop_mid_day_and_the_next_run_complete_the_day_exactly(luigi_config, local_pipeline, spotify_at,
                                                                         tmp_path):
     luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")

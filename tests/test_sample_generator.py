@@ -79,6 +79,7 @@ def test_quirks_appear_in_realistic_proportions(big_sample):
     assert all(1929 <= r["year"] <= 2010 for r in records if r["year"] is not None)
 
 
+@pytest.mark.slow
 def test_rare_quirks_are_present(big_sample):
     root, records = big_sample
     # MSD's `_` for commas, in titles and artist names; never a comma there.

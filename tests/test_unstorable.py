@@ -31,6 +31,7 @@ def test_why_not_names_the_column_and_measures_bytes_as_redshift_does():
     assert why_not(3, varchar) is None and why_not(None, varchar) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb", "postgresql"], indirect=True)
 def test_a_nul_title_and_an_overlong_artist_id_are_quarantined_and_the_rest_loads(
         luigi_config, sample_root, spotify_at, tmp_path, warehouse_url):
@@ -78,6 +79,7 @@ def test_a_source_string_is_fitted_before_it_is_staged():
     assert fitted("fine", Column("title", "VARCHAR(1024)", False)) == ("fine", None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb", "postgresql"], indirect=True)
 def test_a_nul_in_a_sources_answer_is_removed_and_the_partition_loads(luigi_config, local_pipeline, spotify_at,
                                                                      deezer_catalog, tmp_path, warehouse_url):

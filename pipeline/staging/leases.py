@@ -2,7 +2,8 @@
 
 luigid already runs each task once across every worker connected to it. Two commands that do not share
 one (two ``python -m pipeline run`` on the default local scheduler, a cron job and a hand-started run)
-would each run the same stage and each buy its answers. Before a stage asks its source anything it takes
+would each run the same stage and each buy its answers (and two extractions of one partition would remove
+each other's files in progress). Before a stage asks its source anything, or extracts, it takes
 the stage's lease, ``<staging root>/_leases/<task>/A/B.json``; a second command that meets a held lease
 says who holds it and waits, then finds the stage done (or, if the holder failed, runs it answered from
 the store the holder filled).
