@@ -273,6 +273,9 @@ def test_a_quota_stop_mid_day_and_the_next_run_complete_the_day_exactly(luigi_co
 
 
 @pytest.mark.slow
+# The old [refresh] <source>_budget keys are read on purpose here; Luigi warns about them at every read.
+@pytest.mark.filterwarnings("ignore:The use of the configuration \\[refresh\\]:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::luigi.parameter.UnconsumedParameterWarning")
 def test_a_budget_short_of_every_track_rolls_oldest_first(loaded_warehouse, luigi_config):
     spotify, deezer = loaded_warehouse
     matched = deezer_matches()
