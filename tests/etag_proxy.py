@@ -30,6 +30,9 @@ class EtagRewritingProxy:
         self.upstream = urlsplit(upstream)
         self.rewritten = 0
         self._lock = threading.Lock()
+        # What S3 does with its own ETags, the proxy does with the ones it hands out: a conditional request
+        # (If-Match, If-None-Match) naming one is sent upstream with the ETag it stands for.
+        self._original: dict[str, str] = {}
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +47,9 @@ class EtagRewritingProxy:
                 body = self.rfile.read(length) if length else None
                 upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+                for key in [k for k in headers if k.lower() in ("if-match", "if-none-match")]:
+                    with proxy._lock:
+                        headers[key] = proxy._original.get(headers[key], headers[key])
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()
@@ -53,7 +59,7 @@ class EtagRewritingProxy:
                     def swap(match):
                         nonlocal count
                         count += 1
-                        return b"<ETag>" + opaque_etag(match.group(1).decode().replace("&quot;", "")).replace(
+                        return b"<ETag>" + proxy.opaque(match.group(1).decode().replace("&quot;", "")).replace(
                             '"', "&quot;").encode() + b"</ETag>"
                     data = _XML_ETAG.sub(swap, data)
                 self.send_response(answer.status, answer.reason)
@@ -61,7 +67,7 @@ class EtagRewritingProxy:
                     if key.lower() in ("content-length", "transfer-encoding", "connection", "date", "server"):
                         continue
                     if key.lower() == "etag":
-                        value, count = opaque_etag(value), count + 1
+                        value, count = proxy.opaque(value), count + 1
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)) if self.command != "HEAD" else
                                  answer.getheader("Content-Length", "0"))
@@ -76,6 +82,12 @@ class EtagRewritingProxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def opaque(self, etag: str) -> str:
+        rewritten = opaque_etag(etag)
+        with self._lock:
+            self._original[rewritten] = etag if etag.startswith('"') else f'"{etag}"'
+        return rewritten
 
     def start(self) -> EtagRewritingProxy:
         threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,), daemon=True).start()

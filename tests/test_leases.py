@@ -143,3 +143,31 @@ def test_two_runs_at_once_on_one_staging_root_buy_what_one_run_buys(sandbox, dee
     for title, server in (("Spotify", spotify), ("Deezer", deezer_server)):
         by_command = [int(re.search(rf"^{title}: .*requests sent by this command (\d+)", out, re.M)[1]) for out, _ in results]
         assert sum(by_command) == sum(server.state.stats()["requests"].values()), (title, by_command)
+
+
+class _Forgetful(dict):
+    """The proxy's map from the ETags it hands out back to the store's, never filled: a store that does not
+    honour a conditional write naming its own ETag."""
+
+    def __setitem__(self, key, value):
+        pass
+
+
+def test_a_store_that_ignores_conditional_writes_is_named_in_one_line_not_waited_on_forever(s3_bucket, moto_endpoint,
+                                                                                           luigi_config):
+    from tests.etag_proxy import EtagRewritingProxy
+
+    bucket, client = s3_bucket
+    proxy = EtagRewritingProxy(moto_endpoint)
+    proxy._original = _Forgetful()
+    proxy.start()
+    try:
+        luigi_config.set("s3", endpoint_url=proxy.url)
+        path = f"s3://{bucket}/staging/_leases/DeezerEnrich/A/A.json"
+        client.put_object(Bucket=bucket, Key="staging/_leases/DeezerEnrich/A/A.json",
+                          Body=orjson.dumps({"what": "x", "host": "elsewhere", "pid": 1}))  # a holder that died
+        clock = _Clock()
+        with pytest.raises(leases.LeaseError, match="does not honour conditional writes"):
+            leases.acquire(path, "DeezerEnrich(A/A)", ttl_s=60, sleep=clock.sleep, clock=clock)
+    finally:
+        proxy.stop()

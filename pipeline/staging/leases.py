@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 import orjson
 from botocore.exceptions import ClientError
 
+from pipeline.errors import TerminalError
 from pipeline.staging.paths import is_s3, root, s3_client, split_s3_path
 
 logger = logging.getLogger("luigi-interface")
@@ -114,6 +115,17 @@ class _S3Lease(Lease):
         except ClientError as exc:
             if _code(exc) not in ("PreconditionFailed", "412", "NoSuchKey", "404"):
                 raise
+            if _code(exc) in ("PreconditionFailed", "412"):
+                logger.warning("the lease %s was not released (another process holds it now, or the store did not "
+                               "honour If-Match); a command waiting for it takes it over after %.0f s", self.path,
+                               self._ttl_s)
+
+
+class LeaseError(TerminalError):
+    def __init__(self, path: str, etag: str):
+        super().__init__(f"the S3 store refused three times to replace the lease {path} by its own ETag {etag}: it does "
+                         f"not honour conditional writes (If-Match, If-None-Match), which leases need (AWS S3 has them "
+                         f"since 2024). Use a store that does, or [staging] root on a local or network folder.")
 
 
 def _code(exc: ClientError) -> str:
@@ -168,6 +180,7 @@ def _acquire_s3(path, what, ttl_s, poll_s, sleep, clock) -> Lease:
     holder = _holder(what)
     seen_etag, seen_since = None, None  # the held lease's ETag and when this process first saw it
     waiting_since = said_at = None
+    refused: dict[str, int] = {}  # takeovers refused, by the ETag they named
     while True:
         try:
             answer = client.put_object(Bucket=bucket, Key=key, Body=orjson.dumps(holder), IfNoneMatch="*")
@@ -195,6 +208,9 @@ def _acquire_s3(path, what, ttl_s, poll_s, sleep, clock) -> Lease:
             except ClientError as exc:
                 if _code(exc) not in ("PreconditionFailed", "412", "NoSuchKey", "404", "ConditionalRequestConflict", "409"):
                     raise
+                refused[etag] = refused.get(etag, 0) + 1
+                if refused[etag] >= 3:  # the same ETag it just gave out, refused each time: conditions not honoured
+                    raise LeaseError(path, etag) from None
                 continue  # another waiter took it first
         if waiting_since is None or now - said_at >= SAY_AGAIN_S:
             _say_waiting(what, held_by, path, None if waiting_since is None else now - waiting_since)
