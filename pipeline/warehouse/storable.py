@@ -18,26 +18,32 @@ from pipeline.warehouse.table import Column
 _VARCHAR = re.compile(r"VARCHAR\((\d+)\)", re.IGNORECASE)
 
 
+def _holds_nul(value, column: Column) -> bool:
+    if column.is_json:
+        return b"\\u0000" in orjson.dumps(value)
+    return type(value) is str and "\x00" in value
+
+
+def _byte_limit(column: Column) -> int | None:
+    """A text column's length in bytes (``VARCHAR(n)``), None for any other type."""
+    match = _VARCHAR.fullmatch(column.type.strip())
+    return int(match[1]) if match else None
+
+
 def why_not(value, column: Column) -> str | None:
     """Why ``value`` cannot be stored in ``column`` (one phrase naming the column), or None when it can."""
     if value is None:
         return None
-    if column.is_json:
-        if b"\\u0000" in orjson.dumps(value):
-            return f"{column.name} holds a NUL character (U+0000), which PostgreSQL and Redshift cannot store"
-        return None
-    if type(value) is not str:
-        return None
-    if "\x00" in value:
+    if _holds_nul(value, column):
         return f"{column.name} holds a NUL character (U+0000), which PostgreSQL and Redshift cannot store"
-    limit = _VARCHAR.fullmatch(column.type.strip())
-    if limit is None:
+    limit = _byte_limit(column)
+    if limit is None or type(value) is not str:
         return None
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
         return f"{column.name} is not valid UTF-8"
-    if size > int(limit[1]):
+    if size > limit:
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"{column.name} {shown!r} is {size} bytes, longer than its warehouse column ({column.type})"
     return None
@@ -69,24 +75,18 @@ class RecordCheck:
 def fitted(value, column: Column) -> tuple[object, str | None]:
     """``value`` made storable where that keeps its meaning, and what was done (None: nothing): NUL characters
     removed (in text, and in the strings of a JSON value); text longer than its ``VARCHAR(n)`` cut at the last
-    whole character within ``n`` bytes. Raises ``ValueError`` for what cannot be mended (invalid UTF-8)."""
+    whole character within ``n`` bytes. Raises ``UnicodeEncodeError`` for what cannot be mended (invalid UTF-8)."""
     if value is None:
         return None, None
-    if column.is_json:
-        if b"\\u0000" not in orjson.dumps(value):
-            return value, None
-        return _without_nul(value), "NUL characters removed"
-    if type(value) is not str:
-        return value, None
     done = []
-    if "\x00" in value:
-        value = value.replace("\x00", "")
+    if _holds_nul(value, column):
+        value = _without_nul(value)
         done.append("NUL characters removed")
-    limit = _VARCHAR.fullmatch(column.type.strip())
-    if limit is not None:
-        encoded = value.encode("utf-8")  # raises for lone surrogates: not mendable
-        if len(encoded) > int(limit[1]):
-            value = encoded[: int(limit[1])].decode("utf-8", errors="ignore")
+    limit = _byte_limit(column)
+    if limit is not None and type(value) is str:
+        encoded = value.encode("utf-8")
+        if len(encoded) > limit:
+            value = encoded[:limit].decode("utf-8", errors="ignore")
             done.append(f"cut to {column.type}")
     return value, "; ".join(done) or None
 
