@@ -157,7 +157,7 @@ class AnswerStore:
     # --- writing -----------------------------------------------------------------------
 
     def record(self, kind: str, key: str, **payload) -> dict:
-        entry = {"kind": kind, "key": key, "at": utc_now(), "run_id": self.run_id, "command": COMMAND_ID, **payload}
+        entry = {"kind": kind, "key": key, "at": utc_now(), "run_id": self.run_id, **payload}
         self._memory[(kind, key)] = self._write(entry)
         return entry
 

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from pipeline.errors import TerminalError, TransientError
 from pipeline.sources import answers
+from pipeline.sources.ask_again import NAMED_NO_DATA_ASKS
 from pipeline.warehouse.table import Table
 
 
@@ -300,25 +301,20 @@ class StoredGateway:
         return entry
 
     def asked(self, kind: str, key: str, ask: Callable[[], dict]) -> dict:
-        """The stored answer, else ``ask()``'s payload (the entry's fields), stored before it is used. A stored
-        "no data" for a named id (``named_kinds``) from another command is asked again, ``NAMED_NO_DATA_ASKS``
-        times in all."""
-        from pipeline.sources.ask_again import NAMED_NO_DATA_ASKS
-
+        """The stored answer while it is believed (``_believed``), else ``ask()``'s payload (the entry's fields),
+        stored before it is used."""
         previous = self.store.get(kind, key)
-        named_no_data = previous is not None and kind in self.named_kinds and previous.get("status") == 404
-        if previous is not None and not (named_no_data and previous.get("command") != answers.COMMAND_ID
-                                         and previous.get("asks", 1) < NAMED_NO_DATA_ASKS) \
-                and not self._not_found_too_old(kind, previous):
+        if previous is not None and self._believed(kind, previous):
             self.answered_from_store += 1
             entry = previous
         else:
             self.requests[kind] += 1
             payload = ask()
-            if kind in self.named_kinds and payload.get("status") == 404:
-                payload["asks"] = previous.get("asks", 1) + 1 if previous is not None else 1
+            if self._named_no_data(kind, payload):
+                # Which command heard it, and how often it has been heard: later commands ask again, boundedly.
+                payload.update(command=answers.COMMAND_ID, asks=previous.get("asks", 1) + 1 if previous else 1)
             entry = self.store.record(kind, key, **payload)
-        if kind in self.named_kinds and entry.get("status") == 404:
+        if self._named_no_data(kind, entry):
             self.no_data_named[kind] += 1
             if entry.get("asks", 1) < NAMED_NO_DATA_ASKS:
                 self.ask_again.add((kind, key))
@@ -326,12 +322,22 @@ class StoredGateway:
             self.not_found[kind] += 1
         return entry
 
+    def _named_no_data(self, kind: str, entry: dict) -> bool:
+        return kind in self.named_kinds and entry.get("status") == 404
+
+    def _believed(self, kind: str, entry: dict) -> bool:
+        """A stored answer is used as it is, except a "no data" for a named id that another command heard and
+        has not been asked ``NAMED_NO_DATA_ASKS`` times, and a not-found older than ``not_found_max_age``."""
+        if self._named_no_data(kind, entry):
+            return entry.get("command") == answers.COMMAND_ID or entry.get("asks", 1) >= NAMED_NO_DATA_ASKS
+        return not self._not_found_too_old(kind, entry)
+
     def is_not_found(self, kind: str, entry: dict) -> bool:
         """Whether an answer says the thing asked for is not there (an ISRC no track has, a search without a hit)."""
         return entry.get("status") == 404
 
     def _not_found_too_old(self, kind: str, entry: dict) -> bool:
-        if self.not_found_max_age is None or kind in self.named_kinds or not self.is_not_found(kind, entry):
+        if self.not_found_max_age is None or not self.is_not_found(kind, entry):
             return False
         try:
             at = datetime.fromisoformat(entry["at"].replace("Z", "+00:00"))
