@@ -109,10 +109,14 @@ def main() -> int:
     # Per source: songs it was asked about, songs matched, requests sent.
     totals = {"tracks": 0, "quarantined": 0, **{s.name: [0, 0, 0] for s in sources}}
     complete = 0
+    never_staged = []  # partitions this staging root holds no extraction of, in any version
     for partition in partitions:
         extract = ExtractPartition(partition=partition)
         if not extract.output().exists():
-            print(f"{partition:<10}  {stale_reason(extract) or 'not extracted'}")
+            reason = stale_reason(extract)
+            if reason is None:
+                never_staged.append(partition)
+            print(f"{partition:<10}  {reason or 'not extracted'}")
             continue
         counts = extract.output().read()[0]["counts"]
         totals["tracks"] += counts["tracks"]
@@ -141,8 +145,7 @@ def main() -> int:
         songs, matched, requests = totals[source.name]
         total_line += f"{matched:>{_width(source)}}{matched / songs if songs else 0:>6.2f}{requests:>9}"
     print(f"{total_line}  {complete}/{len(partitions)} partitions loaded")
-    elsewhere = sorted(p for p in (loaded or {}) if p != "*" and not ExtractPartition(partition=p).output().exists()
-                       and not staging.manifest_folders(staging.partition_prefix(ExtractPartition.stage, p)))
+    elsewhere = [p for p in never_staged if p in (loaded or {})]
     if elsewhere and staged_here:
         print(f"the warehouse holds loads of {len(elsewhere)} partition(s) this staging root never staged "
               f"({', '.join(elsewhere[:5])}{', …' if len(elsewhere) > 5 else ''}): they were loaded from another staging "
