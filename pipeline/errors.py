@@ -58,3 +58,10 @@ class QuarantineError(TerminalError):
             f"`[extract] fail_on_quarantine` is true: {listing}{more}. Replace or remove these files, "
             f"or set fail_on_quarantine = false to quarantine them and go on."
         )
+
+
+class UnstorableIdError(TerminalError):
+    def __init__(self, task, table: str, column, value: str):
+        super().__init__(f"{task}: {table}.{column.name} {value[:60]!r} is longer than its column ({column.type}): the "
+                         f"source's ids changed shape. Nothing was staged for the partition; report it (the column "
+                         f"needs widening in the source's schema.sql).")

@@ -59,7 +59,10 @@ def describe(holder: dict | None) -> str:
 
 
 class Lease:
-    """A held lease; ``release()`` frees it (idempotent)."""
+    """A held lease; ``release()`` frees it (idempotent). ``waited``: another command held it first, so what
+    it was waited for may be done by now."""
+
+    waited = False
 
     def release(self) -> None:
         raise NotImplementedError
@@ -78,7 +81,6 @@ class _LocalLease(Lease):
 class _S3Lease(Lease):
     def __init__(self, path: str, etag: str, holder: dict, ttl_s: float):
         self.path, self._etag, self._holder, self._ttl_s = path, etag, holder, ttl_s
-        self.lost = False
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._beat, name=f"lease {path}", daemon=True)
@@ -98,7 +100,6 @@ class _S3Lease(Lease):
                     self._etag = answer["ETag"]
                 except ClientError as exc:
                     if _code(exc) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
-                        self.lost = True
                         logger.error("the lease %s was taken over (this process did not renew it for %.0f s); "
                                      "its answers are stored, nothing is lost", self.path, self._ttl_s)
                         return
@@ -150,7 +151,7 @@ def acquire(path: str, what: str, ttl_s: float = TTL_S, poll_s: float = POLL_S,
 
 def _acquire_local(path, what, ttl_s, poll_s, sleep, clock) -> Lease:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    waiting_since = said_at = None
+    waiting = _Waiting(what, path, clock)
     while True:
         fh = open(path, "a+b")  # noqa: SIM115 - held open while the lease is: closing it frees the lock
         try:
@@ -159,19 +160,14 @@ def _acquire_local(path, what, ttl_s, poll_s, sleep, clock) -> Lease:
             fh.seek(0)
             holder = _parse(fh.read())
             fh.close()
-            now = clock()
-            if waiting_since is None or now - said_at >= SAY_AGAIN_S:
-                _say_waiting(what, holder, path, None if waiting_since is None else now - waiting_since)
-                waiting_since, said_at = (waiting_since or now), now
+            waiting.on(holder)
             sleep(poll_s)
             continue
         fh.seek(0)
         fh.truncate()
         fh.write(orjson.dumps(_holder(what)))
         fh.flush()
-        if waiting_since is not None:
-            logger.info("%s: the lease is free; going on (answers the other command stored are not asked again)", what)
-        return _LocalLease(fh)
+        return waiting.over(_LocalLease(fh))
 
 
 def _acquire_s3(path, what, ttl_s, poll_s, sleep, clock) -> Lease:
@@ -179,14 +175,12 @@ def _acquire_s3(path, what, ttl_s, poll_s, sleep, clock) -> Lease:
     client = s3_client().s3.meta.client
     holder = _holder(what)
     seen_etag, seen_since = None, None  # the held lease's ETag and when this process first saw it
-    waiting_since = said_at = None
+    waiting = _Waiting(what, path, clock)
     refused: dict[str, int] = {}  # takeovers refused, by the ETag they named
     while True:
         try:
             answer = client.put_object(Bucket=bucket, Key=key, Body=orjson.dumps(holder), IfNoneMatch="*")
-            if waiting_since is not None:
-                logger.info("%s: the lease is free; going on (answers the other command stored are not asked again)", what)
-            return _S3Lease(path, answer["ETag"], holder, ttl_s)
+            return waiting.over(_S3Lease(path, answer["ETag"], holder, ttl_s))
         except ClientError as exc:
             if _code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
                 raise
@@ -204,7 +198,7 @@ def _acquire_s3(path, what, ttl_s, poll_s, sleep, clock) -> Lease:
             try:
                 answer = client.put_object(Bucket=bucket, Key=key, Body=orjson.dumps(holder), IfMatch=etag)
                 logger.warning("%s: took over the lease of %s, not renewed for %.0f s", what, describe(held_by), ttl_s)
-                return _S3Lease(path, answer["ETag"], holder, ttl_s)
+                return waiting.over(_S3Lease(path, answer["ETag"], holder, ttl_s))
             except ClientError as exc:
                 if _code(exc) not in ("PreconditionFailed", "412", "NoSuchKey", "404", "ConditionalRequestConflict", "409"):
                     raise
@@ -212,9 +206,7 @@ def _acquire_s3(path, what, ttl_s, poll_s, sleep, clock) -> Lease:
                 if refused[etag] >= 3:  # the same ETag it just gave out, refused each time: conditions not honoured
                     raise LeaseError(path, etag) from None
                 continue  # another waiter took it first
-        if waiting_since is None or now - said_at >= SAY_AGAIN_S:
-            _say_waiting(what, held_by, path, None if waiting_since is None else now - waiting_since)
-            waiting_since, said_at = (waiting_since or now), now
+        waiting.on(held_by)
         sleep(poll_s)
 
 
@@ -225,9 +217,27 @@ def _parse(data: bytes) -> dict | None:
         return None
 
 
-def _say_waiting(what: str, holder: dict | None, path: str, waited_s: float | None) -> None:
-    if waited_s is None:
-        logger.warning("%s is being run by another command: %s holds %s. Waiting for it, then this command uses "
-                       "what it stored instead of asking again.", what, describe(holder), path)
-    else:
-        logger.warning("%s: still waiting for %s (%.0f s so far)", what, describe(holder), waited_s)
+class _Waiting:
+    """What a waiter says: who holds the lease when it starts waiting, again every ``SAY_AGAIN_S``, and that it
+    goes on once the lease is its own."""
+
+    def __init__(self, what: str, path: str, clock: Callable[[], float]):
+        self.what, self.path, self.clock = what, path, clock
+        self.since = self.said_at = None
+
+    def on(self, holder: dict | None) -> None:
+        now = self.clock()
+        if self.since is None:
+            self.since = self.said_at = now
+            logger.warning("%s is being run by another command: %s holds %s. Waiting for it, then this command uses "
+                           "what it stored instead of asking again.", self.what, describe(holder), self.path)
+        elif now - self.said_at >= SAY_AGAIN_S:
+            self.said_at = now
+            logger.warning("%s: still waiting for %s (%.0f s so far)", self.what, describe(holder), now - self.since)
+
+    def over(self, lease: Lease) -> Lease:
+        if self.since is not None:
+            lease.waited = True
+            logger.info("%s: the lease is free; going on (answers the other command stored are not asked again)",
+                        self.what)
+        return lease

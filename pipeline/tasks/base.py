@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import luigi
 
 from pipeline import config, staging, versioning
-from pipeline.errors import TerminalError
+from pipeline.errors import UnstorableIdError
 from pipeline.partitions import input_id
 from pipeline.staging import leases
 from pipeline.tasks import lifecycle  # noqa: F401  (task processes end with their command)
@@ -49,31 +49,28 @@ class StagedPartitionTask(luigi.Task):
         return staging.ManifestTarget(self.folder)
 
     def lease_name(self) -> str | None:
-        """The lease this stage holds while it runs (``<staging root>/_leases/<name>.json``), or None: a stage that
-        asks a source takes one, so two commands that share no luigid do not both pay for its answers."""
-        return None
+        """The lease this stage holds while it runs (``<staging root>/_leases/<name>.json``): two commands that share
+        no luigid never run one stage at once (neither pays twice for a source's answers, nor removes the other's
+        files in progress as left by an interrupted run). None: no lease."""
+        return f"{type(self).__name__}/{self.partition}"
 
     def start(self) -> bool:
-        """False when there is nothing to do; otherwise clears what a killed run left behind. A stage with a
-        lease takes it first, waiting while another command holds it (pipeline/staging/leases.py)."""
+        """False when there is nothing to do; otherwise takes the stage's lease (waiting while another command
+        holds it) and clears what a killed run left behind."""
+        # Another worker may have finished it while this one waited (gokart's complete_check_at_run):
+        # the store answers, or a listing of it made in the last few seconds (staging.FRESH_LISTING_S).
+        if self.output().exists_now():
+            logger.info("%s already complete; nothing to do", self)
+            return False
         name = self.lease_name()
         if name is not None:
-            if self.output().exists_now():  # done already: no lease to take
-                logger.info("%s already complete; nothing to do", self)
-                return False
             self._lease = leases.acquire(leases.lease_path(name), str(self))
-        try:
-            # Another worker may have finished it while this one waited (gokart's complete_check_at_run):
-            # the store answers, or a listing of it made in the last few seconds (staging.FRESH_LISTING_S).
-            if self.output().exists_now():
-                logger.info("%s already complete; nothing to do", self)
+            if self._lease.waited and self.output().exists_now():  # the command that held it finished it
+                logger.info("%s completed by the command that held it; nothing to do", self)
                 self.release_lease()
                 return False
-            for path in staging.remove_stale_temporaries(self.folder):
-                logger.warning("removed %s, left by an interrupted run", path)
-        except BaseException:
-            self.release_lease()
-            raise
+        for path in staging.remove_stale_temporaries(self.folder):
+            logger.warning("removed %s, left by an interrupted run", path)
         return True
 
     def release_lease(self) -> None:
@@ -122,13 +119,6 @@ class StagedPartitionTask(luigi.Task):
             self.set_status_message(message)
 
 
-class UnstorableIdError(TerminalError):
-    def __init__(self, task, table: str, column, value: str):
-        super().__init__(f"{task}: {table}.{column.name} {value[:60]!r} is longer than its column ({column.type}): the "
-                         f"source's ids changed shape. Nothing was staged for the partition; report it (the column "
-                         f"needs widening in the source's schema.sql).")
-
-
 class SourceStage(StagedPartitionTask):
     """A stage of one source (``source``, its registry name) for one partition."""
 
@@ -141,9 +131,6 @@ class SourceStage(StagedPartitionTask):
         from pipeline.sources import registry
 
         return {registry.get(self.source).resource: 1}
-
-    def lease_name(self) -> str | None:
-        return f"{type(self).__name__}/{self.partition}"
 
     def write_files(self, outputs: dict[str, list[dict]]) -> None:
         """A source's strings fitted to the warehouse before they are staged (pipeline/warehouse/storable.py):

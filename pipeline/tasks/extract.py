@@ -42,11 +42,6 @@ class ExtractPartition(StagedPartitionTask):
 
     stage = "msd"
 
-    def lease_name(self) -> str:
-        # Two commands on one staging root would extract the partition at once, and the second's start() would
-        # remove the first's files in progress as left by an interrupted run: the lease makes the second wait.
-        return f"ExtractPartition/{self.partition}"
-
     @classmethod
     def output_settings(cls) -> dict:
         # Another MSD root is other input (the demo sample, then the real subset, in one staging root).
