@@ -207,15 +207,20 @@ def ledger_line(source: str, task: str, run_id: str, counts: Callable[[], dict])
     """Keep a task's ledger line current while it asks: rewritten every ``LEDGER_FLUSH_S`` when its count
     moved, at the end however the task ends (an exception, Ctrl-C), and on SIGTERM before the process
     ends as SIGTERM ends it (what the parent command sends its task processes when it is stopped)."""
-    lock = threading.Lock()
+    # Re-entrant: SIGTERM's handler runs in the main thread, which may be inside a flush of its own already.
+    lock = threading.RLock()
     written: list[int] = [0]
 
-    def flush() -> None:
-        with lock:
+    def flush(wait_s: float = -1) -> None:
+        if not lock.acquire(timeout=wait_s):
+            return  # the flusher thread is stuck writing; SIGTERM does not wait for it
+        try:
             now = _settled(counts)
             if now.get("sent_total", 0) != written[0]:
                 record_spent(source, task, run_id, now)
                 written[0] = now.get("sent_total", 0)
+        finally:
+            lock.release()
 
     stop = threading.Event()
 
@@ -248,7 +253,7 @@ def _settled(counts: Callable[[], dict]) -> dict:
     return counts()
 
 
-def _flush_on_sigterm(flush: Callable[[], None]) -> Callable[[], None]:
+def _flush_on_sigterm(flush: Callable[..., None]) -> Callable[[], None]:
     """SIGTERM writes the ledger line, then ends the process as SIGTERM would have; returns what restores
     the handler before. Only the main thread may set handlers (a task run by a thread keeps its periodic flush)."""
     if threading.current_thread() is not threading.main_thread():
@@ -257,7 +262,7 @@ def _flush_on_sigterm(flush: Callable[[], None]) -> Callable[[], None]:
 
     def on_sigterm(signum, frame):
         try:
-            flush()
+            flush(wait_s=5.0)
         finally:
             signal.signal(signal.SIGTERM, previous)
             if callable(previous):
