@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="what the Spotify sandbox's app may see (development: 2026's default for new apps)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--sources", default="", help="enrichment sources (default: every source on by default)")
+    parser.add_argument("--sources", default="", help="enrichment sources (default: every source: each has its stand-in)")
     args = parser.parse_args(argv)
 
     msd_root = config.msd().root
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"The demo runs on the embedded DuckDB warehouse; [warehouse] url is {url}.", file=sys.stderr)
         return 2
     try:
-        sources = registry.parse_enabled(args.sources) if args.sources else registry.enabled()
+        sources = registry.parse_enabled(args.sources or ",".join(s.name for s in registry.registered()))
     except TerminalError as exc:
         print(f"error: --sources: {exc}", file=sys.stderr)
         return 2

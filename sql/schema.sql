@@ -92,24 +92,28 @@ CREATE TABLE IF NOT EXISTS similar_artists (
 CREATE TABLE IF NOT EXISTS track_popularity_daily (
     snapshot_date DATE NOT NULL,
     source VARCHAR(16) NOT NULL,
-    source_track_id VARCHAR(22) NOT NULL,
+    source_track_id VARCHAR(36) NOT NULL,
     msd_track_id VARCHAR(18) NOT NULL,
     msd_partition VARCHAR(3) NOT NULL,
     popularity INTEGER,
     availability VARCHAR(16) NOT NULL,
-    relinked_to VARCHAR(22),
+    relinked_to VARCHAR(36),
     fetched_at TIMESTAMP NOT NULL,
-    load_id VARCHAR(64) NOT NULL
+    load_id VARCHAR(64) NOT NULL,
+    listen_count BIGINT,
+    user_count BIGINT
 ){{redshift: DISTSTYLE KEY DISTKEY (msd_track_id) SORTKEY (snapshot_date, source, source_track_id)}};
 
 CREATE TABLE IF NOT EXISTS artist_popularity_daily (
     snapshot_date DATE NOT NULL,
     source VARCHAR(16) NOT NULL,
-    source_artist_id VARCHAR(22) NOT NULL,
+    source_artist_id VARCHAR(36) NOT NULL,
     followers BIGINT,
     popularity INTEGER,
     fetched_at TIMESTAMP NOT NULL,
-    load_id VARCHAR(64) NOT NULL
+    load_id VARCHAR(64) NOT NULL,
+    listen_count BIGINT,
+    user_count BIGINT
 ){{redshift: DISTSTYLE KEY DISTKEY (source_artist_id) SORTKEY (snapshot_date, source, source_artist_id)}};
 
 -- What has been loaded: one row per (partition, step), replaced by each load (Luigi's table_updates, versioned).
@@ -131,6 +135,15 @@ CREATE TABLE IF NOT EXISTS etl_load_markers (
 {{postgresql: CREATE INDEX IF NOT EXISTS artist_terms_artist_id ON artist_terms (artist_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS artist_mbtags_artist_id ON artist_mbtags (artist_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS similar_artists_artist_id ON similar_artists (artist_id);}}
+-- Warehouses made before ListenBrainz (MBIDs, 36 characters; listen and user counts) are brought up to the DDL above;
+-- on Redshift, which has no ADD COLUMN IF NOT EXISTS, docs/SCALING.md gives the statements to run once.
+{{duckdb,postgresql: ALTER TABLE track_popularity_daily ADD COLUMN IF NOT EXISTS listen_count BIGINT;}}
+{{duckdb,postgresql: ALTER TABLE track_popularity_daily ADD COLUMN IF NOT EXISTS user_count BIGINT;}}
+{{duckdb,postgresql: ALTER TABLE artist_popularity_daily ADD COLUMN IF NOT EXISTS listen_count BIGINT;}}
+{{duckdb,postgresql: ALTER TABLE artist_popularity_daily ADD COLUMN IF NOT EXISTS user_count BIGINT;}}
+{{postgresql: ALTER TABLE track_popularity_daily ALTER COLUMN source_track_id TYPE VARCHAR(36);}}
+{{postgresql: ALTER TABLE track_popularity_daily ALTER COLUMN relinked_to TYPE VARCHAR(36);}}
+{{postgresql: ALTER TABLE artist_popularity_daily ALTER COLUMN source_artist_id TYPE VARCHAR(36);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS track_popularity_daily_date ON track_popularity_daily (snapshot_date, source);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS track_popularity_daily_track ON track_popularity_daily (source, source_track_id);}}
 {{postgresql: CREATE INDEX IF NOT EXISTS track_popularity_daily_partition ON track_popularity_daily (msd_partition);}}

@@ -35,6 +35,13 @@ def matched_tracks(backend: Backend, source: Source, day: date) -> list[tuple]:
     return [(*r[:4], None if r[4] is None else _as_date(r[4])) for r in rows]
 
 
+def last_snapshots(backend: Backend, source: str, day: date) -> dict[str, date]:
+    """Source track id → its last snapshot date before ``day``."""
+    rows = backend.query(f"SELECT source_track_id, max(snapshot_date) FROM track_popularity_daily WHERE source = "
+                         f"{literal(source)} AND snapshot_date < DATE {literal(day.isoformat())} GROUP BY 1")
+    return {r[0]: _as_date(r[1]) for r in rows}
+
+
 def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, artist_cost: float | None) -> dict:
     """The day's plan of one source from ``matched_tracks`` rows. ``artist_cost`` None: artists are not read."""
     tracks: dict[str, dict] = {}

@@ -167,6 +167,13 @@ class Source:
     def refresh_budget(self) -> int:
         return self.settings().refresh_budget
 
+    def refresh_candidates(self, backend, day) -> list[tuple]:
+        """(msd track, partition, source track, lead artist, last snapshot date before ``day`` or None) of every
+        track the refresh may plan: by default every match in ``match_table`` with its ``track_table`` row."""
+        from pipeline.refresh.plan import matched_tracks
+
+        return matched_tracks(backend, self, day)
+
     def track_cost(self, capabilities: dict[str, dict]) -> float:
         return 1.0
 

@@ -18,6 +18,8 @@ from pipeline.sources.base import Source
 BUILTIN = {
     "spotify": "pipeline.sources.spotify.source",
     "deezer": "pipeline.sources.deezer.source",
+    "musicbrainz": "pipeline.sources.musicbrainz.source",
+    "listenbrainz": "pipeline.sources.listenbrainz.source",
 }
 
 

@@ -14,7 +14,9 @@ Beside the tracks, ``<out>/AdditionalFiles/`` holds what later stages need to kn
 generated identities: ``sample_unique_tracks.txt`` in MSD's ``<SEP>`` format and
 ``sample_identities.jsonl``, which also keeps each name as the world spells it (commas
 instead of MSD's ``_``), for the Spotify sandbox to build its catalog from.
-``sample_manifest.json`` records the parameters, so a rerun with the same ones is a no-op.
+``sample_manifest.json`` records the parameters, so a rerun with the same ones is a no-op; a rerun on a
+sample an older generator wrote, whose track files this one would write byte for byte the same
+(``IDENTITIES_ONLY_UPGRADES``), rewrites only ``AdditionalFiles/``.
 
 Names come in two modes. ``synthetic`` (the default) makes them up from word lists. ``real``
 takes real artist and title strings of the MSD subset (``data/msd_subset_names.txt``: "X
@@ -41,7 +43,11 @@ from pipeline.msd import schema
 from pipeline.partitions import validate_partition
 from pipeline.standins.msd_writer import SongData, write_msd_file
 
-GENERATOR_VERSION = 1
+# 2: identities carry the MSD artist_mbid (the MusicBrainz stand-ins build their world from it).
+GENERATOR_VERSION = 2
+# Older versions whose track files are byte for byte what this version writes: a sample they made
+# needs only its AdditionalFiles/ rewritten, not a new folder.
+IDENTITIES_ONLY_UPGRADES = (1,)
 ADDITIONAL_FILES = "AdditionalFiles"
 SYNTHETIC, REAL = "synthetic", "real"
 NAME_MODES = (SYNTHETIC, REAL)
@@ -421,6 +427,7 @@ def identity_record(track: Track, data: SongData, names: str = SYNTHETIC) -> dic
         "canonical_title": track.title,
         "version_suffix": track.version_suffix.strip() or None,
         "canonical_release": track.release[0],
+        "artist_mbid": data.metadata["artist_mbid"].decode(),  # "" where MSD has none
     }
 
 
@@ -440,25 +447,33 @@ def generate_sample(out: str, songs: int, seed: int, partitions: list[str] | Non
         params["names"] = names  # absent for synthetic names: samples made before the real mode stay valid
     extra_dir = os.path.join(out, ADDITIONAL_FILES)
     manifest_path = os.path.join(extra_dir, SAMPLE_MANIFEST)
+    identities_only = False
     if os.path.exists(manifest_path):
         with open(manifest_path, encoding="utf-8") as fh:
             existing = json.load(fh)
         if existing.get("params") == params:
             return existing
-        raise SystemExit(
-            f"{out} already holds a generated sample with parameters {existing.get('params')}; "
-            f"asked for {params}. Choose another --out or delete {out} first."
-        )
+        old = dict(existing.get("params") or {})
+        if old.pop("generator_version", None) in IDENTITIES_ONLY_UPGRADES and old == {
+                k: v for k, v in params.items() if k != "generator_version"}:
+            identities_only = True
+        else:
+            raise SystemExit(
+                f"{out} already holds a generated sample with parameters {existing.get('params')}; "
+                f"asked for {params}. Choose another --out or delete {out} first."
+            )
     gen = SampleGenerator(seed, names)
     tracks = gen.plan(songs, partitions)
     os.makedirs(extra_dir, exist_ok=True)
     digest = hashlib.sha256()
     identities = []
     for i, track in enumerate(tracks):
+        # Computed even when the file stays: each track's values draw from the generator's random streams.
         data = gen.song_data(track, i, len(tracks))
-        path = os.path.join(out, schema.track_relpath(track.track_id))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_msd_file(path, [data])
+        if not identities_only:
+            path = os.path.join(out, schema.track_relpath(track.track_id))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_msd_file(path, [data])
         if progress:
             progress(i + 1, len(tracks))
         record = identity_record(track, data, names)

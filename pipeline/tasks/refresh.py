@@ -25,7 +25,7 @@ from luigi.task import MixinNaiveBulkComplete
 
 from pipeline import config, staging
 from pipeline.errors import TerminalError
-from pipeline.refresh.plan import PLAN_VERSION, matched_tracks, plan_source
+from pipeline.refresh.plan import PLAN_VERSION, plan_source
 from pipeline.sources import answers, registry
 from pipeline.sources.base import store_for
 from pipeline.tasks.base import StagedPartitionTask
@@ -99,7 +99,7 @@ class PlanRefresh(luigi.Task):
             sources = {}
             for source in refreshed_sources():
                 capabilities = store_for(source.name).capabilities(source.capabilities)
-                sources[source.name] = plan_source(matched_tracks(backend, source, self.date), self.date,
+                sources[source.name] = plan_source(source.refresh_candidates(backend, self.date), self.date,
                                                    source.refresh_budget(), source.track_cost(capabilities),
                                                    source.artist_cost(capabilities))
         finally:
@@ -236,7 +236,7 @@ def day_summary(day: date) -> dict:
     try:
         sources = {}
         for source, planned in plan["sources"].items():
-            rows = matched_tracks(backend, registry.get(source), day + timedelta(days=1))
+            rows = registry.get(source).refresh_candidates(backend, day + timedelta(days=1))
             lasts = {r[2]: r[4] for r in rows}
             dated = [v for v in lasts.values() if v is not None]
             oldest = min(dated) if dated else None

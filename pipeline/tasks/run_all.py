@@ -38,6 +38,18 @@ def every_partition(letters: str = "") -> list[str]:
     return found
 
 
+# The partitions this command selected (RunAll, EnrichAll, ExtractAll): a source's batch step asks for all of them at
+# once (batch_partitions). Set where the graph is built, so forked task processes inherit it.
+_selected: tuple[str, ...] = ()
+
+
+def batch_partitions(partition: str) -> tuple[str, ...]:
+    """The partitions a batch step that ``partition`` needs covers: this command's selection when it holds
+    ``partition`` (one request for 1,000 songs of many partitions, not one per partition), else ``partition``
+    alone (``rerun A/B``)."""
+    return _selected if partition in _selected else (partition,)
+
+
 class PartitionSelection:
     """``--partitions A/A,B/D`` or ``--letters A``; neither means every partition found.
 
@@ -52,10 +64,11 @@ class PartitionSelection:
     letters = luigi.Parameter(default="", description="first letters to run, such as AB")
 
     def selected_partitions(self) -> list[str]:
+        global _selected
         root = config.msd().root
-        if self.partitions:
-            return check_selection(self.partitions, root)
-        return every_partition(self.letters)
+        selected = check_selection(self.partitions, root) if self.partitions else every_partition(self.letters)
+        _selected = tuple(sorted(selected))
+        return selected
 
 
 class ExtractAll(PartitionSelection, luigi.WrapperTask):

@@ -77,7 +77,7 @@ def _reason(before: tuple | None, now: tuple) -> str:
 def record_match_changes(backend: Backend, source: str, partitions: list[str], load_id: str, at: datetime) -> int:
     """Bring ``source``'s match history of ``partitions`` in step with its match table and latest
     snapshots, stamping changes with ``at``; returns how many rows were opened or closed."""
-    if not partitions:
+    if not partitions or source not in history_tables():
         return 0
     history = history_tables()[source]
     where = f"msd_partition IN ({', '.join(literal(p) for p in partitions)})"

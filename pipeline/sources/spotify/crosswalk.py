@@ -27,6 +27,7 @@ import sys
 import orjson
 
 from pipeline.errors import TerminalError
+from pipeline.msd.echo_nest import ProfileError, profile_files, profile_tracks
 
 _SPOTIFY_ID = re.compile(r"(?:spotify(?:-WW)?:track:|open\.spotify\.com/track/)?([0-9A-Za-z]{22})(?:\?.*)?$")
 _MSD_ID = re.compile(r"^(SO|TR)[A-Z0-9]{16}$")
@@ -68,19 +69,16 @@ def _from_csv(path: str) -> dict[str, list[str]]:
 
 def _from_echo_nest_json(path: str, out: dict[str, list[str]]) -> None:
     try:
-        with open(path, "rb") as fh:
-            doc = orjson.loads(fh.read())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise CrosswalkError(f"crosswalk file {path} is not readable JSON ({exc}); remove it or fix it") from None
-    for song in (doc.get("response") or {}).get("songs") or []:
-        song_id = song.get("id")
-        for track in song.get("tracks") or []:
-            if str(track.get("catalog", "")).startswith("spotify") and song_id:
-                spotify_id = spotify_track_id(str(track.get("foreign_id", "")))
+        for song_id, catalog, foreign_id in profile_tracks(path):
+            if catalog.startswith("spotify"):
+                spotify_id = spotify_track_id(foreign_id)
                 if spotify_id:
                     ids = out.setdefault(song_id, [])
                     if spotify_id not in ids:
                         ids.append(spotify_id)
+    except ProfileError as exc:
+        raise CrosswalkError(f"crosswalk file {path} is not readable JSON ({str(exc).split('(', 1)[-1].rsplit(')', 1)[0]}); "
+                             f"remove it or fix it") from None
 
 
 def load_crosswalk(path: str) -> dict[str, list[str]]:
@@ -112,10 +110,8 @@ def _digest(path: str, signature: tuple) -> str:
 def _load(path: str, signature: tuple) -> dict[str, list[str]]:
     if os.path.isdir(path):
         out: dict[str, list[str]] = {}
-        for folder, _, files in sorted(os.walk(path)):
-            for name in sorted(files):
-                if name.endswith(".json"):
-                    _from_echo_nest_json(os.path.join(folder, name), out)
+        for file in profile_files(path):
+            _from_echo_nest_json(file, out)
         return out
     if path.endswith(".json"):
         out = {}

@@ -1,0 +1,1 @@
+"""MusicBrainz identity: a recording MBID for each MSD song, offline first."""

@@ -1,0 +1,93 @@
+"""MusicBrainz as a source: the recording MBID of every MSD song, offline first (resolve.py has the routes).
+
+MusicBrainz data is CC0: what is derived from it may be republished. MSD already carries MusicBrainz artist ids;
+the recording ids it lacks come from Echo Nest profiles, the canonical dump (joined offline) and, for the rest,
+ListenBrainz's metadata lookup (50 songs per request).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from pipeline.sources.base import Sandbox, Source
+from pipeline.sources.musicbrainz.settings import musicbrainz as settings_section
+from pipeline.warehouse.table import Table
+
+
+class MusicBrainz(Source):
+    name = "musicbrainz"
+    title = "MusicBrainz"
+    on_by_default = False  # needs a dump or a token chosen by its user: see docs/CONFIGURATION.md [musicbrainz]
+    tables = (
+        Table("musicbrainz_matches", "musicbrainz", "matches.jsonl.gz", key=("track_id",), owned=True),
+        Table("musicbrainz_recordings", "musicbrainz", "recordings.jsonl.gz", key=("canonical_recording_mbid",),
+              replace_by="canonical_recording_mbid"),
+    )
+    matches = True
+    colour = "#BA478F"
+    terms = "MusicBrainz data is CC0 (public domain): free to republish."
+
+    @property
+    def track_table(self) -> str:
+        return "musicbrainz_recordings"
+
+    @property
+    def track_id_column(self) -> str:
+        return "canonical_recording_mbid"
+
+    def settings(self):
+        return settings_section()
+
+    def stages(self):
+        from pipeline.sources.musicbrainz.tasks import MusicBrainzIdentity
+
+        return (MusicBrainzIdentity,)
+
+    def gateway(self):
+        from pipeline.sources.musicbrainz.tasks import musicbrainz_gateway
+
+        return musicbrainz_gateway()
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        settings = self.settings()
+        return ([(settings.lookup_url, "[musicbrainz] lookup_url, environment MUSIC_ETL_MUSICBRAINZ_LOOKUP_URL")]
+                if settings.lookup else [])
+
+    def check_settings(self) -> None:
+        from pipeline.sources.musicbrainz.tasks import check_settings
+
+        check_settings()
+
+    def summary(self, manifests: list[dict]) -> list[str]:
+        routes: dict[str, int] = {}
+        songs = matched = 0
+        for m in manifests:
+            songs += m.get("songs", 0)
+            matched += (m.get("statuses") or {}).get("matched", 0)
+            for route, n in (m.get("routes") or {}).items():
+                routes[route] = routes.get(route, 0) + n
+        if not songs:
+            return []
+        by_route = ", ".join(f"{n} by {r.replace('_', ' ')}" for r, n in sorted(routes.items()))
+        return [f"MusicBrainz recording ids for {matched} of {songs} songs staged this run ({by_route or 'none'})"]
+
+    def example_queries(self) -> list[tuple[str, str]]:
+        return [("How each MSD song got its MusicBrainz recording id (CC0), and how many MusicBrainz merged since",
+                 "SELECT mb_method, count(*) AS songs, sum(CASE WHEN recording_mbid <> canonical_recording_mbid THEN 1 "
+                 "ELSE 0 END) AS recording_merged, sum(CASE WHEN artist_mbid <> canonical_artist_mbid THEN 1 ELSE 0 END) "
+                 "AS artist_merged FROM enriched_songs GROUP BY 1 ORDER BY 2 DESC")]
+
+    @contextlib.contextmanager
+    def sandbox(self, msd_root: str, **options):
+        """The demo's MusicBrainz: a canonical dump in the published layout and Echo Nest profiles written from the
+        sample, and a ListenBrainz sandbox answering the metadata lookups."""
+        from pipeline.standins import metabrainz
+
+        with metabrainz.started(msd_root, for_source=self.name) as (server, world, dump):
+            os.environ["MUSIC_ETL_MUSICBRAINZ_LOOKUP_URL"] = server.url
+            yield Sandbox(f"MusicBrainz stand-ins: canonical dump {dump} ({len(world.recordings)} recordings), "
+                          f"metadata lookups on {server.url}", lambda: server.state.stats()["requests"])
+
+
+SOURCE = MusicBrainz()

@@ -1,0 +1,244 @@
+"""``MusicBrainzResolve`` (every partition's songs at once) and ``MusicBrainzIdentity`` (one partition, staged for its load).
+
+The routes that cost (the dump's join, the lookup endpoint at 50 songs a request) pay off only across partitions:
+a partition of the subset holds ~15 songs, so asking per partition would send one lookup request for two songs. So
+one task resolves every partition of the run, into ``<staging root>/_batches/musicbrainz/resolve/v-…/A-B.jsonl.gz``,
+and each partition's stage stages its part. A partition's stage is versioned by its own input, not the batch's: a
+new MSD file in one partition resolves again (from stored answers) but reloads only that partition.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+
+import luigi
+
+from pipeline import staging, versioning
+from pipeline.errors import TerminalError
+from pipeline.msd.echo_nest import profile_files, profile_tracks
+from pipeline.sources.answers import utc_now
+from pipeline.sources.base import store_for
+from pipeline.sources.listenbrainz.client import TOKEN_ENV, ListenBrainzClient, token_from_environment
+from pipeline.sources.musicbrainz import dump as canonical_dump
+from pipeline.sources.musicbrainz import resolve
+from pipeline.sources.musicbrainz.gateway import MusicBrainzGateway
+from pipeline.sources.musicbrainz.settings import musicbrainz as settings_section
+from pipeline.staging import leases
+from pipeline.tasks.base import SourceStage
+from pipeline.tasks.extract import ExtractPartition
+
+logger = logging.getLogger("luigi-interface")
+
+BATCHES = "_batches"
+
+
+def musicbrainz_gateway() -> MusicBrainzGateway:
+    settings = settings_section()
+
+    def client():
+        return ListenBrainzClient(settings.lookup_url, token_from_environment(), settings.timeout,
+                                  settings.max_rate_limit_waits)
+    return MusicBrainzGateway(client, store_for("musicbrainz"))
+
+
+def check_settings() -> None:
+    settings = settings_section()
+    canonical_dump.check_pinned(settings.canonical_dump, settings.canonical_dump_sha256)
+    if settings.echo_nest_profiles and not os.path.exists(settings.echo_nest_profiles):
+        raise TerminalError(f"[musicbrainz] echo_nest_profiles `{settings.echo_nest_profiles}` (environment "
+                            f"MUSIC_ETL_MUSICBRAINZ_ECHO_NEST_PROFILES) does not exist; point it at the profile files "
+                            f"or leave it blank")
+
+
+@functools.lru_cache(maxsize=2)
+def _profiles(path: str, signature: tuple) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for file in profile_files(path):
+        for song_id, catalog, foreign_id in profile_tracks(file):
+            if catalog == "musicbrainz" and foreign_id.startswith("musicbrainz:track:"):
+                ids = out.setdefault(song_id, [])
+                mbid = foreign_id.removeprefix("musicbrainz:track:").lower()
+                if mbid not in ids:
+                    ids.append(mbid)
+    return out
+
+
+def load_profiles(path: str) -> dict[str, list[str]]:
+    """MSD song id → the recording MBIDs its Echo Nest profile names (re-read when the file or folder changed)."""
+    if not path:
+        return {}
+    stat = os.stat(path)
+    return _profiles(path, (stat.st_size, stat.st_mtime_ns))
+
+
+def msd_songs(partition: str) -> list[resolve.MsdSong]:
+    """The partition's songs as its extraction staged them, with their artist's MSD artist_mbid."""
+    folder = ExtractPartition(partition=partition).folder
+    artists = {a["artist_id"]: (a.get("artist_mbid") or None)
+               for a in staging.read_jsonl_gz(staging.target(f"{folder}/artists.jsonl.gz"))}
+    return [resolve.MsdSong(s["track_id"], partition, s.get("song_id"), s.get("artist_name") or "", s.get("title") or "",
+                            s.get("release") or "", s.get("duration"), artists.get(s.get("artist_id")))
+            for s in staging.read_jsonl_gz(staging.target(f"{folder}/songs.jsonl.gz"))]
+
+
+def resolved_file(folder: str, partition: str) -> str:
+    return f"{folder}/{partition.replace('/', '-')}.jsonl.gz"
+
+
+class MusicBrainzResolve(luigi.Task):
+    """Every partition's songs resolved to recording MBIDs (resolve.py's routes) → ``<staging root>/_batches/
+    musicbrainz/resolve/v-…/``, one file per partition; every answer in ``answers/musicbrainz/``."""
+
+    partitions = luigi.ListParameter(description="the partitions resolved together (the command's selection)")
+
+    def requires(self):
+        return {p: ExtractPartition(partition=p) for p in self.partitions}
+
+    @classmethod
+    def output_settings(cls) -> dict:
+        settings = settings_section()
+        return {**versioning.significant_settings(settings), "resolve_schema_version": resolve.SCHEMA_VERSION,
+                "profiles": _profiles_digest(settings.echo_nest_profiles)}
+
+    def version_settings(self) -> dict:
+        return {**self.output_settings(),
+                "extract_outputs": sorted(f"{p}:{t.folder.rsplit('/', 1)[1]}" for p, t in self.requires().items())}
+
+    @property
+    def folder(self) -> str:
+        return f"{staging.root()}/{BATCHES}/musicbrainz/resolve/{versioning.folder_name(self.version_settings())}"
+
+    def output(self):
+        return staging.ManifestTarget(self.folder)
+
+    def run(self):
+        if self.output().exists_now():
+            return
+        lease = leases.acquire(leases.lease_path(f"MusicBrainzResolve/{self.folder.rsplit('/', 1)[1]}"), "MusicBrainzResolve")
+        try:
+            if not self.output().exists_now():
+                self._resolve()
+        finally:
+            lease.release()
+
+    def _resolve(self):
+        settings = settings_section()
+        check_settings()
+        partitions = sorted(self.requires())
+        songs = [s for p in partitions for s in msd_songs(p)]
+        index = (canonical_dump.ensure_index(settings.canonical_dump, settings.canonical_dump_sha256, settings.index_dir)
+                 if settings.canonical_dump else None)
+        gateway = musicbrainz_gateway() if settings.lookup else None
+        resolver = resolve.Resolver(load_profiles(settings.echo_nest_profiles), index, gateway, settings.length_tolerance_s)
+        if gateway is not None:
+            with gateway.paid_for("MusicBrainzResolve"):
+                resolved = resolver.resolve(songs, before_lookup=_token_needed)
+        else:
+            resolved = resolver.resolve(songs)
+        at = utc_now()
+        by_partition: dict[str, list[dict]] = {p: [] for p in partitions}
+        for song in songs:
+            r = resolved[song.track_id]
+            by_partition[song.partition].append({
+                "track_id": song.track_id, "msd_partition": song.partition, "status": r.status, "score": r.score,
+                "method": r.method, "recording_mbid": r.recording_mbid, "canonical_recording_mbid": r.canonical_recording_mbid,
+                "artist_mbid": song.artist_mbid, "canonical_artist_mbid": r.canonical_artist_mbid, "note": r.note,
+                "recording": r.recording, "resolved_at": at})
+        writers = []
+        try:
+            for partition, rows in by_partition.items():
+                writer = staging.JsonLinesWriter(staging.target(resolved_file(self.folder, partition)))
+                writers.append(writer)
+                for row in rows:
+                    writer.write(row)
+            for writer in writers:
+                writer.commit()
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+        statuses = {}
+        for r in resolved.values():
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+        manifest = {"stage": "musicbrainz_resolve", "partitions": len(partitions), "songs": len(songs),
+                    "statuses": statuses, "routes": dict(sorted(resolver.routes.items())),
+                    "canonical_dump": index.describe() if index else None,
+                    "requests": gateway.request_counts() if gateway else {"sent_total": 0},
+                    "completed_at": at, "settings": self.version_settings()}
+        self.output().write(manifest)
+        logger.info("MusicBrainz identities of %d songs in %d partitions: %s by route %s, %d requests sent",
+                    len(songs), len(partitions), statuses, dict(resolver.routes), manifest["requests"]["sent_total"])
+
+
+def _token_needed(songs: int) -> None:
+    if songs and not token_from_environment():
+        raise TerminalError(f"{songs} songs are left for ListenBrainz's metadata lookup, which needs a token: set "
+                            f"{TOKEN_ENV} to a ListenBrainz user token (https://listenbrainz.org/settings/), or set "
+                            f"[musicbrainz] lookup = false to resolve from the dump and Echo Nest profiles alone")
+
+
+def _profiles_digest(path: str) -> str | None:
+    if not path:
+        return None
+    import hashlib
+
+    import orjson
+
+    return hashlib.sha256(orjson.dumps(load_profiles(path), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+class MusicBrainzIdentity(SourceStage):
+    """One partition's MusicBrainz identities → ``<staging root>/musicbrainz/A/B/v-…/``: a match row per MSD song
+    (the recording found, its canonical id, the artist's id now) and the recordings matched."""
+
+    source = "musicbrainz"
+    stage = "musicbrainz"
+
+    def requires(self):
+        from pipeline.tasks.run_all import batch_partitions
+
+        return {"songs": ExtractPartition(partition=self.partition),
+                "resolve": MusicBrainzResolve(partitions=batch_partitions(self.partition))}
+
+    @classmethod
+    def output_settings(cls) -> dict:
+        return {**MusicBrainzResolve.output_settings(),
+                "extract_output": versioning.folder_name(ExtractPartition.output_settings())}
+
+    def run(self):
+        if not self.start():
+            return
+        rows = staging.read_jsonl_gz(staging.target(resolved_file(self.input()["resolve"].folder, self.partition)))
+        matches, recordings = [], {}
+        for r in rows:
+            recording = r.pop("recording") or {}
+            at = r.pop("resolved_at")
+            matches.append({**r, "matched_at": at})
+            if r["status"] == "matched":
+                recordings[r["canonical_recording_mbid"]] = {
+                    "canonical_recording_mbid": r["canonical_recording_mbid"], "recording_name": recording.get("recording_name"),
+                    "artist_credit_name": recording.get("artist_credit_name"), "artist_mbids": recording.get("artist_mbids"),
+                    "release_mbid": recording.get("release_mbid"), "release_name": recording.get("release_name"),
+                    "length_ms": recording.get("length_ms"), "fetched_at": at}
+        statuses = {s: sum(1 for m in matches if m["status"] == s) for s in ("matched", "not_found", "ambiguous", "error")}
+        methods = {}
+        for m in matches:
+            if m["status"] == "matched":
+                methods[m["method"]] = methods.get(m["method"], 0) + 1
+        outputs = {"matches.jsonl.gz": matches, "recordings.jsonl.gz": [recordings[k] for k in sorted(recordings)]}
+        self.write_files(outputs)
+        self.write_manifest({"partition": self.partition, "stage": "musicbrainz_identity", "songs": len(matches),
+                             "statuses": statuses, "routes": methods, "rows": {name: len(rows) for name, rows in outputs.items()},
+                             # The batch sent the requests (its ledger line counts them); staging a partition sends none.
+                             "requests": {"sent_total": 0, "this_run_total": 0, "sent": {}},
+                             "resolve_output": self.input()["resolve"].folder.rsplit("/", 1)[1],
+                             "completed_at": utc_now()})
+
+
+def staged_identities(folder: str) -> list[dict]:
+    return staging.read_jsonl_gz(staging.target(f"{folder}/matches.jsonl.gz"))
+
+
+

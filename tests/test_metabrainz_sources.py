@@ -1,0 +1,194 @@
+"""The MusicBrainz identity and ListenBrainz popularity sources against their stand-ins: the canonical dump in its
+published layout (read once per version, refused with another digest), Echo Nest profiles, a ListenBrainz sandbox
+(popularity and metadata endpoints, rate-limit headers, 429s, 400s, 401s), then the daily refresh."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import luigi
+import pytest
+
+from pipeline.matching.decide import AMBIGUOUS, MATCHED
+from pipeline.sources.musicbrainz import dump as canonical_dump
+from pipeline.sources.musicbrainz.resolve import MsdSong, choose, combined_lookup, lookup_keys
+from pipeline.standins.canonical_dump import write_canonical_dump
+from pipeline.standins.listenbrainz_sandbox import SANDBOX_TOKEN, ListenBrainzSandboxServer, ListenBrainzState
+from pipeline.standins.musicbrainz_world import build_world, write_echo_nest_profiles
+from pipeline.standins.spotify_catalog import load_identities
+from pipeline.tasks import DailyRefresh, RunAll
+from pipeline.warehouse.backends import warehouse_backend
+from tests.conftest import run_luigi
+
+DAY = datetime.now(UTC).date() - timedelta(days=10)
+DAY2 = DAY + timedelta(days=1)
+
+
+def query(sql: str) -> list[tuple]:
+    backend = warehouse_backend()
+    try:
+        return backend.query(sql)
+    finally:
+        backend.close()
+
+
+def fresh_process_view():
+    from pipeline import forget_listings
+
+    forget_listings()
+    luigi.task_register.Register.clear_instance_cache()
+
+
+@pytest.fixture(scope="session")
+def mb_world(sample_root):
+    return build_world(load_identities(sample_root))
+
+
+@pytest.fixture(scope="session")
+def mb_files(mb_world, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("metabrainz")
+    dump = write_canonical_dump(mb_world, str(folder), stamp="20261201-000000")
+    with open(dump + ".sha256", encoding="ascii") as fh:
+        sha256 = fh.read().split()[0]
+    profiles = str(folder / "profiles")
+    write_echo_nest_profiles(mb_world, profiles)
+    return dump, sha256, profiles
+
+
+@pytest.fixture
+def metabrainz_at(local_pipeline, luigi_config, mb_world, mb_files, tmp_path, monkeypatch):
+    """``metabrainz_at(**sandbox options)``: a ListenBrainz sandbox on the sample's world, ``[musicbrainz]`` pointed at
+    the dump, the profiles and the sandbox, ``[listenbrainz]`` at the sandbox, both sources on, a DuckDB warehouse."""
+    servers = []
+    dump, sha256, profiles = mb_files
+
+    def start(sources: str = "musicbrainz, listenbrainz", **options):
+        server = ListenBrainzSandboxServer(ListenBrainzState(mb_world, **options)).start()
+        servers.append(server)
+        luigi_config.set("musicbrainz", canonical_dump=dump, canonical_dump_sha256=sha256, echo_nest_profiles=profiles,
+                         lookup_url=server.url, index_dir=tmp_path / "mb-index")
+        luigi_config.set("listenbrainz", api_url=server.url)
+        luigi_config.set("sources", enabled=sources)
+        luigi_config.set("warehouse", url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+        monkeypatch.setenv("LISTENBRAINZ_TOKEN", SANDBOX_TOKEN)
+        return server
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def asked(server) -> dict[str, int]:
+    return {k: v for k, v in server.state.stats()["requests"].items() if v}
+
+
+# --- the offline key and its ties ------------------------------------------------------------------
+
+
+def test_the_dump_key_is_built_as_listenbrainz_builds_it():
+    assert combined_lookup("AC/DC", "T.N.T.") == "acdctnt"
+    assert combined_lookup("Björk", "Jóga") == "bjorkjoga"  # \w keeps the letters; unidecode folds them after
+    assert combined_lookup("Sigur Rós", "Ný batterí") == "sigurrosnybatteri"
+    song = MsdSong("TR1", "A/A", "SO1", "Calvin Harris", "Black Heart (Album Version)", "", 200.0, None)
+    assert lookup_keys(song) == ["calvinharrisblackheartalbumversion", "calvinharrisblackheart"]
+    live = MsdSong("TR1", "A/A", "SO1", "Calvin Harris", "Black Heart (Live)", "", 200.0, None)
+    assert lookup_keys(live) == ["calvinharrisblackheartlive"]  # never the studio recording's key
+
+
+def _row(mbid, artists, credit="Nirvana", release="Nevermind", score=1):
+    return {"recording_mbid": mbid, "artist_mbids": artists, "artist_credit_name": credit, "release_name": release,
+            "score": score, "recording_name": "Lithium"}
+
+
+def test_ties_are_broken_by_msd_artist_id_then_release_then_score():
+    seattle, london = "5b11f4ce-a62d-471e-81fc-a69a8278c7da", "9282c8b4-ca0b-4c6a-b7e3-6a11a1d4d1c0"
+    rows = [_row("a" * 8 + "-0000-4000-8000-" + "0" * 12, [london], release="Local Band", score=1),
+            _row("b" * 8 + "-0000-4000-8000-" + "0" * 12, [seattle], release="Nevermind", score=5),
+            _row("c" * 8 + "-0000-4000-8000-" + "0" * 12, [seattle], release="Hits", score=2)]
+    song = MsdSong("TR1", "A/A", "SO1", "Nirvana", "Lithium", "Nevermind", 257.0, seattle)
+    status, row, how = choose(song, rows)
+    assert (status, row["recording_mbid"][0], how) == (MATCHED, "b", "dump_artist_id")  # the release beats the score
+    status, row, _ = choose(MsdSong("TR1", "A/A", "SO1", "Nirvana", "Lithium", "Other", 257.0, seattle), rows)
+    assert row["recording_mbid"][0] == "c"  # no release agrees: the lower score
+    # Two artists called Nirvana and no MSD id to tell them apart: not guessed.
+    assert choose(MsdSong("TR1", "A/A", "SO1", "Nirvana", "Lithium", "", 257.0, None), rows)[0] == AMBIGUOUS
+    # MSD names an id no row credits (the other band, or an artist merged since): left to the checked lookup.
+    assert choose(MsdSong("TR1", "A/A", "SO1", "Nirvana", "Lithium", "", 257.0, seattle[:-1] + "1"), rows)[1] is None
+    only = [_row("d" * 8 + "-0000-4000-8000-" + "0" * 12, [london], credit="Nirvana")]
+    assert choose(MsdSong("TR1", "A/A", "SO1", "Nirvana", "Lithium", "", 257.0, None), only)[2] == "dump_artist_name"
+
+
+# --- the dump: pinned, read once per version ------------------------------------------------------------
+
+
+def test_the_dump_is_read_once_per_version_and_another_digest_is_refused_in_one_line(mb_files, tmp_path):
+    dump, sha256, _ = mb_files
+    before = canonical_dump.reads
+    first = canonical_dump.ensure_index(dump, sha256, str(tmp_path / "index"))
+    again = canonical_dump.ensure_index(dump, sha256, str(tmp_path / "index"))
+    assert canonical_dump.reads == before + 1 and first == again and first.rows > 0
+    wrong = "0" * 64
+    with pytest.raises(canonical_dump.DumpDigestError) as refused:
+        canonical_dump.ensure_index(dump, wrong, str(tmp_path / "other-index"))
+    message = str(refused.value)
+    assert "\n" not in message and sha256 in message and wrong in message and "canonical_dump_sha256" in message
+    assert not os.path.exists(tmp_path / "other-index" / wrong)  # nothing indexed from the wrong file
+
+
+# --- the pipeline --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_run_gives_every_song_an_identity_and_counts_and_a_rerun_asks_nothing(metabrainz_at, mb_world):
+    server = metabrainz_at()
+    server.state.today = lambda: DAY
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+
+    identities = {r[0]: r[1:] for r in query("SELECT track_id, status, canonical_recording_mbid, method FROM "
+                                                "musicbrainz_matches")}
+    assert set(identities) == {r[0] for r in query("SELECT track_id FROM songs")}
+    matched = {t: r[1] for t, r in identities.items() if r[0] == MATCHED}
+    truly_there = {t for t, mbid in mb_world.truth.items() if mbid and t in identities}
+    right = sum(1 for t, mbid in matched.items() if mb_world.truth.get(t) == mbid)
+    assert right / len(matched) >= 0.97 and right / len(truly_there) >= 0.9
+    assert {r[2] for r in identities.values() if r[0] == MATCHED} >= {"echo_nest", "canonical_dump"}
+
+    counts = dict((r[0], r[1:]) for r in query("SELECT track_id, recording_mbid, total_listen_count, total_user_count "
+                                                 "FROM listenbrainz_recordings"))
+    for track_id, mbid in matched.items():
+        served = mb_world.recording_popularity(mbid, DAY)
+        assert counts[track_id] == (mbid, *(served or (None, None)))
+    recordings = {mbid for mbid in matched.values()}
+    artists = {r[0] for r in query("SELECT artist_mbid FROM listenbrainz_artists")}
+    sent = asked(server)
+    # 1,000 ids a request, across partitions: not one request per partition.
+    assert sent["popularity_recording"] == math.ceil(len(recordings) / 1000)
+    assert sent["popularity_artist"] == math.ceil(len(artists) / 1000)
+    assert query("SELECT count(*) FROM enriched_songs WHERE lb_listen_count IS NOT NULL")[0][0] == sum(
+        1 for m in matched.values() if mb_world.recording_popularity(m, DAY))
+
+    fresh_process_view()
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    assert asked(server) == sent
+
+    for day in (DAY, DAY2):
+        server.state.today = lambda day=day: day
+        fresh_process_view()
+        assert run_luigi([DailyRefresh(date=day)]).status == luigi.LuigiStatusCode.SUCCESS
+    rows = query("SELECT msd_track_id, snapshot_date, source_track_id, listen_count FROM track_popularity_daily "
+                 "WHERE source = 'listenbrainz'")
+    assert Counter(r[0] for r in rows) == {t: 2 for t in counts if counts[t][0]}
+    for _, day, mbid, listens in rows:
+        assert listens == (mb_world.recording_popularity(mbid, day) or (None,))[0]
+    assert len({r[3] for r in rows if r[1] == DAY2} - {r[3] for r in rows if r[1] == DAY}) > 0  # counts moved
+    artist_rows = query("SELECT source_artist_id, count(*) FROM artist_popularity_daily WHERE source = 'listenbrainz' "
+                        "GROUP BY 1")
+    assert artist_rows and {n for _, n in artist_rows} == {2}
+    refreshed = asked(server)
+    day_requests = refreshed["popularity_recording"] - sent["popularity_recording"]
+    assert day_requests == 2 * math.ceil(len({r[2] for r in rows}) / 1000)
+    fresh_process_view()
+    assert run_luigi([DailyRefresh(date=DAY2)]).status == luigi.LuigiStatusCode.SUCCESS
+    assert asked(server) == refreshed
