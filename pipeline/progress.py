@@ -51,7 +51,9 @@ def install() -> None:
 
     @luigi.Task.event_handler(luigi.Event.FAILURE)
     def _failed(task, exception):
-        print(f"  FAILED  {_describe(task)}: {str(exception).splitlines()[0][:200]}", file=sys.stderr, flush=True)
+        # The first line whole: a cause that names its fix is no use cut before the fix.
+        lines = str(exception).splitlines() or [type(exception).__name__]
+        print(f"  FAILED  {_describe(task)}: {lines[0]}", file=sys.stderr, flush=True)
 
     @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
     def _timed(task, seconds):

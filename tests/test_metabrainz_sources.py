@@ -93,6 +93,8 @@ def test_the_dump_key_is_built_as_listenbrainz_builds_it():
     assert combined_lookup("Sigur Rós", "Ný batterí") == "sigurrosnybatteri"
     song = MsdSong("TR1", "A/A", "SO1", "Calvin Harris", "Black Heart (Album Version)", "", 200.0, None)
     assert lookup_keys(song) == ["calvinharrisblackheartalbumversion", "calvinharrisblackheart"]
+    featuring = MsdSong("TR1", "A/A", "SO1", "Rihanna", "Umbrella (featuring Jay-Z) (Album Version)", "", 275.0, None)
+    assert lookup_keys(featuring)[1] == "rihannafeatjayzumbrella"  # MusicBrainz credits "Rihanna feat. JAY-Z"
     live = MsdSong("TR1", "A/A", "SO1", "Calvin Harris", "Black Heart (Live)", "", 200.0, None)
     assert lookup_keys(live) == ["calvinharrisblackheartlive"]  # never the studio recording's key
 
@@ -141,10 +143,17 @@ def test_the_dump_is_read_once_per_version_and_another_digest_is_refused_in_one_
 
 
 @pytest.mark.slow
-def test_a_run_gives_every_song_an_identity_and_counts_and_a_rerun_asks_nothing(metabrainz_at, mb_world):
-    server = metabrainz_at()
+def test_four_sources_give_every_song_an_identity_counts_and_two_days_of_snapshots_and_reruns_ask_nothing(
+        metabrainz_at, spotify_at, mb_world, capsys):
+    from pipeline.cli import main as front_end
+
+    spotify = spotify_at(mode="development")
+    server = metabrainz_at(sources="spotify, deezer, musicbrainz, listenbrainz")
     server.state.today = lambda: DAY
-    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    assert front_end(["run"]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "MusicBrainz recording ids for" in out and "ListenBrainz listen counts for" in out
+    assert query("SELECT count(*) FROM deezer_matches")[0][0] == query("SELECT count(*) FROM songs")[0][0]
 
     identities = {r[0]: r[1:] for r in query("SELECT track_id, status, canonical_recording_mbid, method FROM "
                                                 "musicbrainz_matches")}
@@ -169,9 +178,10 @@ def test_a_run_gives_every_song_an_identity_and_counts_and_a_rerun_asks_nothing(
     assert query("SELECT count(*) FROM enriched_songs WHERE lb_listen_count IS NOT NULL")[0][0] == sum(
         1 for m in matched.values() if mb_world.recording_popularity(m, DAY))
 
+    spotify_sent = dict(spotify.state.stats()["requests"])
     fresh_process_view()
     assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
-    assert asked(server) == sent
+    assert asked(server) == sent and dict(spotify.state.stats()["requests"]) == spotify_sent
 
     for day in (DAY, DAY2):
         server.state.today = lambda day=day: day
@@ -192,3 +202,89 @@ def test_a_run_gives_every_song_an_identity_and_counts_and_a_rerun_asks_nothing(
     fresh_process_view()
     assert run_luigi([DailyRefresh(date=DAY2)]).status == luigi.LuigiStatusCode.SUCCESS
     assert asked(server) == refreshed
+
+
+# --- failures: one line naming the fix ------------------------------------------------------------------
+
+
+def _run_command(capsys) -> tuple[int, str]:
+    from pipeline.cli import main as front_end
+
+    code = front_end(["run"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.mark.slow
+def test_a_missing_token_stops_before_the_lookup_in_one_line(metabrainz_at, monkeypatch, capsys):
+    server = metabrainz_at()
+    monkeypatch.delenv("LISTENBRAINZ_TOKEN")
+    code, out = _run_command(capsys)
+    assert code != 0
+    lines = [line for line in out.splitlines() if "LISTENBRAINZ_TOKEN" in line]
+    assert lines and "lookup = false" in lines[0]
+    assert "metadata_lookup" not in asked(server)  # stopped before asking
+
+
+@pytest.mark.slow
+def test_a_wrong_dump_digest_is_refused_in_one_line_naming_both(metabrainz_at, mb_files, luigi_config, capsys):
+    metabrainz_at()
+    wrong = "f" * 64
+    luigi_config.set("musicbrainz", canonical_dump_sha256=wrong)
+    code, out = _run_command(capsys)
+    assert code != 0
+    assert [line for line in out.splitlines() if wrong in line and mb_files[1] in line], out
+
+
+def test_the_client_waits_out_429s_for_reset_in_and_counts_every_request(mb_world):
+    from pipeline.sources.listenbrainz.client import ListenBrainzClient
+
+    server = ListenBrainzSandboxServer(ListenBrainzState(mb_world, rate_limit=None, token_rate_limit=None)).start()
+    try:
+        waited = []
+        client = ListenBrainzClient(server.url, SANDBOX_TOKEN, max_rate_limit_waits=3, sleep=waited.append)
+        server.state.fail_next("popularity_recording", 429, 2)
+        mbid = next(iter(mb_world.recordings))
+        answer = client.post("popularity/recording", {"recording_mbids": [mbid]})
+        assert [a["recording_mbid"] for a in answer] == [mbid]
+        assert len(waited) == 2 and all(0 < w <= 10 for w in waited)  # X-RateLimit-Reset-In, not a guess
+        assert client.sent["popularity_recording"] == 3 == server.state.stats()["requests"]["popularity_recording"]
+        assert client.rate_limited == 2
+        assert "Authorization" in client.session.headers and "music-etl" in client.session.headers["User-Agent"]
+        assert SANDBOX_TOKEN not in repr(client)
+    finally:
+        server.stop()
+
+
+def test_a_bad_id_is_one_line_naming_it(mb_world):
+    from pipeline.sources.listenbrainz.client import ListenBrainzBadRequestError, ListenBrainzClient
+
+    server = ListenBrainzSandboxServer(ListenBrainzState(mb_world, rate_limit=None, token_rate_limit=None)).start()
+    try:
+        client = ListenBrainzClient(server.url, None, sleep=lambda s: None)
+        with pytest.raises(ListenBrainzBadRequestError) as refused:
+            client.post("popularity/recording", {"recording_mbids": ["not-an-mbid"]})
+        assert "not-an-mbid" in str(refused.value) and "\n" not in str(refused.value)
+        assert client.sent["popularity_recording"] == 1  # a 400 is not retried
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_429_storm_stops_in_one_line_and_the_rerun_pays_only_what_was_refused(metabrainz_at, luigi_config, capsys):
+    server = metabrainz_at(rate_limit=None, token_rate_limit=None)
+    luigi_config.set("listenbrainz", max_rate_limit_waits=0)  # the storm outlasts every wait: no seconds spent here
+    server.state.fail_next("popularity_recording", 429, 1)
+    code, out = _run_command(capsys)
+    assert code != 0
+    assert [line for line in out.splitlines() if "429" in line and "Rerun later" in line]
+    first = asked(server)
+    fresh_process_view()
+    code, out = _run_command(capsys)
+    assert code == 0, out
+    again = asked(server)
+    # The refused request asked again and the artists the stop left unasked; the identity's answers came from the store.
+    assert again["popularity_recording"] == first["popularity_recording"] + 1
+    assert "popularity_artist" not in first and again["popularity_artist"] == 1
+    assert {k: v for k, v in again.items() if k.startswith("metadata")} == {
+        k: v for k, v in first.items() if k.startswith("metadata")}

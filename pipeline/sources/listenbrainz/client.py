@@ -47,7 +47,7 @@ def is_mbid(value: str) -> bool:
 class ListenBrainzRateLimitError(TransientError):
     def __init__(self, path: str, waits: int, token: bool):
         hint = "" if token else f"; a token ({TOKEN_ENV}) raises the limit"
-        super().__init__(f"ListenBrainz answered 429 (rate limited) on `{path}` {waits + 1} times in a row: another "
+        super().__init__(f"ListenBrainz answered 429 (rate limited) on `{path}` {waits + 1} time{'s' if waits else ''} in a row: another "
                          f"program on this address shares the limit{hint}. Rerun later; every answer received is stored.")
 
 

@@ -58,15 +58,24 @@ class MsdSong:
     artist_mbid: str | None
 
 
+_FEATURING = re.compile(r"\s+(?:featuring|feat\.?|ft\.?)\s+", re.IGNORECASE)
+_FEATURING_GROUP = re.compile(r"[(\[]\s*(?:featuring|feat\.?|ft\.?)\s+([^()\[\]]+?)\s*[)\]]", re.IGNORECASE)
+
+
 def lookup_keys(song: MsdSong) -> list[str]:
     """The song's keys, most literal first: MSD's own names, then the title without its packaging suffix
-    ("(Album Version)", "(featuring X)"), which MusicBrainz leaves out. A version marker (live, remix) is kept:
-    without it the key would name the studio recording."""
+    ("(Album Version)"), which MusicBrainz leaves out. A featured artist is part of MusicBrainz's artist credit,
+    written "feat.": "X featuring Y" and "Title (featuring Y)" are keyed as "X feat. Y" + "Title". A version marker
+    (live, remix) is kept: without it the key would name the studio recording."""
     artist, title = msd_text(song.artist_name), msd_text(song.title)
     keys = [combined_lookup(artist, title)]
     parsed = parse_title(song.title)
-    if not parsed.markers and parsed.core and parsed.core != title:
-        keys.append(combined_lookup(artist, parsed.core))
+    core = parsed.core if not parsed.markers and parsed.core else title
+    credit = _FEATURING.sub(" feat. ", artist)
+    featured = _FEATURING_GROUP.search(title)
+    if featured and " feat. " not in credit:
+        credit = f"{credit} feat. {featured.group(1)}"
+    keys += [combined_lookup(credit, core), combined_lookup(artist, core)]
     return [k for i, k in enumerate(keys) if k and k not in keys[:i]]
 
 
