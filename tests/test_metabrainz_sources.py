@@ -144,7 +144,7 @@ def test_the_dump_is_read_once_per_version_and_another_digest_is_refused_in_one_
 
 @pytest.mark.slow
 def test_four_sources_give_every_song_an_identity_counts_and_two_days_of_snapshots_and_reruns_ask_nothing(
-        metabrainz_at, spotify_at, mb_world, capsys):
+        metabrainz_at, spotify_at, mb_world, capsys, tmp_path):
     from pipeline.cli import main as front_end
 
     spotify = spotify_at(mode="development")
@@ -154,6 +154,9 @@ def test_four_sources_give_every_song_an_identity_counts_and_two_days_of_snapsho
     out = capsys.readouterr().out
     assert "MusicBrainz recording ids for" in out and "ListenBrainz listen counts for" in out
     assert query("SELECT count(*) FROM deezer_matches")[0][0] == query("SELECT count(*) FROM songs")[0][0]
+    assert front_end(["status"]) == 0
+    status = capsys.readouterr().out
+    assert "MusicBrainz" in status.splitlines()[1] and "ListenBrainz" in status.splitlines()[1]  # columns of their own
 
     identities = {r[0]: r[1:] for r in query("SELECT track_id, status, canonical_recording_mbid, method FROM "
                                                 "musicbrainz_matches")}
@@ -196,6 +199,12 @@ def test_four_sources_give_every_song_an_identity_counts_and_two_days_of_snapsho
     artist_rows = query("SELECT source_artist_id, count(*) FROM artist_popularity_daily WHERE source = 'listenbrainz' "
                         "GROUP BY 1")
     assert artist_rows and {n for _, n in artist_rows} == {2}
+    from pipeline.report.render import write_report
+
+    page = open(write_report(str(tmp_path / "report.html")), encoding="utf-8").read()
+    for figure in ("fig-lb-song-listens", "fig-lb-artist-listens", "fig-lb-song-share"):
+        assert f'id="{figure}"' in page
+    assert "Deezer rank and ListenBrainz listens, by decade" in page and "rank correlation" in page
     refreshed = asked(server)
     day_requests = refreshed["popularity_recording"] - sent["popularity_recording"]
     assert day_requests == 2 * math.ceil(len({r[2] for r in rows}) / 1000)

@@ -68,6 +68,7 @@ SYNTHETIC_SEED = 31
 ZSTD_LEVEL = 1
 FRAME_BYTES = 8 << 20
 MAX_RECORDINGS = 4000  # per artist in the synthetic dump
+_PAIR_STEP = 2_654_435_761  # odd and not a multiple of 3 or 5: coprime with the 12,000² word pairs
 COPYING = ("Creative Commons CC0 1.0 Universal (public domain dedication)\n\n"
            "The data in this archive is placed in the public domain: to the extent possible under law, the\n"
            "MetaBrainz Foundation has waived all copyright and related or neighboring rights to it.\n"
@@ -80,10 +81,10 @@ _NEEDS_QUOTES = re.compile(r'[,"\n\r]')
 def pg_csv(value) -> str:
     """One value as PostgreSQL's ``COPY … CSV`` writes it: quoted when it holds a comma, a quote or a line
     break, or is empty (an unquoted empty value is NULL), quotes doubled."""
-    text = str(value)
-    if text == "" or _NEEDS_QUOTES.search(text):
-        return '"' + text.replace('"', '""') + '"'
-    return text
+    text = value if isinstance(value, str) else str(value)
+    if text and "," not in text and '"' not in text and "\n" not in text and "\r" not in text:
+        return text
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _csv_line(values: Iterable) -> str:
@@ -205,11 +206,17 @@ class _DumpWriter:
         archive = os.path.join(self.out_dir, f"{self.name}.tar.zst")
         partial = archive + ".partial"
         offset = 0
+        md5, sha256 = hashlib.md5(), hashlib.sha256()  # of the archive, as it is written (no second read)
         with open(partial, "wb") as out:
+            def emit(data: bytes) -> None:
+                md5.update(data)
+                sha256.update(data)
+                out.write(data)
+
             def raw(data: bytes) -> None:
                 nonlocal offset
                 offset += len(data)
-                out.write(self._compress(data))
+                emit(self._compress(data))
 
             head = b""
             timestamp = _stamp_time(self.stamp).isoformat(" ").encode()
@@ -220,7 +227,8 @@ class _DumpWriter:
                 head += self._padding(previous) + self._info(f"{self.name}/canonical/{table}.csv", sink.size)
                 raw(head)
                 with open(sink.path, "rb") as frames:
-                    shutil.copyfileobj(frames, out, 8 << 20)
+                    while chunk := frames.read(8 << 20):
+                        emit(chunk)
                 offset += sink.size
                 previous, head = sink.size, b""
             # The end of a tar as tarfile writes it: two zero blocks, then zeros to a whole record.
@@ -229,7 +237,9 @@ class _DumpWriter:
             raw(tail)
         os.replace(partial, archive)
         shutil.rmtree(self.work, ignore_errors=True)
-        _write_hashes(archive)
+        for suffix, digest in ((".md5", md5), (".sha256", sha256)):
+            with open(archive + suffix, "w", encoding="ascii") as fh:
+                fh.write(digest.hexdigest())  # as write_hashes: `md5sum <file>`.split()[0], nothing else
         with open(os.path.join(self.out_dir, "DUMP_ID.txt"), "w", encoding="utf-8") as fh:
             fh.write(f"{self.stamp} 0 mbcanonical\n")
         return archive
@@ -239,17 +249,6 @@ class _DumpWriter:
             with contextlib.suppress(Exception):
                 sink.close()
         shutil.rmtree(self.work, ignore_errors=True)
-
-
-def _write_hashes(path: str) -> None:
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 << 20):
-            md5.update(chunk)
-            sha256.update(chunk)
-    for suffix, digest in ((".md5", md5), (".sha256", sha256)):
-        with open(path + suffix, "w", encoding="ascii") as fh:
-            fh.write(digest.hexdigest())  # as write_hashes: `md5sum <file>`.split()[0], nothing else
 
 
 # --- the world's dump ------------------------------------------------------------------------
@@ -413,13 +412,18 @@ def _msd_credit(row: dict) -> tuple[str, list[str], str]:
     title = row.get("canonical_title") or row["title"].replace("_", ",")
     if row.get("version_suffix") and not title.endswith(row["version_suffix"]):
         title = f"{title} {row['version_suffix']}"
-    main, featured = _split_featuring(artist) if _MAYBE_FEATURING.search(artist) else (artist.strip(), [])
-    if "(" in title or "[" in title or _MAYBE_FEATURING.search(title):
+    low = artist.lower()
+    if ("feat" in low or "ft" in low) and _MAYBE_FEATURING.search(artist):
+        main, featured = _split_featuring(artist)
+    else:
+        main, featured = artist.strip(), []
+    low = title.lower()
+    if "(" in title or "[" in title or (("feat" in low or "ft" in low) and _MAYBE_FEATURING.search(title)):
         name, title_featured = _mb_title(title)
     else:
         name, title_featured = " ".join(title.split()) or title.strip(), []
-    guests = list(dict.fromkeys(featured + title_featured))
-    if guests:
+    if featured or title_featured:
+        guests = list(dict.fromkeys(featured + title_featured))
         return f"{main} feat. {' & '.join(guests)}", [main, *guests], name
     return main, [main], name
 
@@ -480,7 +484,7 @@ class _Synthetic:
             raise ValueError(f"rows={rows} is fewer than the {self.msd_count} distinct MSD rows to mix in")
         self.msd_sorted = sorted(self.msd_keys)
         self.pending_releases: list[str] = []  # the MSD artists' releases, written with the next batch's
-        self.next_id = self.credit_id = 0
+        self.next_id = self.credit_id = self.artists = 0
         self.written = 0
         self.recent: list[tuple[str, str, str]] = []  # (mbid, name, key part) of recent artists, for credits
 
@@ -542,8 +546,9 @@ class _Synthetic:
 
     # --- artists and releases (Python, a few per batch row) ---
 
-    def _artist_name(self, w1: str, w2: str, form: int, scripted: bool) -> tuple[str, str]:
-        """A name in one of six forms and its key part, built from the words' for the ASCII ones (no regex)."""
+    def _artist_name(self, w1: str, w2: str, form: int, scripted: bool, pair: int) -> tuple[str, str]:
+        """A name in one of six forms and its key part, built from the words' for the ASCII ones (no regex); a
+        CJK or Hangul name spells ``pair`` in its script, so it is one of a kind too."""
         k1, k2 = w1.lower(), w2.lower()
         if form < 512:
             name, key = f"{w1} {w2}", k1 + k2
@@ -561,7 +566,11 @@ class _Synthetic:
             r = self.rnd.random() * 0.09
             if r < 0.035:  # accents: unidecode gives back the same key
                 return name.translate(_ACCENTS), key
-            name = self.names.script(name, self.rnd, r)
+            if r < 0.072:
+                name = self.names.script(name, self.rnd, r)
+            else:
+                base, first = (20_900, 0x4E00) if r < 0.082 else (11_172, 0xAC00)
+                name = "".join(chr(first + pair // base ** k % base) for k in range(3))
             key = _key_part(name)
         return name, key
 
@@ -577,7 +586,12 @@ class _Synthetic:
         counts[-1] -= counts.sum() - budget
         n_artists = len(counts)
         words = names.words
-        w = rng.integers(0, len(words), (n_artists, 2)).tolist()
+        # Each artist its own pair of words (a permutation of the pairs, never one twice): two artists of one name
+        # whose title windows overlapped would share combined keys, which the published table never does.
+        pairs = len(words) * len(words)
+        pair = (self.artists + np.arange(n_artists, dtype=np.int64)) * _PAIR_STEP % pairs
+        self.artists += n_artists
+        w = np.stack([pair // len(words), pair % len(words)], axis=1).tolist()
         form = rng.integers(0, 1024, n_artists).tolist()
         scripted = (rng.random(n_artists) < 0.09).tolist()
         kind = rng.integers(0, 1024, n_artists).tolist()
@@ -587,7 +601,7 @@ class _Synthetic:
         artist_names, prefixes, akeys, risky = [], [], [], []
         recent = self.recent
         for i in range(n_artists):
-            name, akey = self._artist_name(words[w[i][0]], words[w[i][1]], form[i], scripted[i])
+            name, akey = self._artist_name(words[w[i][0]], words[w[i][1]], form[i], scripted[i], w[i][0] * len(words) + w[i][1])
             credit, ids = name, mbids[i]
             own_key = akey
             if kind[i] < 102 and recent:  # ~10%: a credit of two artists
@@ -708,25 +722,25 @@ class _Synthetic:
         """MSD artists' rows, the release fields made in Python, the lines joined by Arrow."""
         import pyarrow.compute as pc
 
-        pa = self.pa
+        pa, rng = self.pa, self.np
+        credit_ids = (self.credit_id + np.cumsum(1 + rng.integers(0, 3, len(artists)))).tolist()
+        firsts = rng.integers(1, 44_000_000, len(artists)).tolist()
+        if credit_ids:
+            self.credit_id = credit_ids[-1]
         heads: list[str] = []
         tails: list[str] = []
         row_head: list[int] = []
         names: list[str] = []
         keys: list[str] = []
-        release_mbids: list[str] = []
-        for credit_fields, _, rows in artists:
-            self.credit_id += 1 + self.rnd.randrange(3)
-            prefix = f",{self.credit_id},{credit_fields},"
-            first = self.rnd.randrange(1, 44_000_000)
+        release_mbids = self.uuids(sum(len(rows) for _, _, rows in artists))  # enough: a release per row at most
+        for (credit_fields, _, rows), credit_id, first in zip(artists, credit_ids, firsts, strict=True):
+            prefix = f",{credit_id},{credit_fields},"
             releases: dict[str, int] = {}
             for name_csv, release, key in rows:
                 at = releases.get(release)
                 if at is None:
                     at = releases[release] = len(heads)
-                    mbid = self.uuid()
-                    release_mbids.append(mbid)
-                    heads.append(f"{prefix}{mbid},{pg_csv(release)},")
+                    heads.append(f"{prefix}{release_mbids[at]},{pg_csv(release)},")
                     tails.append(f",{first + 97 * (len(releases) - 1)}\n")
                 row_head.append(at)
                 names.append(name_csv)
@@ -740,11 +754,11 @@ class _Synthetic:
         ids = np.arange(self.next_id + 1, self.next_id + 1 + n)
         self.next_id += n
         line = pc.binary_join_element_wise(
-            pa.array(ids).cast(pa.string()), pc.take(pa.array(heads, pa.string()), row_head_arr), _uuid_array(self.np, n),
+            pa.array(ids).cast(pa.string()), pc.take(pa.array(heads, pa.string()), row_head_arr), _uuid_array(rng, n),
             ",", pc.take(pa.array(names, pa.string()), order), ",", pc.take(pa.array(keys, pa.string()), order),
             pc.take(pa.array(tails, pa.string()), row_head_arr), "")
         self.data.write(_lines(line))
-        self.pending_releases += release_mbids
+        self.pending_releases += release_mbids[:len(heads)]
         self.written += n
 
 

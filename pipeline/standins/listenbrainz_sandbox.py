@@ -77,7 +77,9 @@ class ApiError(Exception):
 
 
 class ListenBrainzState:
-    """What the handler threads share, under one lock."""
+    """What the handler threads share, under one lock. ``rate_limit`` (per client address) and
+    ``token_rate_limit`` (per known token) are (requests, window seconds), None for no limit; ``today`` says
+    which day's counts the popularity endpoints answer; ``clock`` (epoch seconds) places the rate windows."""
 
     def __init__(self, world: MusicBrainzWorld, rate_limit: tuple[int, float] | None = (30, 10.0),
                  token_rate_limit: tuple[int, float] | None = (50, 10.0), tokens: set[str] | None = None,

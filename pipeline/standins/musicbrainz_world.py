@@ -24,8 +24,9 @@ deterministically for a seed, what an enrichment meets in MusicBrainz and Listen
   id is what the Echo Nest profile names (``profiles``, ~35% of songs, ``write_echo_nest_profiles``). Such ids
   are MusicBrainz gid redirects: no canonical dump table and no ListenBrainz endpoint knows them
   (``merged_recordings``). ``recording_redirects`` holds both kinds, old or non-canonical id → canonical id.
-* Songs MusicBrainz lacks: a fifth of them have a same-named recording by the same artist of another length (a
-  live or re-recorded take): the lookup answers it with confidence, and only the length gives it away (~1.5% of
+* Songs MusicBrainz lacks: 15% of them have a same-named recording by the same artist of another length (a
+  live or re-recorded take), and MSD tracks that share another track's names but not its length (>10 s off)
+  are lacking too: the lookup answers such songs with confidence, and only the length gives it away (1-2% of
   all songs).
 * Popularity (``recording_popularity``, ``artist_popularity``): cumulative all-time counts that grow day by day,
   skewed (a few huge, most small), users ≤ listens, deterministic from (seed, mbid, day); None for ~6% of
@@ -192,10 +193,6 @@ def is_uuid(value) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
 
-def normal_mbid(value: str) -> str:
-    return str(uuid.UUID(value))
-
-
 # --- the world -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -355,8 +352,6 @@ class MusicBrainzWorld:  # noqa: PLR0902 - MusicBrainz and ListenBrainz have thi
         # Recordings of the artist's this world does not model: the artist's count exceeds its songs' sum.
         own = _counts(self.seed, f"artist:{mbid}", day)
         return listens + own[0], users + own[1]
-
-    # --- Echo Nest profiles ---
 
     def write_ground_truth(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as fh:

@@ -31,6 +31,7 @@ TOKEN_ENV = "LISTENBRAINZ_TOKEN"
 USER_AGENT = "music-etl/1 (Million Song Dataset enrichment; https://github.com/music-etl/music-etl)"
 MAX_IDS = 1000  # popularity and metadata/recording: MAX_ITEMS_PER_GET in listenbrainz/webserver/views/api_tools.py
 MAX_LOOKUPS = 50  # metadata/lookup
+MAX_LOOKUP_CHARACTERS = 250  # artist, recording and release names of one lookup together (MAX_MAPPING_QUERY_LENGTH)
 
 
 def token_from_environment() -> str | None:
@@ -53,8 +54,9 @@ class ListenBrainzRateLimitError(TransientError):
 
 class ListenBrainzBadRequestError(TerminalError):
     def __init__(self, path: str, message: str):
-        super().__init__(f"ListenBrainz refused `{path}` with 400: {message}. Fix that id in the staged MusicBrainz "
-                         f"identity (or the MSD artist_mbid it came from) and rerun; nothing was removed.")
+        super().__init__(f"ListenBrainz refused `{path}` with 400: {message}. Nothing was removed; what it names must "
+                         f"change before a rerun can succeed (an MBID comes from the staged MusicBrainz identity or "
+                         f"MSD's artist_mbid, names from the MSD files)")
 
 
 class ListenBrainzTokenError(TerminalError):

@@ -27,7 +27,7 @@ from unidecode import unidecode
 
 from pipeline.matching.decide import AMBIGUOUS, MATCHED, NOT_FOUND
 from pipeline.matching.names import fold, msd_text, parse_title
-from pipeline.sources.listenbrainz.client import MAX_IDS, MAX_LOOKUPS, is_mbid
+from pipeline.sources.listenbrainz.client import MAX_IDS, MAX_LOOKUP_CHARACTERS, MAX_LOOKUPS, is_mbid
 
 logger = logging.getLogger(__name__)
 
@@ -218,8 +218,13 @@ class Resolver:
     def _from_lookup(self, songs: list[MsdSong], out: dict[str, Resolution]) -> None:
         if not songs:
             return
-        answers = self.gateway.lookup([_lookup_item(s) for s in songs], MAX_LOOKUPS)
-        candidates = {s.track_id: a for s, a in zip(songs, answers, strict=True) if a and is_mbid(a.get("recording_mbid") or "")}
+        items = {s.track_id: _lookup_item(s) for s in songs}
+        for song in songs:
+            if items[song.track_id] is None:
+                out[song.track_id].note = "names too long (or missing) for ListenBrainz's lookup"
+        askable = [s for s in songs if items[s.track_id] is not None]
+        answers = self.gateway.lookup([items[s.track_id] for s in askable], MAX_LOOKUPS)
+        candidates = {s.track_id: a for s, a in zip(askable, answers, strict=True) if a and is_mbid(a.get("recording_mbid") or "")}
         metadata = self.gateway.recordings(sorted({a["recording_mbid"] for a in candidates.values()}), MAX_IDS)
         for song in songs:
             answer = candidates.get(song.track_id)
@@ -307,10 +312,16 @@ def _length_diff(song: MsdSong, meta: dict) -> float | None:
     return abs(length_ms / 1000 - song.duration_s)
 
 
-def _lookup_item(song: MsdSong) -> dict:
+def _lookup_item(song: MsdSong) -> dict | None:
+    """What the lookup is asked for a song; the release left out where the three names would pass the endpoint's
+    limit, None where artist and title alone do (metadata_api.py: fewer than 250 characters in all)."""
     item = {"artist_name": msd_text(song.artist_name), "recording_name": msd_text(song.title)}
-    if song.release:
-        item["release_name"] = msd_text(song.release)
+    length = len(item["artist_name"]) + len(item["recording_name"])
+    if not item["artist_name"] or not item["recording_name"] or length >= MAX_LOOKUP_CHARACTERS:
+        return None
+    release = msd_text(song.release)
+    if release and length + len(release) < MAX_LOOKUP_CHARACTERS:
+        item["release_name"] = release
     return item
 
 

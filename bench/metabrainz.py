@@ -1,0 +1,171 @@
+"""MusicBrainz identity and ListenBrainz popularity on real MSD subset names: precision, recall and requests.
+
+    .venv/bin/python bench/metabrainz.py --songs 9715 --seed 11 --json var/bench/metabrainz.json
+
+Generates (once, cached under var/bench/) an MSD-format sample whose artist and title strings are the real
+strings of the MSD subset, builds the MusicBrainz world of the stand-ins from it (what MusicBrainz holds of each
+song, its merges, homonyms and spellings: pipeline/standins/musicbrainz_world.py), writes the canonical dump in its
+published layout and the Echo Nest profiles, and serves ListenBrainz from a sandbox. Then, in one process:
+
+* ``run``: ``RunAll`` with the ``musicbrainz`` and ``listenbrainz`` sources on, into a fresh DuckDB warehouse;
+  precision and recall of the recording MBIDs against the world's truth (recall over the songs MusicBrainz holds),
+  per route; every request the sandbox received, per 1,000 songs (targets: popularity <= 3, identity lookups and
+  length checks <= 10);
+* ``rerun``: the same command again (target: 0 requests);
+* ``refresh``: one ``DailyRefresh`` (target: <= 2 popularity requests per 1,000 songs).
+
+The baseline in the same run is what a per-song client would ask: one popularity request per recording and per
+artist, one lookup per unresolved song (the lookup endpoint's documented batch of 50 is what the pipeline uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import luigi  # noqa: E402
+
+from bench import write_results  # noqa: E402
+from pipeline.standins.canonical_dump import write_canonical_dump  # noqa: E402
+from pipeline.standins.listenbrainz_sandbox import SANDBOX_TOKEN, ListenBrainzSandboxServer, ListenBrainzState  # noqa: E402
+from pipeline.standins.msd_sample import generate_sample  # noqa: E402
+from pipeline.standins.musicbrainz_world import build_world, write_echo_nest_profiles  # noqa: E402
+from pipeline.standins.spotify_catalog import load_identities  # noqa: E402
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def configure(path: str, settings: dict[str, dict[str, str]]) -> None:
+    with open(path, "w") as fh:
+        for section, values in settings.items():
+            fh.write(f"[{section}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()))
+    parser = luigi.configuration.get_config()
+    for section in parser.sections():
+        parser.remove_section(section)
+    parser.read([path])
+    luigi.task_register.Register.clear_instance_cache()
+
+
+def requests_of(server) -> Counter:
+    return Counter({k: v for k, v in server.state.stats()["requests"].items() if v})
+
+
+def spent(before: Counter, after: Counter) -> dict[str, int]:
+    diff = Counter(after)
+    diff.subtract(before)
+    return {k: v for k, v in sorted(diff.items()) if v}
+
+
+def per_1000(n: int, songs: int) -> float:
+    return round(1000 * n / songs, 2) if songs else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--songs", type=int, default=9715)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--partitions", type=int, default=52, help="the first N partitions A/A, A/B, …")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+
+    partitions = [f"{a}/{b}" for a in LETTERS for b in LETTERS][:args.partitions]
+    root = os.path.join(PROJECT, "var", "bench", f"metabrainz-msd-{args.songs}-{args.seed}-{args.partitions}")
+    if not os.path.exists(os.path.join(root, "AdditionalFiles", "sample_manifest.json")):
+        generate_sample(root, songs=args.songs, seed=args.seed, partitions=partitions, names="real")
+    world = build_world(load_identities(root))
+    stand_ins = os.path.join(root, "AdditionalFiles", "musicbrainz-bench")
+    dump = os.path.join(stand_ins, "musicbrainz-canonical-dump-20261201-000000.tar.zst")
+    if not os.path.exists(dump + ".sha256"):
+        dump = write_canonical_dump(world, stand_ins, stamp="20261201-000000")
+    profiles = os.path.join(stand_ins, "profiles")
+    if not os.path.isdir(profiles):
+        write_echo_nest_profiles(world, profiles)
+    sha256 = open(dump + ".sha256", encoding="ascii").read().split()[0]
+    truth = world.truth
+    songs = len(truth)
+    held = sum(1 for t in truth.values() if t)
+    print(f"{songs} songs (real MSD subset names) in {len(partitions)} partitions; MusicBrainz holds {held}", flush=True)
+
+    os.environ["LISTENBRAINZ_TOKEN"] = SANDBOX_TOKEN
+    server = ListenBrainzSandboxServer(ListenBrainzState(world, rate_limit=None, token_rate_limit=None)).start()
+    results: dict = {"songs": songs, "held": held, "partitions": len(partitions)}
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            configure(os.path.join(work, "luigi.cfg"), {
+                "core": {"log_level": "WARNING", "no_configure_logging": "true"},
+                "msd": {"root": root}, "staging": {"root": f"{work}/staging"},
+                "warehouse": {"url": f"duckdb:///{work}/warehouse.duckdb"},
+                "sources": {"enabled": "musicbrainz, listenbrainz"},
+                "musicbrainz": {"canonical_dump": dump, "canonical_dump_sha256": sha256, "echo_nest_profiles": profiles,
+                                "lookup_url": server.url, "index_dir": f"{work}/index"},
+                "listenbrainz": {"api_url": server.url}})
+            from pipeline.tasks import DailyRefresh, RunAll
+            from pipeline.tasks.refresh import local_today
+            from pipeline.warehouse.backends import warehouse_backend
+
+            before = requests_of(server)
+            started = time.monotonic()
+            ok = luigi.build([RunAll()], workers=args.workers, local_scheduler=True, log_level="WARNING")
+            run_s = time.monotonic() - started
+            run = spent(before, requests_of(server))
+            backend = warehouse_backend()
+            try:
+                rows = backend.query("SELECT track_id, status, method, canonical_recording_mbid FROM musicbrainz_matches")
+                counted = backend.scalar("SELECT count(*) FROM listenbrainz_recordings WHERE total_listen_count IS NOT NULL")
+                artists = backend.scalar("SELECT count(*) FROM listenbrainz_artists")
+                recordings = backend.scalar("SELECT count(DISTINCT recording_mbid) FROM listenbrainz_recordings")
+            finally:
+                backend.close()
+            matched = {r[0]: (r[2], r[3]) for r in rows if r[1] == "matched"}
+            right = {t for t, (_, mbid) in matched.items() if truth.get(t) == mbid}
+            by_route = {}
+            for route in sorted({m for m, _ in matched.values()}):
+                mine = [t for t, (m, _) in matched.items() if m == route]
+                by_route[route] = {"matched": len(mine), "right": sum(1 for t in mine if t in right)}
+            popularity = run.get("popularity_recording", 0) + run.get("popularity_artist", 0)
+            identity = run.get("metadata_lookup", 0) + run.get("metadata_recording", 0)
+            unresolved_offline = sum(1 for _, (m, _) in matched.items() if m == "lookup") + (songs - len(matched))
+            results["run"] = {
+                "ok": ok, "seconds": round(run_s, 1), "requests": run, "matched": len(matched),
+                "precision": round(len(right) / len(matched), 4) if matched else None,
+                "recall": round(len(right) / held, 4) if held else None, "by_route": by_route,
+                "popularity_requests_per_1000_songs": per_1000(popularity, songs),
+                "identity_requests_per_1000_songs": per_1000(identity, songs),
+                "songs_with_listen_counts": counted, "artists_asked": artists, "recordings_asked": recordings,
+                "baseline_per_song_requests": {"popularity": recordings + artists, "lookup": unresolved_offline},
+                "baseline_popularity_per_1000_songs": per_1000(recordings + artists, songs)}
+            print(f"run: {results['run']}", flush=True)
+
+            luigi.task_register.Register.clear_instance_cache()
+            before = requests_of(server)
+            luigi.build([RunAll()], workers=args.workers, local_scheduler=True, log_level="WARNING")
+            results["rerun"] = {"requests": spent(before, requests_of(server))}
+            print(f"rerun: {results['rerun']}", flush=True)
+
+            luigi.task_register.Register.clear_instance_cache()
+            before = requests_of(server)
+            day = local_today(datetime.now(UTC))
+            started = time.monotonic()
+            ok = luigi.build([DailyRefresh(date=day)], workers=args.workers, local_scheduler=True, log_level="WARNING")
+            refresh = spent(before, requests_of(server))
+            daily = refresh.get("popularity_recording", 0) + refresh.get("popularity_artist", 0)
+            results["refresh"] = {"ok": ok, "seconds": round(time.monotonic() - started, 1), "requests": refresh,
+                                  "popularity_requests_per_1000_songs": per_1000(daily, songs)}
+            print(f"refresh: {results['refresh']}", flush=True)
+    finally:
+        server.stop()
+    write_results(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
