@@ -64,7 +64,8 @@ sample: setup-env
 		--partitions $(SAMPLE_PARTITIONS) --names $(SAMPLE_NAMES)
 
 # The demo runs on the embedded default: the sample under data/msd, staging under data/staging,
-# the DuckDB warehouse data/warehouse.duckdb, Spotify played by the sandbox (started and stopped by the demo).
+# the DuckDB warehouse data/warehouse.duckdb, every source played by its stand-in (started and stopped by the demo):
+# the Spotify and Deezer sandboxes, the MusicBrainz canonical dump and Echo Nest profiles, the ListenBrainz sandbox.
 DEMO_ENV := MUSIC_ETL_MSD_ROOT=$(DATA)/msd MUSIC_ETL_STAGING_ROOT=$(DATA)/staging \
 	MUSIC_ETL_WAREHOUSE_URL=duckdb:///$(DATA)/warehouse.duckdb
 SPOTIFY_MODE ?= development

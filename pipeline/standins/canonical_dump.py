@@ -486,6 +486,8 @@ class _Synthetic:
         self.pending_releases: list[str] = []  # the MSD artists' releases, written with the next batch's
         self.next_id = self.credit_id = self.artists = 0
         self.written = 0
+        # Every artist credit's key so far (~100 bytes each, 2.6M for 31.5M rows): one key, one artist credit.
+        self.artist_keys: set[str] = set()
         self.recent: list[tuple[str, str, str]] = []  # (mbid, name, key part) of recent artists, for credits
 
     def uuids(self, n: int) -> list[str]:
@@ -599,16 +601,28 @@ class _Synthetic:
         credit_ids = (self.credit_id + np.cumsum(1 + rng.integers(0, 3, n_artists))).tolist()
         self.credit_id = credit_ids[-1]
         artist_names, prefixes, akeys, risky = [], [], [], []
-        recent = self.recent
+        recent, keys_seen = self.recent, self.artist_keys
         for i in range(n_artists):
-            name, akey = self._artist_name(words[w[i][0]], words[w[i][1]], form[i], scripted[i], w[i][0] * len(words) + w[i][1])
+            w1, w2 = words[w[i][0]], words[w[i][1]]
+            name, akey = self._artist_name(w1, w2, form[i], scripted[i], w[i][0] * len(words) + w[i][1])
+            # Another artist's name may have this key (a transliteration, a CJK reading, two words run on): the
+            # rows of both would share keys where their titles meet. Then a plain form, or a number.
+            for plain_form in (0, 512, 870, 942):
+                if akey not in keys_seen:
+                    break
+                name, akey = self._artist_name(w1, w2, plain_form, False, 0)
+            if akey in keys_seen:
+                name, akey = f"{name} {len(keys_seen)}", f"{akey}{len(keys_seen)}"
+            keys_seen.add(akey)
             credit, ids = name, mbids[i]
             own_key = akey
             if kind[i] < 102 and recent:  # ~10%: a credit of two artists
                 other = recent[kind[i] * 7919 % len(recent)]
                 join, join_key = (" feat. ", "feat") if kind[i] < 72 else (" & ", "")
-                credit, ids = f"{name}{join}{other[1]}", f'"{ids},{other[0]}"'
-                akey += join_key + other[2]
+                if akey + join_key + other[2] not in keys_seen:
+                    credit, ids = f"{name}{join}{other[1]}", f'"{ids},{other[0]}"'
+                    akey += join_key + other[2]
+                    keys_seen.add(akey)
             recent.append((mbids[i], name, own_key))
             if self.msd_sorted:
                 # Every key of this artist's rows starts with its key: only an MSD key with that prefix can collide.

@@ -690,11 +690,13 @@ class _Builder:
 
     def _foreign_rows(self) -> None:
         for artist_name, title in _FOREIGN_ROWS:
+            if combined_lookup(artist_name, title) in self.canonical_keys:
+                continue
             mbid = self.new_artist(artist_name)
             credit = [(mbid, artist_name, "")]
             release = self.release(title, artist_name, self.rnd.randint(1990, 2020), _TIER_OTHER)
             rec = self.recording(title, credit, release, self.length(self.rnd.uniform(150, 300)))
-            self.canonical_keys.setdefault(combined_lookup(artist_name, title), rec.mbid)
+            self.canonical_keys[combined_lookup(artist_name, title)] = rec.mbid
 
     def _world(self, ordered, truth, merged, profiles, duplicates, never) -> MusicBrainzWorld:
         # SERIAL ids in the insert's order (ORDER BY artist credit, score); post-processing leaves gaps.

@@ -180,13 +180,20 @@ def _token_needed(songs: int) -> None:
 
 
 def _profiles_digest(path: str) -> str | None:
+    """What the profiles say, as a digest (every partition's output() asks: computed once per file version)."""
     if not path:
         return None
+    stat = os.stat(path)
+    return _digest_of(path, (stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=2)
+def _digest_of(path: str, signature: tuple) -> str:
     import hashlib
 
     import orjson
 
-    return hashlib.sha256(orjson.dumps(load_profiles(path), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    return hashlib.sha256(orjson.dumps(_profiles(path, signature), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 class MusicBrainzIdentity(SourceStage):
