@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--partitions", type=int, default=52, help="the first N partitions A/A, A/B, …")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--exact-lookup", action="store_true",
+                        help="the lookup without its fuzzy stage, as the real bulk endpoint answers at 0a119846")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
@@ -96,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{songs} songs (real MSD subset names) in {len(partitions)} partitions; MusicBrainz holds {held}", flush=True)
 
     os.environ["LISTENBRAINZ_TOKEN"] = SANDBOX_TOKEN
-    server = ListenBrainzSandboxServer(ListenBrainzState(world, rate_limit=None, token_rate_limit=None)).start()
-    results: dict = {"songs": songs, "held": held, "partitions": len(partitions)}
+    server = ListenBrainzSandboxServer(ListenBrainzState(world, rate_limit=None, token_rate_limit=None,
+                                                         fuzzy_lookup=not args.exact_lookup)).start()
+    results: dict = {"songs": songs, "held": held, "partitions": len(partitions), "exact_lookup": args.exact_lookup}
     try:
         with tempfile.TemporaryDirectory() as work:
             configure(os.path.join(work, "luigi.cfg"), {
