@@ -200,6 +200,11 @@ def test_four_sources_give_every_song_an_identity_counts_and_two_days_of_snapsho
                         "GROUP BY 1")
     assert artist_rows and {n for _, n in artist_rows} == {2}
     from pipeline.report.render import write_report
+    from pipeline.sources import registry
+
+    for source in registry.registered():  # what make demo prints runs on what it loads
+        for _, sql in source.example_queries():
+            assert query(sql), sql
 
     page = open(write_report(str(tmp_path / "report.html")), encoding="utf-8").read()
     for figure in ("fig-lb-song-listens", "fig-lb-artist-listens", "fig-lb-song-share"):

@@ -74,9 +74,9 @@ class MusicBrainz(Source):
 
     def example_queries(self) -> list[tuple[str, str]]:
         return [("How each MSD song got its MusicBrainz recording id (CC0), and how many MusicBrainz merged since",
-                 "SELECT mb_method, count(*) AS songs, sum(CASE WHEN recording_mbid <> canonical_recording_mbid THEN 1 "
-                 "ELSE 0 END) AS recording_merged, sum(CASE WHEN artist_mbid <> canonical_artist_mbid THEN 1 ELSE 0 END) "
-                 "AS artist_merged FROM enriched_songs GROUP BY 1 ORDER BY 2 DESC")]
+                 "SELECT status, method, count(*) AS songs, sum(CASE WHEN recording_mbid <> canonical_recording_mbid "
+                 "THEN 1 ELSE 0 END) AS recording_merged, sum(CASE WHEN artist_mbid <> canonical_artist_mbid THEN 1 "
+                 "ELSE 0 END) AS artist_merged FROM musicbrainz_matches GROUP BY 1, 2 ORDER BY 3 DESC")]
 
     @contextlib.contextmanager
     def sandbox(self, msd_root: str, **options):
