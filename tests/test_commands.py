@@ -149,7 +149,7 @@ def test_status_rates_each_source_over_the_partitions_it_enriched(local_pipeline
     assert int(deezer_matched) == deezer["statuses"]["matched"] and deezer_rate == f"{int(deezer_matched) / deezer['songs']:.2f}"
     assert int(deezer_sent) == sum(spotify_at.deezer.state.stats()["requests"].values()) > 0
     assert "not enriched on Deezer" in lines["A/A"] and "not enriched" in lines["B/A"]
-    assert f"Deezer requests sent by every run so far: {deezer_sent} in 1 task runs" in out
+    assert f"Deezer requests sent by every run so far: {deezer_sent} in 1 task run" in out
 
 
 def _front_end(env, *args):

@@ -33,7 +33,12 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     report = re.search(r"^report: (\S+\.html)", first.stdout, re.MULTILINE)
     assert report and report.group(1) == str(tmp_path / "report.html")
     page = open(report.group(1), encoding="utf-8").read()
-    assert len(re.findall(r'<figure id="fig-[a-z-]+">\s*<svg', page)) == 10 and "<script" not in page
+    drawn = re.findall(r'<figure id="(fig-[a-z-]+)">\s*<svg', page)
+    assert len(drawn) == page.count("<figure id=") and "<script" not in page  # every figure drawn, nothing to run
+    assert {"fig-rate-by-partition", "fig-agreement", "fig-scores-musicbrainz", "fig-lb-song-listens",
+            "fig-lb-artist-listens"} <= set(drawn)  # all four sources' figures
+    for source in ("MusicBrainz", "ListenBrainz"):
+        assert f"requests the {source} sandbox received this run, every one: 0" not in first.stdout
     digest = hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest()
     again = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -41,4 +46,6 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(tmp_path):
     assert "songs enriched this run: 0" in again.stdout and "done    " not in again.stdout  # no task ran
     assert "requests the Spotify sandbox received this run, every one: 0" in again.stdout
     assert "requests the Deezer sandbox received this run, every one: 0" in again.stdout
+    assert "requests the ListenBrainz sandbox received this run, every one: 0" in again.stdout
+    assert "requests the MusicBrainz sandbox received this run, every one: 0" in again.stdout
     assert hashlib.sha256((tmp_path / "warehouse.duckdb").read_bytes()).hexdigest() == digest

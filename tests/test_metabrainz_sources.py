@@ -157,6 +157,8 @@ def test_four_sources_give_every_song_an_identity_counts_and_two_days_of_snapsho
     assert front_end(["status"]) == 0
     status = capsys.readouterr().out
     assert "MusicBrainz" in status.splitlines()[1] and "ListenBrainz" in status.splitlines()[1]  # columns of their own
+    rows = [line for line in status.splitlines() if line.startswith(("A/A", "A/B", "B/A"))]
+    assert rows and all(line.split()[-2:] == ["batch", "yes"] for line in rows)  # asked across partitions
 
     identities = {r[0]: r[1:] for r in query("SELECT track_id, status, canonical_recording_mbid, method FROM "
                                                 "musicbrainz_matches")}

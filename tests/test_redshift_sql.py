@@ -61,7 +61,12 @@ def test_every_load_statement_parses_and_copy_uses_the_iam_role_only(local_pipel
                         expected={t.name: load.expected_rows(t) for t in load.tables()})
     load_partition(backend, load)
     copies = [s for s in backend.statements if s.startswith("COPY")]
-    assert len(copies) == len(load.tables()) == len(schema.tables()) - (0 if deezer_on else 4)
+    # The MSD's tables and those of the enabled sources: one COPY each.
+    from pipeline.sources import registry
+
+    enabled = [t for s in registry.enabled() for t in s.tables]
+    assert len(copies) == len(load.tables()) == len(schema.MSD_TABLES) + len(enabled)
+    assert any(t.name == "deezer_matches" for t in enabled) is deezer_on
     for sql in backend.statements:
         tree = parse(sql)
         assert not isinstance(tree, exp.Command) or sql.startswith("LOCK "), sql  # parsed, not passed through

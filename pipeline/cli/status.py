@@ -152,12 +152,14 @@ def main() -> int:
               f"root; check [staging] root (environment MUSIC_ETL_STAGING_ROOT)")
     for source in sources:
         spent = answers.total_spent(source.name)
-        print(f"{source.title} requests sent by every run so far: {spent['sent_total']} in {spent['runs']} task runs"
+        print(f"{source.title} requests sent by every run so far: {spent['sent_total']} in {spent['runs']} task "
+              f"run{'' if spent['runs'] == 1 else 's'}"
               + (f" ({spent['rate_limited']} rate-limited)" if spent["rate_limited"] else ""))
     off = [s.name for s in registry.registered() if s not in sources]
     print("rate: matched / tracks of the enriched partitions; requests: requests sent to each source to produce "
           "each partition's current enrichment, every one (retries, rate-limited, error and token requests "
-          "included; answers from the store cost none)" + (f"; off ([sources] enabled): {', '.join(off)}" if off else ""))
+          "included; answers from the store cost none; batch: asked across partitions, counted in the totals below)"
+          + (f"; off ([sources] enabled): {', '.join(off)}" if off else ""))
     return 0 if loaded is not None else 1
 
 
@@ -168,4 +170,6 @@ def _source_cells(manifest: dict, tracks: int, totals: list[int], width: int) ->
     totals[0] += songs
     totals[1] += matched
     totals[2] += requests_sent(manifest)
-    return f"{matched:>{width}}{matched / songs if songs else 0:>6.2f}{requests_sent(manifest):>9}"
+    # A stage whose requests a cross-partition step sent (1,000 songs a request) has none of its own to show.
+    asked = "batch" if (manifest.get("requests") or {}).get("asked_in_batch") else requests_sent(manifest)
+    return f"{matched:>{width}}{matched / songs if songs else 0:>6.2f}{asked:>9}"

@@ -417,6 +417,10 @@ def snapshot_rows(source: str, day: str, part: dict, state_of: Callable[[str], t
         popularity, availability, relinked_to, at = state_of(track_id)
         tracks += [{"source": source, "snapshot_date": day, "source_track_id": track_id, "msd_track_id": msd_track,
                     "msd_partition": partition, "popularity": popularity, "availability": availability,
-                    "relinked_to": relinked_to, "fetched_at": at} for msd_track, partition in msd_tracks]
+                    "relinked_to": relinked_to, "fetched_at": at, **_NO_COUNTS} for msd_track, partition in msd_tracks]
     return {"tracks.jsonl.gz": tracks,
-            "artists.jsonl.gz": [{"source": source, "snapshot_date": day, **a} for a in artists]}
+            "artists.jsonl.gz": [{"source": source, "snapshot_date": day, **_NO_COUNTS, **a} for a in artists]}
+
+
+# Listen and listener counts: only a source that has them (ListenBrainz) fills them in.
+_NO_COUNTS = {"listen_count": None, "user_count": None}

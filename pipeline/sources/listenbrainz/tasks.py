@@ -149,4 +149,5 @@ class ListenBrainzPopularity(SourceStage):
                              "statuses": {"matched": with_counts, "not_found": len(rows) - with_counts},
                              "rows": {name: len(r) for name, r in outputs.items()}, "not_mbids": bad,
                              "not_found": dict(sorted(gateway.not_found.items())),
-                             "requests": gateway.request_counts(), "completed_at": utc_now()})
+                             # ListenBrainzAsk asked them; a request here only for an id the batch did not store
+                             "requests": {**gateway.request_counts(), "asked_in_batch": True}, "completed_at": utc_now()})

@@ -86,8 +86,9 @@ class MusicBrainz(Source):
 
         with metabrainz.started(msd_root, for_source=self.name) as (server, world, dump):
             os.environ["MUSIC_ETL_MUSICBRAINZ_LOOKUP_URL"] = server.url
-            yield Sandbox(f"MusicBrainz stand-ins: canonical dump {dump} ({len(world.recordings)} recordings), "
-                          f"metadata lookups on {server.url}", lambda: server.state.stats()["requests"])
+            yield Sandbox(f"MusicBrainz stand-ins: canonical dump {dump} ({len(world.recordings)} recordings), Echo Nest "
+                          f"profiles of {len(world.profiles)} songs, ListenBrainz's metadata lookups on {server.url}",
+                          lambda: server.state.stats()["requests"])
 
 
 SOURCE = MusicBrainz()

@@ -239,7 +239,7 @@ class MusicBrainzIdentity(SourceStage):
         self.write_manifest({"partition": self.partition, "stage": "musicbrainz_identity", "songs": len(matches),
                              "statuses": statuses, "routes": methods, "rows": {name: len(rows) for name, rows in outputs.items()},
                              # The batch sent the requests (its ledger line counts them); staging a partition sends none.
-                             "requests": {"sent_total": 0, "this_run_total": 0, "sent": {}},
+                             "requests": {"sent_total": 0, "this_run_total": 0, "sent": {}, "asked_in_batch": True},
                              "resolve_output": self.input()["resolve"].folder.rsplit("/", 1)[1],
                              "completed_at": utc_now()})
 
