@@ -62,7 +62,7 @@ class ListenBrainz(Source):
 
     def daily_capacity(self, spent: dict) -> tuple[float | None, str]:
         # brainzutils' defaults: 30 requests per 10 s per address.
-        return 30 / 10 * 86_400, "30 requests per 10 s per address (ListenBrainz's documented default limit)"
+        return 30 * 86_400 // 10, "30 requests per 10 s per address (ListenBrainz's documented default limit)"
 
     @contextlib.contextmanager
     def sandbox(self, msd_root: str, **options):
