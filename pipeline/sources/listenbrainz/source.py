@@ -52,8 +52,8 @@ class ListenBrainz(Source):
 
     def example_queries(self) -> list[tuple[str, str]]:
         return [("The most listened MSD songs on ListenBrainz (CC0 counts), beside Deezer's rank where both exist",
-                 "SELECT title, artist_name, lb_listen_count, lb_user_count, lb_artist_listen_count FROM enriched_songs "
-                 "WHERE lb_listen_count IS NOT NULL ORDER BY lb_listen_count DESC LIMIT 5")]
+                 "SELECT title, artist_name, lb_listen_count, lb_user_count, lb_artist_listen_count, deezer_rank "
+                 "FROM enriched_songs WHERE lb_listen_count IS NOT NULL ORDER BY lb_listen_count DESC LIMIT 5")]
 
     def report_sections(self, context):
         from pipeline.sources.listenbrainz import report
