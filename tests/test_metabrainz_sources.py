@@ -201,6 +201,8 @@ def test_four_sources_give_every_song_an_identity_counts_and_two_days_of_snapsho
     artist_rows = query("SELECT source_artist_id, count(*) FROM artist_popularity_daily WHERE source = 'listenbrainz' "
                         "GROUP BY 1")
     assert artist_rows and {n for _, n in artist_rows} == {2}
+    # Every artist counted at the first run, those of songs without a recording too, is counted every day.
+    assert {a for a, _ in artist_rows} == artists
     from pipeline.report.render import write_report
     from pipeline.sources import registry
 

@@ -45,7 +45,12 @@ def last_snapshots(backend: Backend, source: str, day: date) -> dict[str, date]:
 def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, artist_cost: float | None) -> dict:
     """The day's plan of one source from ``matched_tracks`` rows. ``artist_cost`` None: artists are not read."""
     tracks: dict[str, dict] = {}
+    # A row without a source track is an artist to refresh alone (a song whose recording is unknown, whose artist is).
+    artist_only = sorted({(partition, artist_id) for _, partition, track_id, artist_id, _ in rows
+                          if track_id is None and artist_id})
     for msd_track, partition, track_id, artist_id, last in rows:
+        if track_id is None:
+            continue
         entry = tracks.setdefault(track_id, {"msd": [], "artist": artist_id, "last": last})
         entry["msd"].append([msd_track, partition])
     due = sorted(tracks.items(), key=lambda kv: (kv[1]["last"] is not None, kv[1]["last"] or day, kv[0]))
@@ -68,6 +73,14 @@ def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, ar
         if new_artist:
             artists.add(entry["artist"])
             part["artists"].append(entry["artist"])
+    for partition, artist_id in artist_only if artist_cost is not None and planned == len(tracks) else ():
+        if artist_id in artists:
+            continue
+        if math.ceil(spent + artist_cost - 1e-9) > budget:
+            break
+        spent += artist_cost
+        artists.add(artist_id)
+        partitions.setdefault(partition, {"tracks": [], "artists": []})["artists"].append(artist_id)
     ages = [(day - e["last"]).days for e in tracks.values() if e["last"] is not None]
     return {"budget": budget, "requests_planned": math.ceil(spent - 1e-9), "tracks_due": len(tracks),
             "tracks_planned": planned, "artists_planned": len(artists),

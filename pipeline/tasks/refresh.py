@@ -237,7 +237,7 @@ def day_summary(day: date) -> dict:
         sources = {}
         for source, planned in plan["sources"].items():
             rows = registry.get(source).refresh_candidates(backend, day + timedelta(days=1))
-            lasts = {r[2]: r[4] for r in rows}
+            lasts = {r[2]: r[4] for r in rows if r[2] is not None}  # tracks; an artist refreshed alone has none
             dated = [v for v in lasts.values() if v is not None]
             oldest = min(dated) if dated else None
             sources[source] = {

@@ -86,10 +86,11 @@ class ListenBrainz(Source):
     def refresh_candidates(self, backend, day):
         from pipeline.refresh.plan import last_snapshots
 
+        # Songs without a recording still have an artist to count (MSD's artist_mbid): asked alone, after the tracks.
         rows = backend.query("SELECT track_id, msd_partition, recording_mbid, artist_mbid FROM listenbrainz_recordings "
-                             "WHERE recording_mbid IS NOT NULL ORDER BY track_id")
+                             "WHERE recording_mbid IS NOT NULL OR artist_mbid IS NOT NULL ORDER BY track_id")
         last = last_snapshots(backend, self.name, day)
-        return [(*r, last.get(r[2])) for r in rows]
+        return [(*r, last.get(r[2]) if r[2] else None) for r in rows]
 
     def refresh_partition(self, gateway, day: str, part: dict, partition: str) -> dict[str, list[dict]]:
         """The partition's planned recordings and artists, asked in the day's requests: the plan's ids of every
