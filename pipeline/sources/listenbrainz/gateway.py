@@ -3,7 +3,7 @@
 First-run answers are kept one object per id (``recording``/``artist`` + the MBID), so a run that meets an id
 another run asked never asks it again, whatever else it asks with it. A day's refresh asks every planned id on
 that day: its answers are kept one object per request (``recording@<day>`` + a digest of the 1,000 ids the
-day's plan put in it), so a full-MSD day writes ~1,300 objects, not 1.3M, and a day resumed asks none again.
+day's plan put in it), so a full-MSD day writes ~1,440 objects, not 1.4M, and a day resumed asks none again.
 """
 
 from __future__ import annotations
