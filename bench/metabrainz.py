@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import luigi  # noqa: E402
 
 from bench import write_results  # noqa: E402
+from bench.daily import all_partitions, configure  # noqa: E402
 from pipeline.standins.canonical_dump import write_canonical_dump  # noqa: E402
 from pipeline.standins.listenbrainz_sandbox import SANDBOX_TOKEN, ListenBrainzSandboxServer, ListenBrainzState  # noqa: E402
 from pipeline.standins.msd_sample import generate_sample  # noqa: E402
@@ -40,18 +41,6 @@ from pipeline.standins.musicbrainz_world import build_world, write_echo_nest_pro
 from pipeline.standins.spotify_catalog import load_identities  # noqa: E402
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def configure(path: str, settings: dict[str, dict[str, str]]) -> None:
-    with open(path, "w") as fh:
-        for section, values in settings.items():
-            fh.write(f"[{section}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()))
-    parser = luigi.configuration.get_config()
-    for section in parser.sections():
-        parser.remove_section(section)
-    parser.read([path])
-    luigi.task_register.Register.clear_instance_cache()
 
 
 def requests_of(server) -> Counter:
@@ -79,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
-    partitions = [f"{a}/{b}" for a in LETTERS for b in LETTERS][:args.partitions]
+    partitions = all_partitions(args.partitions)
     root = os.path.join(PROJECT, "var", "bench", f"metabrainz-msd-{args.songs}-{args.seed}-{args.partitions}")
     if not os.path.exists(os.path.join(root, "AdditionalFiles", "sample_manifest.json")):
         generate_sample(root, songs=args.songs, seed=args.seed, partitions=partitions, names="real")

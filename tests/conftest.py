@@ -162,6 +162,25 @@ def _servers(make):
         server.stop()
 
 
+def fresh_process_view():
+    """What a new command sees: no listing, no task instance carried over."""
+    from pipeline import forget_listings
+
+    forget_listings()
+    luigi.task_register.Register.clear_instance_cache()
+
+
+def query(sql: str) -> list[tuple]:
+    """Rows of ``sql`` in the configured warehouse."""
+    from pipeline.warehouse.backends import warehouse_backend
+
+    backend = warehouse_backend()
+    try:
+        return backend.query(sql)
+    finally:
+        backend.close()
+
+
 def run_luigi(tasks, **kwargs):
     """luigi.build in-process, returning the detailed result."""
     kwargs.setdefault("local_scheduler", True)

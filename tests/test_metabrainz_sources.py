@@ -20,26 +20,10 @@ from pipeline.standins.listenbrainz_sandbox import SANDBOX_TOKEN, ListenBrainzSa
 from pipeline.standins.musicbrainz_world import build_world, write_echo_nest_profiles
 from pipeline.standins.spotify_catalog import load_identities
 from pipeline.tasks import DailyRefresh, RunAll
-from pipeline.warehouse.backends import warehouse_backend
-from tests.conftest import run_luigi
+from tests.conftest import fresh_process_view, query, run_luigi
 
 DAY = datetime.now(UTC).date() - timedelta(days=10)
 DAY2 = DAY + timedelta(days=1)
-
-
-def query(sql: str) -> list[tuple]:
-    backend = warehouse_backend()
-    try:
-        return backend.query(sql)
-    finally:
-        backend.close()
-
-
-def fresh_process_view():
-    from pipeline import forget_listings
-
-    forget_listings()
-    luigi.task_register.Register.clear_instance_cache()
 
 
 @pytest.fixture(scope="session")

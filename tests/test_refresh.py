@@ -14,30 +14,17 @@ import luigi
 import luigi.tools.range
 import pytest
 
-from pipeline import forget_listings, staging
+from pipeline import staging
 from pipeline.standins.deezer_sandbox import moved_on
 from pipeline.standins.msd_sample import generate_sample
 from pipeline.tasks import DailyRefresh, RunAll
 from pipeline.tasks.refresh import PlanRefresh, read_plan, summary_target
 from pipeline.warehouse.backends import warehouse_backend
-from tests.conftest import run_luigi, stage_folder
+from tests.conftest import fresh_process_view, query, run_luigi, stage_folder
 
 # Ten days ago: a snapshot date must not be later than today, and README's queries look 30 days back.
 DAY = datetime.now(UTC).date() - timedelta(days=10)
 DAY2 = DAY + timedelta(days=1)
-
-
-def fresh_process_view():
-    forget_listings()
-    luigi.task_register.Register.clear_instance_cache()
-
-
-def query(sql: str) -> list[tuple]:
-    backend = warehouse_backend()
-    try:
-        return backend.query(sql)
-    finally:
-        backend.close()
 
 
 def refresh(day: date, spotify=None, deezer=None, offset: int | None = None):

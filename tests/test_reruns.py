@@ -9,13 +9,13 @@ import hashlib
 import luigi
 import pytest
 
-from pipeline import forget_listings, staging
+from pipeline import staging
 from pipeline.cli import status
 from pipeline.sources.spotify.tasks import SpotifyEnrich, SpotifySearch
 from pipeline.tasks import ExtractPartition, LoadPartition, RunAll
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.schema import MARKER_TABLE
-from tests.conftest import run_luigi
+from tests.conftest import fresh_process_view, run_luigi
 from tests.etag_proxy import EtagRewritingProxy
 
 PARTITIONS = "A/A,A/B"
@@ -28,12 +28,6 @@ def load_markers() -> dict[str, tuple]:
     finally:
         backend.close()
     return {partition: (load_id, str(loaded_at)) for partition, load_id, loaded_at in rows}
-
-
-def fresh_process_view():
-    """What a new command sees: no listing, no task instance carried over."""
-    forget_listings()
-    luigi.task_register.Register.clear_instance_cache()
 
 
 @pytest.fixture

@@ -181,8 +181,11 @@ class Source:
         """What a lead artist's refresh costs; None when nothing about an artist is worth a request."""
         return 1.0
 
-    def refresh_partition(self, gateway: StoredGateway, day: str, part: dict, partition: str) -> dict[str, list[dict]]:
-        """One partition's planned tracks asked on ``day``: snapshot rows per staged file (``snapshot_rows``)."""
+    def refresh_partition(self, gateway: StoredGateway, day: str, part: dict, partition: str,
+                          plan: dict) -> dict[str, list[dict]]:
+        """One partition's planned tracks (``part``) asked on ``day``: snapshot rows per staged file
+        (``snapshot_rows``). ``plan`` is the source's whole plan of the day, for a source that asks many
+        partitions' ids in one request."""
         raise NotImplementedError
 
     def refresh_paid_for(self, gateway: StoredGateway, task: str, partition: str):
@@ -328,6 +331,31 @@ class StoredGateway:
         elif self.is_not_found(kind, entry):
             self.not_found[kind] += 1
         return entry
+
+    def asked_in_batches(self, kind: str, keys: list[str], per_request: int,
+                         ask: Callable[[list[str]], dict[str, dict | None]]) -> dict[str, dict]:
+        """Stored answers of many keys, those the store lacks asked ``per_request`` at a time (an endpoint that takes
+        50 or 1,000 ids): ``ask(keys)`` gives each key's ``obj``, missing or None for "not found" (status 404). Each
+        answer is stored under its own key, so a key met again beside other keys is never asked again."""
+        out: dict[str, dict] = {}
+        missing = []
+        for key in dict.fromkeys(keys):
+            entry = self.store.get(kind, key)
+            if entry is None:
+                missing.append(key)
+            else:
+                self.answered_from_store += 1
+                out[key] = entry
+        for start in range(0, len(missing), per_request):
+            batch = missing[start:start + per_request]
+            self.requests[kind] += 1
+            answered = ask(batch)
+            for key in batch:
+                obj = answered.get(key)
+                out[key] = self.store.record(kind, key, status=200 if obj else 404, obj=obj or None)
+                if not obj:
+                    self.not_found[kind] += 1
+        return out
 
     def _named_no_data(self, kind: str, entry: dict) -> bool:
         return kind in self.named_kinds and entry.get("status") == 404

@@ -7,7 +7,7 @@
 What the rest of the pipeline uses is importable from here (``from pipeline import staging``).
 """
 
-from pipeline.staging.jsonl import JsonLinesWriter, read_json, read_jsonl_gz, write_json
+from pipeline.staging.jsonl import JsonLinesWriter, read_json, read_jsonl_gz, write_json, write_jsonl_files
 from pipeline.staging.manifests import (
     MANIFEST_GLOB,
     ManifestMismatchError,
@@ -33,4 +33,4 @@ from pipeline.staging.paths import (
 __all__ = ["MANIFEST_GLOB", "JsonLinesWriter", "ManifestMismatchError", "ManifestTarget", "content_digest", "is_s3",
            "list_files", "manifest_digest", "manifest_folders", "manifest_index", "partition_prefix", "read_bytes",
            "read_json", "read_jsonl_gz", "remove_stale_temporaries", "reset_manifest_index", "root", "s3_client",
-           "split_s3_path", "target", "write_json"]
+           "split_s3_path", "target", "write_json", "write_jsonl_files"]

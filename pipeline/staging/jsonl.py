@@ -61,6 +61,25 @@ class JsonLinesWriter:
             os.remove(tmp)
 
 
+def write_jsonl_files(files: dict[str, list[dict]]) -> None:
+    """Every file (path → rows), all or none: a writer that fails aborts every other."""
+    writers = []
+    try:
+        for path, rows in files.items():
+            from pipeline.staging.paths import target  # paths imports the configuration; jsonl stays light
+
+            writer = JsonLinesWriter(target(path))
+            writers.append(writer)
+            for row in rows:
+                writer.write(row)
+        for writer in writers:
+            writer.commit()
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise
+
+
 def write_json(tgt, payload: dict) -> None:
     data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     with tgt.open("w") as fh:

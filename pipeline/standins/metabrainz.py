@@ -9,6 +9,7 @@ sandbox server on the same world (the requests each receives are that source's).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 from pipeline.standins.canonical_dump import write_canonical_dump
@@ -39,11 +40,22 @@ def written(msd_root: str, world) -> tuple[str, str, str]:
     return dump, sha256, profiles
 
 
+def world_of(msd_root: str):
+    """The sample's world, built once per process and identities file (both sources' hooks start on it)."""
+    path = os.path.join(msd_root, "AdditionalFiles", "sample_identities.jsonl")
+    return _world(msd_root, os.stat(path).st_mtime_ns if os.path.exists(path) else None)
+
+
+@functools.lru_cache(maxsize=2)
+def _world(msd_root: str, signature):
+    return build_world(load_identities(msd_root))
+
+
 @contextlib.contextmanager
 def started(msd_root: str, for_source: str):
     """A ListenBrainz sandbox on the sample's world, the configuration pointed at the demo's dump, profiles and
     token; yields (server, world, dump path)."""
-    world = build_world(load_identities(msd_root))
+    world = world_of(msd_root)
     dump, sha256, profiles = written(msd_root, world)
     os.environ["MUSIC_ETL_MUSICBRAINZ_CANONICAL_DUMP"] = dump
     os.environ["MUSIC_ETL_MUSICBRAINZ_CANONICAL_DUMP_SHA256"] = sha256

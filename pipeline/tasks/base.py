@@ -90,19 +90,7 @@ class StagedPartitionTask(luigi.Task):
 
     def write_files(self, outputs: dict[str, list[dict]]) -> None:
         """Every data file, all or none (the manifest, written after, is what says the stage is done)."""
-        writers = []
-        try:
-            for name, rows in outputs.items():
-                writer = staging.JsonLinesWriter(staging.target(f"{self.folder}/{name}"))
-                writers.append(writer)
-                for row in rows:
-                    writer.write(row)
-            for writer in writers:
-                writer.commit()
-        except BaseException:
-            for writer in writers:
-                writer.abort()
-            raise
+        staging.write_jsonl_files({f"{self.folder}/{name}": rows for name, rows in outputs.items()})
 
     def write_manifest(self, manifest: dict) -> None:
         """Last step of a run: the manifest, with the settings the output was produced with."""
@@ -182,3 +170,58 @@ class SourceStage(StagedPartitionTask):
     def ledger_name(self) -> str:
         """How the task's line in its source's ledger is named (``SpotifySearch-AB``)."""
         return f"{type(self).__name__}-{self.partition.replace('/', '')}"
+
+
+BATCHES = "_batches"
+
+
+class BatchStep(luigi.Task):
+    """A source's step over many partitions at once, for a service that answers 50 or 1,000 songs a request (a
+    subset partition holds ~15): asked once for the command's partitions (``batch_partitions`` in
+    pipeline/tasks/run_all.py), its answers stored, its files and manifest in ``<staging root>/_batches/<source>/
+    <step>/v-<digest>/``; each partition's stage then reads the store and sends nothing. Like a partition stage it
+    holds a lease while it runs (two commands never both pay) and its source's Luigi resource."""
+
+    partitions = luigi.ListParameter(description="the partitions asked together (the command's selection)")
+
+    source: str
+    step: str
+
+    def version_settings(self) -> dict:
+        """What names the output's folder: the step's settings and the versions of the outputs it reads."""
+        raise NotImplementedError
+
+    def ask(self) -> dict:
+        """Ask, store, write the step's files into ``folder``; returns its manifest."""
+        raise NotImplementedError
+
+    def input_versions(self) -> list[str]:
+        """``A/B:v-…`` of each partition output it reads (``requires()`` by partition)."""
+        return sorted(f"{p}:{t.folder.rsplit('/', 1)[1]}" for p, t in self.requires().items())
+
+    @property
+    def resources(self):
+        from pipeline.sources import registry
+
+        return {registry.get(self.source).resource: 1}
+
+    @property
+    def folder(self) -> str:
+        return f"{staging.root()}/{BATCHES}/{self.source}/{self.step}/{versioning.folder_name(self.version_settings())}"
+
+    def output(self):
+        return staging.ManifestTarget(self.folder)
+
+    def run(self):
+        if self.output().exists_now():
+            return
+        name = type(self).__name__
+        lease = leases.acquire(leases.lease_path(f"{name}/{self.folder.rsplit('/', 1)[1]}"), name)
+        try:
+            if self.output().exists_now():  # the command that held the lease finished it
+                return
+            manifest = self.ask()
+            self.output().write({**manifest, "settings": self.version_settings(),
+                                 "written_at": datetime.now(UTC).isoformat()})
+        finally:
+            lease.release()

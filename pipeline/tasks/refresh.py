@@ -141,12 +141,12 @@ class RefreshPartition(StagedPartitionTask):
         if not self.start():
             return
         day = self.date.isoformat()
-        part = read_plan(self.date)["sources"][self.source]["partitions"][self.partition]
+        plan = read_plan(self.date)["sources"][self.source]
         task = f"RefreshPartition-{self.source}-{day}-{self.partition.replace('/', '')}"
         source = registry.get(self.source)
         gateway = source.gateway()
         with source.refresh_paid_for(gateway, task, self.partition):
-            rows = source.refresh_partition(gateway, day, part, self.partition)
+            rows = source.refresh_partition(gateway, day, plan["partitions"][self.partition], self.partition, plan)
         self.write_files(rows)
         self.write_manifest({"date": day, "source": self.source, "partition": self.partition,
                              "rows": {name: len(r) for name, r in rows.items()}, "requests_sent": gateway.sent()["total"],

@@ -158,7 +158,7 @@ class Deezer(Source):
 
     # --- the daily refresh ---------------------------------------------------------------------------
 
-    def refresh_partition(self, gateway, day: str, part: dict, partition: str) -> dict[str, list[dict]]:
+    def refresh_partition(self, gateway, day: str, part: dict, partition: str, plan: dict) -> dict[str, list[dict]]:
         def state_of(track_id: str):
             entry = gateway.track_on(day, track_id)
             obj = entry.get("obj")

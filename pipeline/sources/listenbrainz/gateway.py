@@ -11,18 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 
-from pipeline.sources.answers import AnswerStore, utc_now
+from pipeline.sources.answers import AnswerStore
 from pipeline.sources.base import StoredGateway
 from pipeline.sources.listenbrainz.client import MAX_IDS, ListenBrainzClient
 
 KINDS = {"recording": ("popularity/recording", "recording_mbids", "recording_mbid"),
          "artist": ("popularity/artist", "artist_mbids", "artist_mbid")}
-
-
-def chunks(ids: Iterable[str], size: int = MAX_IDS) -> list[list[str]]:
-    """Sorted and cut in requests of ``size``: the same ids give the same requests on every run."""
-    ordered = sorted(set(ids))
-    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
 def chunk_key(ids: list[str]) -> str:
@@ -37,9 +31,6 @@ class ListenBrainzGateway(StoredGateway):
         super().__init__("listenbrainz", client, store)
         self.batch_size = batch_size
 
-    def is_not_found(self, kind: str, entry: dict) -> bool:
-        return entry.get("status") == 404
-
     def _ask(self, kind: str, ids: list[str]) -> dict[str, tuple[int | None, int | None]]:
         path, field, key = KINDS[kind]
         answer = self.client.post(path, {field: ids})
@@ -49,33 +40,15 @@ class ListenBrainzGateway(StoredGateway):
 
     def popularity(self, kind: str, mbids: Iterable[str]) -> dict[str, dict]:
         """MBID → stored answer (``obj``: ``{"listens", "users"}``, None for an id ListenBrainz has no count of);
-        the ids the store lacks asked ``batch_size`` per request."""
-        out: dict[str, dict] = {}
-        missing = []
-        for mbid in sorted(set(mbids)):
-            entry = self.store.get(kind, mbid)
-            if entry is None:
-                missing.append(mbid)
-            else:
-                self.answered_from_store += 1
-                out[mbid] = entry
-        for ids in chunks(missing, self.batch_size):
-            self.requests[kind] += 1
-            for mbid, (listens, users) in self._ask(kind, ids).items():
-                known = listens is not None or users is not None
-                out[mbid] = self.store.record(kind, mbid, status=200 if known else 404,
-                                              obj={"listens": listens, "users": users} if known else None)
-                if not known:
-                    self.not_found[kind] += 1
-        return out
+        the ids the store lacks asked ``batch_size`` per request, in sorted order."""
+        def ask(ids: list[str]) -> dict[str, dict]:
+            return {i: {"listens": listens, "users": users} for i, (listens, users) in self._ask(kind, ids).items()
+                    if listens is not None or users is not None}
+        return self.asked_in_batches(kind, sorted(set(mbids)), self.batch_size, ask)
 
     def popularity_on(self, day: str, kind: str, ids: list[str]) -> dict:
-        """One request of a day's refresh (``ids`` as ``chunks`` cut them): ``obj`` maps each id to
+        """One request of a day's refresh (``ids`` as the day's plan cuts them): ``obj`` maps each id to
         ``[listens, users]`` (nulls for none), ``at`` when it was asked."""
         def ask() -> dict:
             return {"status": 200, "obj": {i: list(c) for i, c in self._ask(kind, ids).items()}}
         return self.asked(f"{kind}@{day}", chunk_key(ids), ask)
-
-
-def fetched_at(entry: dict | None) -> str:
-    return (entry or {}).get("at") or utc_now()

@@ -92,30 +92,27 @@ class ListenBrainz(Source):
         last = last_snapshots(backend, self.name, day)
         return [(*r, last.get(r[2]) if r[2] else None) for r in rows]
 
-    def refresh_partition(self, gateway, day: str, part: dict, partition: str) -> dict[str, list[dict]]:
+    def refresh_partition(self, gateway, day: str, part: dict, partition: str, plan: dict) -> dict[str, list[dict]]:
         """The partition's planned recordings and artists, asked in the day's requests: the plan's ids of every
         partition in plan order, cut every 1,000, so a partition's ids fall in one or two requests and every
         request is asked once a day whichever partition needs it first."""
-        from datetime import date
-
         from pipeline.sources.base import snapshot_rows
         from pipeline.sources.listenbrainz.client import MAX_IDS
-        from pipeline.tasks.refresh import read_plan
 
-        plan = read_plan(date.fromisoformat(day))["sources"][self.name]["partitions"]
-        tracks_in_order = [t for p in sorted(plan) for t, _ in plan[p]["tracks"]]
-        artists_in_order = [a for p in sorted(plan) for a in plan[p]["artists"]]
+        every = plan["partitions"]
+        before = [p for p in sorted(every) if p < partition]  # the partition's ids follow theirs, in plan order
 
-        def counts_of(kind: str, ordered: list[str], wanted: list[str]) -> dict[str, tuple]:
-            position = {i: n for n, i in enumerate(ordered)}
+        def counts_of(kind: str, key: str, ids: list[str]) -> dict[str, tuple]:
+            ordered = [i[0] if key == "tracks" else i for p in sorted(every) for i in every[p][key]]
+            offset = sum(len(every[p][key]) for p in before)
             out = {}
-            for start in sorted({position[i] // MAX_IDS * MAX_IDS for i in wanted}):
+            for start in range(offset // MAX_IDS * MAX_IDS, offset + len(ids), MAX_IDS):
                 entry = gateway.popularity_on(day, kind, ordered[start:start + MAX_IDS])
                 out.update({i: (*c, entry["at"]) for i, c in (entry.get("obj") or {}).items()})
             return out
 
-        tracks = counts_of("recording", tracks_in_order, [t for t, _ in part["tracks"]])
-        artists = counts_of("artist", artists_in_order, part["artists"])
+        tracks = counts_of("recording", "tracks", [t for t, _ in part["tracks"]])
+        artists = counts_of("artist", "artists", part["artists"])
 
         def state_of(track_id: str):
             listens, _, at = tracks[track_id]

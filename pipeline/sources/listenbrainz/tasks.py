@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import logging
 
-import luigi
-
-from pipeline import staging, versioning
+from pipeline import versioning
 from pipeline.sources.answers import utc_now
 from pipeline.sources.base import store_for
 from pipeline.sources.listenbrainz.client import ListenBrainzClient, is_mbid, token_from_environment
-from pipeline.sources.listenbrainz.gateway import ListenBrainzGateway, fetched_at
+from pipeline.sources.listenbrainz.gateway import ListenBrainzGateway
 from pipeline.sources.listenbrainz.settings import listenbrainz as settings_section
-from pipeline.sources.musicbrainz.tasks import BATCHES, MusicBrainzIdentity, staged_identities
-from pipeline.staging import leases
-from pipeline.tasks.base import SourceStage
+from pipeline.sources.musicbrainz.tasks import MusicBrainzIdentity, staged_identities
+from pipeline.tasks.base import BatchStep, SourceStage
 
 logger = logging.getLogger("luigi-interface")
 
@@ -52,53 +49,37 @@ def wanted_ids(identities: list[dict]) -> tuple[list[str], list[str], int]:
     return sorted(recordings), sorted(artists), bad
 
 
-class ListenBrainzAsk(luigi.Task):
+class ListenBrainzAsk(BatchStep):
     """Listen counts of every recording and artist of the command's partitions the answer store lacks, asked 1,000
     per request; the answers go to ``answers/listenbrainz/``, a manifest to ``<staging root>/_batches/listenbrainz/
     ask/v-…/``."""
 
-    partitions = luigi.ListParameter(description="the partitions asked together (the command's selection)")
+    source = "listenbrainz"
+    step = "ask"
 
     def requires(self):
         return {p: MusicBrainzIdentity(partition=p) for p in self.partitions}
 
     def version_settings(self) -> dict:
-        return {"listenbrainz_schema_version": SCHEMA_VERSION,
-                "identities": sorted(f"{p}:{t.folder.rsplit('/', 1)[1]}" for p, t in self.requires().items())}
+        return {"listenbrainz_schema_version": SCHEMA_VERSION, "identities": self.input_versions()}
 
-    @property
-    def folder(self) -> str:
-        return f"{staging.root()}/{BATCHES}/listenbrainz/ask/{versioning.folder_name(self.version_settings())}"
-
-    def output(self):
-        return staging.ManifestTarget(self.folder)
-
-    def run(self):
-        if self.output().exists_now():
-            return
-        lease = leases.acquire(leases.lease_path(f"ListenBrainzAsk/{self.folder.rsplit('/', 1)[1]}"), "ListenBrainzAsk")
-        try:
-            if self.output().exists_now():
-                return
-            recordings, artists, bad = set(), set(), 0
-            for task in self.input().values():
-                r, a, b = wanted_ids(staged_identities(task.folder))
-                recordings.update(r)
-                artists.update(a)
-                bad += b
-            gateway = listenbrainz_gateway()
-            with gateway.paid_for("ListenBrainzAsk"):
-                known = {kind: sum(1 for e in gateway.popularity(kind, ids).values() if e.get("obj"))
-                         for kind, ids in (("recording", recordings), ("artist", artists))}
-            manifest = {"stage": "listenbrainz_ask", "partitions": len(self.partitions),
-                        "asked": {"recording": len(recordings), "artist": len(artists)}, "with_counts": known,
-                        "not_mbids": bad, "requests": gateway.request_counts(), "completed_at": utc_now(),
-                        "settings": self.version_settings()}
-            self.output().write(manifest)
-            logger.info("ListenBrainz counts of %d recordings and %d artists (%s with counts): %d requests sent",
-                        len(recordings), len(artists), known, manifest["requests"]["sent_total"])
-        finally:
-            lease.release()
+    def ask(self) -> dict:
+        recordings, artists, bad = set(), set(), 0
+        for task in self.input().values():
+            r, a, b = wanted_ids(staged_identities(task.folder))
+            recordings.update(r)
+            artists.update(a)
+            bad += b
+        gateway = listenbrainz_gateway()
+        with gateway.paid_for("ListenBrainzAsk"):
+            known = {kind: sum(1 for e in gateway.popularity(kind, ids).values() if e.get("obj"))
+                     for kind, ids in (("recording", recordings), ("artist", artists))}
+        manifest = {"stage": "listenbrainz_ask", "partitions": len(self.partitions),
+                    "asked": {"recording": len(recordings), "artist": len(artists)}, "with_counts": known,
+                    "not_mbids": bad, "requests": gateway.request_counts(), "completed_at": utc_now()}
+        logger.info("ListenBrainz counts of %d recordings and %d artists (%s with counts): %d requests sent",
+                    len(recordings), len(artists), known, manifest["requests"]["sent_total"])
+        return manifest
 
 
 class ListenBrainzPopularity(SourceStage):
@@ -138,9 +119,9 @@ class ListenBrainzPopularity(SourceStage):
                          "recording_mbid": recording if recording in counts["recording"] else None,
                          "artist_mbid": artist if artist in counts["artist"] else None,
                          "total_listen_count": obj.get("listens"), "total_user_count": obj.get("users"),
-                         "fetched_at": fetched_at(entry) if entry else None})
+                         "fetched_at": entry["at"] if entry else None})
         artist_rows = [{"artist_mbid": a, "total_listen_count": (e.get("obj") or {}).get("listens"),
-                        "total_user_count": (e.get("obj") or {}).get("users"), "fetched_at": fetched_at(e)}
+                        "total_user_count": (e.get("obj") or {}).get("users"), "fetched_at": e["at"]}
                        for a, e in sorted(counts["artist"].items())]
         outputs = {"recordings.jsonl.gz": rows, "artists.jsonl.gz": artist_rows}
         self.write_files(outputs)

@@ -35,30 +35,6 @@ class MusicBrainzGateway(StoredGateway):
     def __init__(self, client: ListenBrainzClient | Callable[[], ListenBrainzClient], store: AnswerStore):
         super().__init__("musicbrainz", client, store)
 
-    def is_not_found(self, kind: str, entry: dict) -> bool:
-        return entry.get("status") == 404
-
-    def _batched(self, kind: str, keys: list[str], per_request: int, ask: Callable[[list[str]], dict[str, dict | None]]):
-        out: dict[str, dict] = {}
-        missing = []
-        for key in dict.fromkeys(keys):
-            entry = self.store.get(kind, key)
-            if entry is None:
-                missing.append(key)
-            else:
-                self.answered_from_store += 1
-                out[key] = entry
-        for start in range(0, len(missing), per_request):
-            batch = missing[start:start + per_request]
-            self.requests[kind] += 1
-            answered = ask(batch)
-            for key in batch:
-                obj = answered.get(key)
-                out[key] = self.store.record(kind, key, status=200 if obj else 404, obj=obj or None)
-                if not obj:
-                    self.not_found[kind] += 1
-        return out
-
     def lookup(self, items: list[dict], per_request: int) -> list[dict | None]:
         """``metadata/lookup`` of each item (artist, recording and release names): the answer, None for no match."""
         by_key = {_item_key(i): i for i in items}
@@ -72,7 +48,7 @@ class MusicBrainzGateway(StoredGateway):
                     results[keys[index]] = {k: result.get(k) for k in ("recording_mbid", "recording_name", "release_mbid",
                                                                        "release_name", "artist_mbids", "artist_credit_name")}
             return results
-        stored = self._batched("lookup", list(by_key), per_request, ask)
+        stored = self.asked_in_batches("lookup", list(by_key), per_request, ask)
         return [stored[_item_key(i)].get("obj") for i in items]
 
     def recordings(self, mbids: list[str], per_request: int) -> dict[str, dict]:
@@ -80,5 +56,5 @@ class MusicBrainzGateway(StoredGateway):
         def ask(ids: list[str]) -> dict[str, dict | None]:
             answer = self.client.post("metadata/recording/", {"recording_mbids": ids, "inc": "artist release"})
             return {mbid: compact_recording(mbid, meta) for mbid, meta in (answer or {}).items() if isinstance(meta, dict)}
-        stored = self._batched("recording", mbids, per_request, ask)
+        stored = self.asked_in_batches("recording", mbids, per_request, ask)
         return {mbid: e["obj"] for mbid, e in stored.items() if e.get("obj")}

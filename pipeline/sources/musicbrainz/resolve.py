@@ -184,20 +184,11 @@ class Resolver:
     def _from_dump(self, songs: list[MsdSong], out: dict[str, Resolution]) -> None:
         if not songs:
             return
-        import duckdb
-        import pyarrow as pa
-
         keys = [(s.track_id, rank, k) for s in songs for rank, k in enumerate(lookup_keys(s))]
-        table = pa.table({"track_id": [k[0] for k in keys], "rank": [k[1] for k in keys], "key": [k[2] for k in keys]})
-        con = duckdb.connect()
-        try:
-            con.register("song_keys", table)
-            rows = con.execute(
-                "SELECT k.track_id, k.rank, c.recording_mbid, c.recording_name, c.artist_credit_name, c.artist_mbids, "
-                "c.release_mbid, c.release_name, c.score FROM song_keys k "
-                "JOIN read_parquet(?) c ON c.combined_lookup = k.key", [self.index.data]).fetchall()
-        finally:
-            con.close()
+        rows = _joined("SELECT k.track_id, k.rank, c.recording_mbid, c.recording_name, c.artist_credit_name, "
+                       "c.artist_mbids, c.release_mbid, c.release_name, c.score FROM given k "
+                       "JOIN read_parquet(?) c ON c.combined_lookup = k.key", self.index.data,
+                       {"track_id": [k[0] for k in keys], "rank": [k[1] for k in keys], "key": [k[2] for k in keys]})
         by_song: dict[str, dict[int, list[dict]]] = {}
         for track_id, rank, mbid, name, credit, artists, release_mbid, release, score in rows:
             by_song.setdefault(track_id, {}).setdefault(rank, []).append(
@@ -261,35 +252,32 @@ class Resolver:
     def _redirects(self, ids: list[str]) -> dict[str, str]:
         if self.index is None or not ids:
             return {}
-        import duckdb
-        import pyarrow as pa
-
-        con = duckdb.connect()
-        try:
-            con.register("found", pa.table({"mbid": ids}))
-            return dict(con.execute("SELECT r.recording_mbid, r.canonical_recording_mbid FROM found f "
-                                    "JOIN read_parquet(?) r ON r.recording_mbid = f.mbid",
-                                    [self.index.recording_redirects]).fetchall())
-        finally:
-            con.close()
+        return dict(_joined("SELECT r.recording_mbid, r.canonical_recording_mbid FROM given f "
+                            "JOIN read_parquet(?) r ON r.recording_mbid = f.mbid", self.index.recording_redirects,
+                            {"mbid": ids}))
 
     def _rows_of(self, ids: list[str]) -> dict[str, dict]:
         if not ids:
             return {}
-        import duckdb
-        import pyarrow as pa
-
-        con = duckdb.connect()
-        try:
-            con.register("wanted", pa.table({"mbid": ids}))
-            rows = con.execute(
-                "SELECT recording_mbid, arg_min(struct_pack(recording_name, artist_credit_name, artist_mbids, "
-                "release_mbid, release_name), score) FROM read_parquet(?) c JOIN wanted w ON w.mbid = c.recording_mbid "
-                "GROUP BY 1", [self.index.data]).fetchall()
-        finally:
-            con.close()
+        rows = _joined("SELECT recording_mbid, arg_min(struct_pack(recording_name, artist_credit_name, artist_mbids, "
+                       "release_mbid, release_name), score) FROM read_parquet(?) c JOIN given w ON w.mbid = c.recording_mbid "
+                       "GROUP BY 1", self.index.data, {"mbid": ids})
         return {mbid: {**row, "artist_mbids": [a for a in (row["artist_mbids"] or "").split(",") if a]}
                 for mbid, row in rows}
+
+
+def _joined(sql: str, parquet: str, given: dict[str, list]) -> list[tuple]:
+    """``sql`` run by DuckDB with ``given`` (columns of Python values) as table ``given`` and the index file
+    ``parquet`` as its one parameter."""
+    import duckdb
+    import pyarrow as pa
+
+    con = duckdb.connect()
+    try:
+        con.register("given", pa.table(given))
+        return con.execute(sql, [parquet]).fetchall()
+    finally:
+        con.close()
 
 
 def _reject(r: Resolution, note: str) -> None:

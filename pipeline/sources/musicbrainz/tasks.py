@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
-
-import luigi
+from collections import Counter
 
 from pipeline import staging, versioning
 from pipeline.errors import TerminalError
+from pipeline.matching.decide import MATCHED, STATUSES
 from pipeline.msd.echo_nest import profile_files, profile_tracks
 from pipeline.sources.answers import utc_now
 from pipeline.sources.base import store_for
@@ -25,14 +25,10 @@ from pipeline.sources.musicbrainz import dump as canonical_dump
 from pipeline.sources.musicbrainz import resolve
 from pipeline.sources.musicbrainz.gateway import MusicBrainzGateway
 from pipeline.sources.musicbrainz.settings import musicbrainz as settings_section
-from pipeline.staging import leases
-from pipeline.tasks.base import SourceStage
+from pipeline.tasks.base import BatchStep, SourceStage
 from pipeline.tasks.extract import ExtractPartition
 
 logger = logging.getLogger("luigi-interface")
-
-BATCHES = "_batches"
-
 
 def musicbrainz_gateway() -> MusicBrainzGateway:
     settings = settings_section()
@@ -87,11 +83,12 @@ def resolved_file(folder: str, partition: str) -> str:
     return f"{folder}/{partition.replace('/', '-')}.jsonl.gz"
 
 
-class MusicBrainzResolve(luigi.Task):
+class MusicBrainzResolve(BatchStep):
     """Every partition's songs resolved to recording MBIDs (resolve.py's routes) → ``<staging root>/_batches/
     musicbrainz/resolve/v-…/``, one file per partition; every answer in ``answers/musicbrainz/``."""
 
-    partitions = luigi.ListParameter(description="the partitions resolved together (the command's selection)")
+    source = "musicbrainz"
+    step = "resolve"
 
     def requires(self):
         return {p: ExtractPartition(partition=p) for p in self.partitions}
@@ -103,27 +100,9 @@ class MusicBrainzResolve(luigi.Task):
                 "profiles": _profiles_digest(settings.echo_nest_profiles)}
 
     def version_settings(self) -> dict:
-        return {**self.output_settings(),
-                "extract_outputs": sorted(f"{p}:{t.folder.rsplit('/', 1)[1]}" for p, t in self.requires().items())}
+        return {**self.output_settings(), "extract_outputs": self.input_versions()}
 
-    @property
-    def folder(self) -> str:
-        return f"{staging.root()}/{BATCHES}/musicbrainz/resolve/{versioning.folder_name(self.version_settings())}"
-
-    def output(self):
-        return staging.ManifestTarget(self.folder)
-
-    def run(self):
-        if self.output().exists_now():
-            return
-        lease = leases.acquire(leases.lease_path(f"MusicBrainzResolve/{self.folder.rsplit('/', 1)[1]}"), "MusicBrainzResolve")
-        try:
-            if not self.output().exists_now():
-                self._resolve()
-        finally:
-            lease.release()
-
-    def _resolve(self):
+    def ask(self) -> dict:
         settings = settings_section()
         check_settings()
         partitions = sorted(self.requires())
@@ -138,38 +117,23 @@ class MusicBrainzResolve(luigi.Task):
         else:
             resolved = resolver.resolve(songs)
         at = utc_now()
-        by_partition: dict[str, list[dict]] = {p: [] for p in partitions}
+        by_partition: dict[str, list[dict]] = {resolved_file(self.folder, p): [] for p in partitions}
         for song in songs:
             r = resolved[song.track_id]
-            by_partition[song.partition].append({
+            by_partition[resolved_file(self.folder, song.partition)].append({
                 "track_id": song.track_id, "msd_partition": song.partition, "status": r.status, "score": r.score,
                 "method": r.method, "recording_mbid": r.recording_mbid, "canonical_recording_mbid": r.canonical_recording_mbid,
                 "artist_mbid": song.artist_mbid, "canonical_artist_mbid": r.canonical_artist_mbid, "note": r.note,
                 "recording": r.recording, "resolved_at": at})
-        writers = []
-        try:
-            for partition, rows in by_partition.items():
-                writer = staging.JsonLinesWriter(staging.target(resolved_file(self.folder, partition)))
-                writers.append(writer)
-                for row in rows:
-                    writer.write(row)
-            for writer in writers:
-                writer.commit()
-        except BaseException:
-            for writer in writers:
-                writer.abort()
-            raise
-        statuses = {}
-        for r in resolved.values():
-            statuses[r.status] = statuses.get(r.status, 0) + 1
+        staging.write_jsonl_files(by_partition)
+        statuses = Counter(r.status for r in resolved.values())
         manifest = {"stage": "musicbrainz_resolve", "partitions": len(partitions), "songs": len(songs),
-                    "statuses": statuses, "routes": dict(sorted(resolver.routes.items())),
+                    "statuses": dict(statuses), "routes": dict(sorted(resolver.routes.items())),
                     "canonical_dump": index.describe() if index else None,
-                    "requests": gateway.request_counts() if gateway else {"sent_total": 0},
-                    "completed_at": at, "settings": self.version_settings()}
-        self.output().write(manifest)
+                    "requests": gateway.request_counts() if gateway else {"sent_total": 0}, "completed_at": at}
         logger.info("MusicBrainz identities of %d songs in %d partitions: %s by route %s, %d requests sent",
-                    len(songs), len(partitions), statuses, dict(resolver.routes), manifest["requests"]["sent_total"])
+                    len(songs), len(partitions), dict(statuses), dict(resolver.routes), manifest["requests"]["sent_total"])
+        return manifest
 
 
 def _token_needed(songs: int) -> None:
@@ -223,17 +187,15 @@ class MusicBrainzIdentity(SourceStage):
             recording = r.pop("recording") or {}
             at = r.pop("resolved_at")
             matches.append({**r, "matched_at": at})
-            if r["status"] == "matched":
+            if r["status"] == MATCHED:
                 recordings[r["canonical_recording_mbid"]] = {
                     "canonical_recording_mbid": r["canonical_recording_mbid"], "recording_name": recording.get("recording_name"),
                     "artist_credit_name": recording.get("artist_credit_name"), "artist_mbids": recording.get("artist_mbids"),
                     "release_mbid": recording.get("release_mbid"), "release_name": recording.get("release_name"),
                     "length_ms": recording.get("length_ms"), "fetched_at": at}
-        statuses = {s: sum(1 for m in matches if m["status"] == s) for s in ("matched", "not_found", "ambiguous", "error")}
-        methods = {}
-        for m in matches:
-            if m["status"] == "matched":
-                methods[m["method"]] = methods.get(m["method"], 0) + 1
+        counted = Counter(m["status"] for m in matches)
+        statuses = {s: counted[s] for s in STATUSES}
+        methods = dict(Counter(m["method"] for m in matches if m["status"] == MATCHED))
         outputs = {"matches.jsonl.gz": matches, "recordings.jsonl.gz": [recordings[k] for k in sorted(recordings)]}
         self.write_files(outputs)
         self.write_manifest({"partition": self.partition, "stage": "musicbrainz_identity", "songs": len(matches),
@@ -246,6 +208,3 @@ class MusicBrainzIdentity(SourceStage):
 
 def staged_identities(folder: str) -> list[dict]:
     return staging.read_jsonl_gz(staging.target(f"{folder}/matches.jsonl.gz"))
-
-
-

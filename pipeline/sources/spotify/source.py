@@ -178,7 +178,7 @@ class Spotify(Source):
             return None  # a Development-Mode app sees no followers or popularity: nothing worth a request
         return 1 / BATCH if capabilities.get("artists_batch", {}).get("available") is True else 1.0
 
-    def refresh_partition(self, gateway, day: str, part: dict, partition: str) -> dict[str, list[dict]]:
+    def refresh_partition(self, gateway, day: str, part: dict, partition: str, plan: dict) -> dict[str, list[dict]]:
         ids = [track_id for track_id, _ in part["tracks"]]
         answers = gateway.tracks_on(day, ids)
         if len(answers) < len(ids):  # transient failures: the day is not done until each has its answer
