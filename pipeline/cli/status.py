@@ -107,7 +107,7 @@ def main() -> int:
     print(f"{'partition':<10}{'tracks':>7}{'quarant.':>9}"
           + "".join(f"{s.title:>{_width(s)}}{'rate':>6}{'requests':>9}" for s in sources) + "  loaded")
     # Per source: songs it was asked about, songs matched, requests sent.
-    totals = {"tracks": 0, "quarantined": 0, **{s.name: [0, 0, 0] for s in sources}}
+    totals = {"tracks": 0, "quarantined": 0, **{s.name: [0, 0, 0, False] for s in sources}}
     complete = 0
     never_staged = []  # partitions this staging root holds no extraction of, in any version
     for partition in partitions:
@@ -142,8 +142,8 @@ def main() -> int:
     # Each source's rate over the songs it was asked about: songs not yet looked for are not unmatched.
     total_line = f"{'total':<10}{totals['tracks']:>7}{totals['quarantined']:>9}"
     for source in sources:
-        songs, matched, requests = totals[source.name]
-        total_line += f"{matched:>{_width(source)}}{matched / songs if songs else 0:>6.2f}{requests:>9}"
+        songs, matched, requests, in_batch = totals[source.name]
+        total_line += f"{matched:>{_width(source)}}{matched / songs if songs else 0:>6.2f}{'batch' if in_batch else requests:>9}"
     print(f"{total_line}  {complete}/{len(partitions)} partitions loaded")
     elsewhere = [p for p in never_staged if p in (loaded or {})]
     if elsewhere and staged_here:
@@ -171,5 +171,7 @@ def _source_cells(manifest: dict, tracks: int, totals: list[int], width: int) ->
     totals[1] += matched
     totals[2] += requests_sent(manifest)
     # A stage whose requests a cross-partition step sent (1,000 songs a request) has none of its own to show.
-    asked = "batch" if (manifest.get("requests") or {}).get("asked_in_batch") else requests_sent(manifest)
+    in_batch = bool((manifest.get("requests") or {}).get("asked_in_batch"))
+    totals[3] = totals[3] or in_batch
+    asked = "batch" if in_batch else requests_sent(manifest)
     return f"{matched:>{width}}{matched / songs if songs else 0:>6.2f}{asked:>9}"
