@@ -287,6 +287,53 @@ def test_a_budget_short_of_every_track_rolls_oldest_first(loaded_warehouse, luig
     assert summary["oldest_snapshot_age_days"] == max(ages) and summary["never_snapshotted"] == 0
 
 
+def planned_tracks(day: date, source: str) -> set[str]:
+    """The source track ids ``day``'s kept plan refreshes."""
+    partitions = read_plan(day)["sources"][source]["partitions"]
+    return {track for part in partitions.values() for track, _ in part["tracks"]}
+
+
+@pytest.mark.slow
+def test_a_backfilled_day_refreshes_the_tracks_no_day_holds_first(loaded_warehouse, luigi_config):
+    """DailyRefresh(D) run after D+1, each with a budget short of every track: D takes the tracks D+1 left
+    never snapshotted, not the ones D+1 already holds."""
+    spotify, deezer = loaded_warehouse
+    tracks = len(set(deezer_matches().values()))
+    luigi_config.set("deezer", refresh_budget=tracks // 3 + 20).set("spotify", refresh_budget=5)
+    assert refresh(DAY2, spotify, deezer).status == luigi.LuigiStatusCode.SUCCESS
+    later = planned_tracks(DAY2, "deezer")
+    assert 0 < len(later) < tracks
+
+    assert refresh(DAY, spotify, deezer).status == luigi.LuigiStatusCode.SUCCESS  # the backfill
+    backfilled = planned_tracks(DAY, "deezer")
+    plan = read_plan(DAY)["sources"]["deezer"]
+    assert backfilled and not backfilled & later  # every track it took had no snapshot on any date
+    assert plan["never_snapshotted"] == tracks - len(later)
+    for source in ("deezer", "spotify"):
+        snapshotted = {r[0] for r in query("SELECT DISTINCT source_track_id FROM track_popularity_daily "
+                                           f"WHERE source = '{source}'")}
+        assert snapshotted == planned_tracks(DAY, source) | planned_tracks(DAY2, source)  # two days, no repeats
+        assert len(snapshotted) == len(planned_tracks(DAY, source)) + len(planned_tracks(DAY2, source))
+    summary = staging.read_json(summary_target(DAY))["sources"]["deezer"]
+    assert summary["never_snapshotted"] == tracks - len(later) - len(backfilled)
+    assert summary["oldest_snapshot_age_days"] == 0  # every snapshot is of the day or later
+
+    # The days after take what neither holds, then the oldest latest snapshot: the backfilled day's tracks (latest
+    # on D) before the later day's (latest on D+1).
+    never = set(deezer_matches().values()) - later - backfilled
+    day = DAY2
+    while True:
+        day += timedelta(days=1)
+        assert refresh(day, spotify, deezer).status == luigi.LuigiStatusCode.SUCCESS
+        planned = planned_tracks(day, "deezer")
+        assert planned & never == never or planned <= never
+        never -= planned
+        again = planned & (later | backfilled)
+        if again:
+            assert again <= backfilled or backfilled <= again
+            break
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # its statements are captured on DuckDB
 def test_the_refresh_sql_parses_as_redshift(daily, monkeypatch):

@@ -1,7 +1,9 @@
 """A day's refresh plan: which matched tracks each source refreshes that day, within its budget.
 
-Every matched source track is due; they are taken oldest snapshot first (never-snapshotted first
-of all, then by id, so the order is the same on every run), and each costs what its requests cost,
+Every matched source track is due; they are taken never-snapshotted first (no snapshot on any date,
+whatever order the days are run in: a backfilled day before an existing one takes the tracks no day
+holds, not the ones the later day refreshed), then by their latest snapshot, oldest first, then by id
+(the same order on every run); each costs what its requests cost,
 as its source says (``Source.track_cost``, ``artist_cost``: a lead artist is asked once a day, and
 only where the source shows something about artists worth a request).
 
@@ -21,25 +23,31 @@ from pipeline.warehouse.backends import Backend, literal
 PLAN_VERSION = 1
 
 
-def matched_tracks(backend: Backend, source: Source, day: date) -> list[tuple]:
-    """(msd track, partition, source track, lead artist, last snapshot date before ``day`` or None) of
-    every match the warehouse holds for ``source``; the dates as ``date`` whatever the driver returns."""
+def matched_tracks(backend: Backend, source: Source, day: date | None) -> list[tuple]:
+    """(msd track, partition, source track, lead artist, latest snapshot) of every match the warehouse holds for
+    ``source``: the latest snapshot on any date but ``day`` itself (a day's plan is made before its own rows
+    exist, and remade only if its plan is lost), on any date at all when ``day`` is None; None for a track no
+    such date holds. The dates as ``date`` whatever the driver returns."""
     column = source.track_id_column
     rows = backend.query(
         f"SELECT m.track_id, m.msd_partition, m.{column}, t.primary_artist_id, last.snapshot_date "
         f"FROM {source.match_table} m JOIN {source.track_table} t ON t.{column} = m.{column} "
         f"LEFT JOIN (SELECT source_track_id, max(snapshot_date) AS snapshot_date FROM track_popularity_daily "
-        f"WHERE source = {literal(source.name)} AND snapshot_date < DATE {literal(day.isoformat())} "
+        f"WHERE source = {literal(source.name)}{_other_days(day)} "
         f"GROUP BY source_track_id) last ON last.source_track_id = m.{column} "
         f"WHERE m.status = 'matched' ORDER BY m.track_id")
     return [(*r[:4], None if r[4] is None else _as_date(r[4])) for r in rows]
 
 
-def last_snapshots(backend: Backend, source: str, day: date) -> dict[str, date]:
-    """Source track id → its last snapshot date before ``day``."""
+def last_snapshots(backend: Backend, source: str, day: date | None) -> dict[str, date]:
+    """Source track id → its latest snapshot on any date but ``day`` (any date at all when None)."""
     rows = backend.query(f"SELECT source_track_id, max(snapshot_date) FROM track_popularity_daily WHERE source = "
-                         f"{literal(source)} AND snapshot_date < DATE {literal(day.isoformat())} GROUP BY 1")
+                         f"{literal(source)}{_other_days(day)} GROUP BY 1")
     return {r[0]: _as_date(r[1]) for r in rows}
+
+
+def _other_days(day: date | None) -> str:
+    return "" if day is None else f" AND snapshot_date <> DATE {literal(day.isoformat())}"
 
 
 def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, artist_cost: float | None) -> dict:
@@ -81,7 +89,8 @@ def plan_source(rows: list[tuple], day: date, budget: int, track_cost: float, ar
         spent += artist_cost
         artists.add(artist_id)
         partitions.setdefault(partition, {"tracks": [], "artists": []})["artists"].append(artist_id)
-    ages = [(day - e["last"]).days for e in tracks.values() if e["last"] is not None]
+    # A backfilled day may have later snapshots; how old a track's snapshot was on the day counts earlier ones only.
+    ages = [(day - e["last"]).days for e in tracks.values() if e["last"] is not None and e["last"] < day]
     return {"budget": budget, "requests_planned": math.ceil(spent - 1e-9), "tracks_due": len(tracks),
             "tracks_planned": planned, "artists_planned": len(artists),
             "never_snapshotted": sum(1 for e in tracks.values() if e["last"] is None),

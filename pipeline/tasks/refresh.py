@@ -16,7 +16,7 @@ missed days; ``RangeDaily`` sees which days are done from one query of the marke
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import luigi
@@ -229,21 +229,22 @@ def summary_target(day: date):
 
 
 def day_summary(day: date) -> dict:
-    """Per source: tracks refreshed that day (of those due), and, after it, the oldest snapshot's age
-    and the matched tracks never snapshotted."""
+    """Per source: tracks refreshed that day (of those due), and, after it, the matched tracks never
+    snapshotted (on any date) and how old the oldest track's latest snapshot is on the day (0 when every
+    track has one on the day or later, as after a backfilled day)."""
     plan = read_plan(day)
     backend = warehouse_backend()
     try:
         sources = {}
         for source, planned in plan["sources"].items():
-            rows = registry.get(source).refresh_candidates(backend, day + timedelta(days=1))
+            rows = registry.get(source).refresh_candidates(backend, None)  # snapshots of every date
             lasts = {r[2]: r[4] for r in rows if r[2] is not None}  # tracks; an artist refreshed alone has none
             dated = [v for v in lasts.values() if v is not None]
             oldest = min(dated) if dated else None
             sources[source] = {
                 "tracks_refreshed": planned["tracks_planned"], "tracks_due": planned["tracks_due"],
                 "requests_planned": planned["requests_planned"], "budget": planned["budget"],
-                "oldest_snapshot_age_days": (day - oldest).days if oldest is not None else None,
+                "oldest_snapshot_age_days": max(0, (day - oldest).days) if oldest is not None else None,
                 "never_snapshotted": sum(1 for v in lasts.values() if v is None)}
     finally:
         backend.close()
