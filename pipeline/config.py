@@ -13,8 +13,11 @@ batch sizes, compression); every other one is part of its stage's output version
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
+from collections.abc import Iterator
 
 import luigi
 import luigi.configuration
@@ -55,6 +58,56 @@ class EnvironmentParameter(luigi.Parameter):
         if x:
             return x
         return self.environment_value() or self.default_value()
+
+
+# (section, key) → its raw value before a stand-in overrode it in this process (None: no file set it).
+_OVERRIDES: dict[tuple[str, str], str | None] = {}
+_OVERRIDES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def overridden(section: str, **values) -> Iterator[None]:
+    """Settings a stand-in needs in this process only (the demo's sandbox pace), restored when it ends.
+    ``configured`` still reads what the configuration files and the environment say, so what is written
+    about the configuration (the report's forecast) is the same inside the demo as outside it."""
+    parser = luigi.configuration.get_config()
+    mine = []
+    with _OVERRIDES_LOCK:
+        before = {key: parser.get(section, key, raw=True) if parser.has_option(section, key) else None
+                  for key in values}
+        if not parser.has_section(section):
+            parser.add_section(section)
+        for key, value in values.items():
+            if (section, key) not in _OVERRIDES:
+                _OVERRIDES[(section, key)] = before[key]
+                mine.append(key)
+            parser.set(section, key, str(value))
+    try:
+        yield
+    finally:
+        with _OVERRIDES_LOCK:
+            for key, value in before.items():
+                if value is None:
+                    parser.remove_option(section, key)
+                else:
+                    parser.set(section, key, value)
+            for key in mine:
+                _OVERRIDES.pop((section, key), None)
+
+
+def configured(settings: type[luigi.Config], name: str):
+    """Setting ``name`` of a settings class as the configuration files and the environment give it, not as a
+    stand-in overrode it in this process (``overridden``)."""
+    section = settings.get_task_family()
+    with _OVERRIDES_LOCK:
+        if (section, name) not in _OVERRIDES:
+            return getattr(settings(), name)
+        raw = _OVERRIDES[(section, name)]
+    param = dict(settings.get_params())[name]
+    if raw is not None:
+        return param.normalize(param.parse(raw))
+    default = getattr(param, "_default", None)
+    return param.normalize(default) if default is not None and default is not luigi.parameter._no_value else None
 
 
 # [s3] is read by luigi.contrib.s3 itself (every key goes to boto3); these two also come from the environment.

@@ -53,6 +53,11 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def precise_now() -> str:
+    """``utc_now`` to the millisecond: a ledger line's asking time (``started`` … ``until``)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def new_run_id() -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{secrets.token_hex(2)}"
 
@@ -210,6 +215,7 @@ def ledger_line(source: str, task: str, run_id: str, counts: Callable[[], dict])
     # Re-entrant: SIGTERM's handler runs in the main thread, which may be inside a flush of its own already.
     lock = threading.RLock()
     written: list[int] = [0]
+    started = precise_now()  # with ``until``, the time the task was asking: the report's observed pace
 
     def flush(wait_s: float = -1) -> None:
         if not lock.acquire(timeout=wait_s):
@@ -217,7 +223,7 @@ def ledger_line(source: str, task: str, run_id: str, counts: Callable[[], dict])
         try:
             now = _settled(counts)
             if now.get("sent_total", 0) != written[0]:
-                record_spent(source, task, run_id, now)
+                record_spent(source, task, run_id, {**now, "started": started, "until": precise_now()})
                 written[0] = now.get("sent_total", 0)
         finally:
             lock.release()
@@ -277,9 +283,13 @@ def _flush_on_sigterm(flush: Callable[..., None]) -> Callable[[], None]:
 def total_spent(source: str, command: str | None = None) -> dict:
     """Requests sent over every command (for the answer store the settings name, and the staging root's of
     earlier versions): ``sent_total``, ``runs``, ``rate_limited``, ``by_day`` (UTC date → requests sent that
-    day), and ``this_command``: what the command ``command`` (default: this one) sent."""
+    day), ``this_command``: what the command ``command`` (default: this one) sent, and the pace it was sent at:
+    ``asking_s``, the seconds in which at least one task was asking (lines that say when they started), and
+    ``timed_sent``, what those lines sent."""
     command = command or COMMAND_ID
-    totals = {"sent_total": 0, "rate_limited": 0, "runs": 0, "by_day": {}, "this_command": 0}
+    totals = {"sent_total": 0, "rate_limited": 0, "runs": 0, "by_day": {}, "this_command": 0, "asking_s": 0.0,
+              "timed_sent": 0}
+    spans = []
     for path in (p for folder in ledger_folders(source) for p in staging.list_files(folder, ".json")):
         entry = orjson.loads(staging.read_bytes(path))
         totals["sent_total"] += entry.get("sent_total", 0)
@@ -289,5 +299,33 @@ def total_spent(source: str, command: str | None = None) -> dict:
             totals["this_command"] += entry.get("sent_total", 0)
         day = entry.get("at", "")[:10]
         totals["by_day"][day] = totals["by_day"].get(day, 0) + entry.get("sent_total", 0)
+        span = _span(entry)
+        if span:
+            spans.append(span)
+            totals["timed_sent"] += entry.get("sent_total", 0)
     totals["by_day"] = dict(sorted(totals["by_day"].items()))
+    totals["asking_s"] = _covered_s(spans)
     return totals
+
+
+def _span(entry: dict) -> tuple[datetime, datetime] | None:
+    """When a ledger line's task started asking and when it last wrote its count; None for lines of earlier
+    versions (no ``started``) or unreadable times."""
+    try:
+        start, end = (datetime.fromisoformat(entry[k].replace("Z", "+00:00")) for k in ("started", "until"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (start, end) if end >= start else None
+
+
+def _covered_s(spans: list[tuple[datetime, datetime]]) -> float:
+    """Seconds covered by the union of the spans: tasks asking at once count their shared seconds once."""
+    covered, reach = 0.0, None
+    for start, end in sorted(spans):
+        if reach is None or start > reach:
+            covered += (end - start).total_seconds()
+            reach = end
+        elif end > reach:
+            covered += (end - reach).total_seconds()
+            reach = end
+    return covered

@@ -154,8 +154,21 @@ class Source:
         return []
 
     def daily_capacity(self, spent: dict) -> tuple[float | None, str]:
-        """Requests a day it can be asked, and on what that rests, for the report's forecast."""
-        return None, "no rate known"
+        """Requests a day it can be asked, and on what that rests, for the report's forecast: the configured limit
+        (``daily_limit``), or the pace the ledger shows (``spent``: ``answers.total_spent``) where that is slower.
+        Both are read from what is stored and configured, so whoever writes the report forecasts the same."""
+        return forecast_daily(self.daily_limit(), spent)
+
+    def daily_limit(self) -> tuple[float | None, str]:
+        """Requests a day its limit allows and where that limit is set, read as the configuration files and the
+        environment give it (``config.configured``), never as a stand-in overrode it in this process."""
+        return None, "no limit known"
+
+    def match_threshold(self) -> tuple[float, str] | None:
+        """The lowest score a candidate needs to match, and the setting that says so; None when it has none."""
+        settings = self.settings()
+        threshold = getattr(settings, "match_threshold", None) if settings is not None else None
+        return None if threshold is None else (float(threshold), f"[{self.name}] match_threshold")
 
     @contextlib.contextmanager
     def sandbox(self, msd_root: str, **options) -> Iterator[Sandbox | None]:
@@ -196,6 +209,42 @@ class Source:
 
     def __repr__(self) -> str:
         return f"<source {self.name}>"
+
+
+# The least asking time the ledger must show before its pace is believed: shorter runs say little about a day.
+MIN_OBSERVED_S = 60.0
+
+
+def observed_pace(spent: dict) -> float | None:
+    """Requests a second while the source's tasks were asking (the ledger's ``timed_sent`` over ``asking_s``),
+    or None when fewer than ``MIN_OBSERVED_S`` seconds of asking were recorded."""
+    seconds = spent.get("asking_s") or 0.0
+    return spent.get("timed_sent", 0) / seconds if seconds >= MIN_OBSERVED_S else None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def forecast_daily(limit: tuple[float | None, str], spent: dict) -> tuple[float | None, str]:
+    """Requests a day: the configured ``limit`` (requests a day, where it is set), or the pace the ledger shows when
+    that is slower (the pipeline does not reach its limit), and on what that rests."""
+    daily_limit, limit_basis = limit
+    pace = observed_pace(spent)
+    if pace is None:
+        seconds = spent.get("asking_s") or 0.0
+        observed = (f"{_duration(seconds)} of asking timed in the ledger, under the {MIN_OBSERVED_S:.0f} s a pace needs"
+                    if seconds else "no asking timed in the ledger yet")
+        return (round(daily_limit) if daily_limit is not None else None), f"{limit_basis}; {observed}"
+    observed = (f"{spent['timed_sent']:,} requests in {_duration(spent['asking_s'])} of asking, {pace:,.2f} a second "
+                f"(the ledger)")
+    if daily_limit is None or pace * 86_400 < daily_limit:
+        also = f"; the limit allows more: {limit_basis}" if daily_limit is not None else ""
+        return round(pace * 86_400), f"the pace observed: {observed}{also}"
+    return round(daily_limit), f"{limit_basis}; the pace observed is faster ({observed})"
 
 
 @dataclass

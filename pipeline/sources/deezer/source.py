@@ -10,8 +10,7 @@ import contextlib
 import os
 from collections import Counter
 
-import luigi
-
+from pipeline import config
 from pipeline.sources.base import (
     AVAILABLE,
     GONE,
@@ -118,13 +117,14 @@ class Deezer(Source):
                          f"are missing until the next run asks them again (each at most {NAMED_NO_DATA_ASKS} times)")
         return lines
 
-    def daily_capacity(self, spent: dict) -> tuple[float | None, str]:
+    def daily_limit(self) -> tuple[float | None, str]:
         from pipeline.sources.deezer.client import PACE_MARGIN
 
-        settings = self.settings()
-        daily = settings.rate_limit / settings.rate_window * 86_400 / (1 + PACE_MARGIN)
-        return round(daily), (f"{settings.rate_limit} requests per {settings.rate_window:g} s ([deezer] rate_limit, "
-                              f"rate_window), less the pacer's margin")
+        # As the configuration files and the environment set them: the demo sandbox's in-process pace is not Deezer's.
+        limit, window = config.configured(settings_section, "rate_limit"), config.configured(settings_section, "rate_window")
+        daily = limit / window * 86_400 / (1 + PACE_MARGIN)
+        return round(daily), (f"{limit:,} requests per {window:g} s ([deezer] rate_limit, rate_window), less the "
+                              f"pacer's {PACE_MARGIN:.0%} margin")
 
     def report_sections(self, context):
         from pipeline.sources.deezer import report
@@ -148,11 +148,11 @@ class Deezer(Source):
         server = DeezerSandboxServer(DeezerState(catalog, rate_limit=None)).start()
         os.environ["MUSIC_ETL_DEEZER_API_URL"] = f"{server.url}/"
         # The sandbox is not Deezer: its own pace, not Deezer's 50 per 5 s, so the demo takes seconds, not minutes.
-        luigi.configuration.get_config().set("deezer", "rate_limit", str(DEMO_RATE))
-        luigi.configuration.get_config().set("deezer", "rate_window", "1")
+        # In this process and while it runs only: the report forecasts from the configured pace (config.configured).
         try:
-            yield Sandbox(f"Deezer sandbox on {server.url}: {len(catalog.tracks)} tracks",
-                          lambda: server.state.stats()["requests"])
+            with config.overridden("deezer", rate_limit=DEMO_RATE, rate_window=1):
+                yield Sandbox(f"Deezer sandbox on {server.url}: {len(catalog.tracks)} tracks",
+                              lambda: server.state.stats()["requests"])
         finally:
             server.stop()
 

@@ -60,7 +60,7 @@ class ListenBrainz(Source):
 
         return report.sections(self, context)
 
-    def daily_capacity(self, spent: dict) -> tuple[float | None, str]:
+    def daily_limit(self) -> tuple[float | None, str]:
         # brainzutils' defaults: 30 requests per 10 s per address.
         return 30 * 86_400 // 10, "30 requests per 10 s per address (ListenBrainz's documented default limit)"
 
