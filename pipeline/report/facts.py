@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 from pipeline import config, staging
 from pipeline.sources import answers, registry
-from pipeline.sources.base import FigureSpec, ReportContext, ReportSection, store_for
-from pipeline.warehouse.backends import Backend
+from pipeline.sources.base import MIN_OBSERVED_S, FigureSpec, ReportContext, ReportSection, store_for
+from pipeline.warehouse.backends import Backend, literal
 from pipeline.warehouse.target import tables_present_sql
 
 logger = logging.getLogger(__name__)
@@ -131,20 +131,24 @@ def _coverage(backend: Backend, matching: list, section: ReportSection) -> None:
 
 
 def _scores(backend: Backend, matching: list, section: ReportSection) -> None:
-    bins = {}
+    bins, thresholds = {}, {}
     for source in matching:
         counts: dict[str, list[int]] = defaultdict(lambda: [0] * SCORE_BINS)
         for b, status, n in backend.query(f"SELECT CAST(floor(score * {SCORE_BINS}) AS INTEGER), status, count(*) "
                                           f"FROM {source.match_table} WHERE score IS NOT NULL GROUP BY 1, 2"):
             counts[status][min(max(int(b), 0), SCORE_BINS - 1)] += n  # a perfect 1.0 goes in the top bin
         bins[source.name] = dict(counts)
+        threshold = source.match_threshold()
+        thresholds[source.name] = threshold
         if counts:
+            cut = (f" The dashed line is the threshold a candidate needs ({threshold[1]} = {threshold[0]:.2f})."
+                   if threshold else "")
             section.figures.append(FigureSpec(
                 f"fig-scores-{source.name}", f"{source.title} match scores",
-                "Best candidate's score per song, stacked by outcome; songs never searched have none.",
+                f"Best candidate's score per song, stacked by outcome; songs never searched have none.{cut}",
                 "score_distribution", {"bins": dict(counts), "width": 1 / SCORE_BINS, "title": source.title,
-                                       "colours": STATUS_COLOURS}))
-    section.facts = {"bins": bins, "bin_width": 1 / SCORE_BINS}
+                                       "colours": STATUS_COLOURS, "threshold": threshold}))
+    section.facts = {"bins": bins, "bin_width": 1 / SCORE_BINS, "thresholds": thresholds}
 
 
 def _snapshots(backend: Backend, tables: set[str]) -> ReportSection:
@@ -166,13 +170,43 @@ def _snapshots(backend: Backend, tables: set[str]) -> ReportSection:
     for name, series in per_source.items():
         source = registry.get(name)
         movers = sorted(series, key=lambda t: (-abs(series[t][-1][1] - series[t][0][1]), t))[:MOVERS]
+        labels = _track_labels(backend, name, movers, source.title)
         section.facts["sources"][name] = {"title": source.title, "dates": len({d for points in series.values()
-                                                                               for d, _ in points})}
+                                                                               for d, _ in points}),
+                                          "movers": {t: labels[t] for t in movers}}
         section.figures.append(FigureSpec(
             f"fig-movers-{name}", f"Biggest movers on {source.title}",
-            f"The {len(movers)} tracks whose {source.title} popularity changed most between their first and last snapshot.",
-            "movers", {"series": {t: series[t] for t in movers}, "ylabel": f"{source.title} popularity"}))
+            f"The {len(movers)} tracks whose {source.title} popularity changed most between their first and last "
+            f"snapshot, named by the MSD song they matched (title – artist).",
+            "movers", {"series": {labels[t]: series[t] for t in movers}, "ylabel": f"{source.title} popularity"}))
     return section
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut at a word to at most ``width`` characters, an ellipsis saying so."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    word = cut.rsplit(" ", 1)[0] if " " in cut[width // 2:] else cut
+    return word.rstrip(" ,;:-–(") + "…"
+
+
+def _track_labels(backend: Backend, source: str, track_ids: list[str], title: str) -> dict[str, str]:
+    """A legend's name for each source track: the MSD song it matched, "title – artist" shortened; a source track
+    two MSD songs matched takes the first by track id. Names that would repeat keep their source id."""
+    names: dict[str, tuple[str, str]] = {}
+    if track_ids:
+        listed = ", ".join(literal(t) for t in track_ids)
+        for track, _, song, artist in sorted(backend.query(
+                f"SELECT DISTINCT p.source_track_id, s.track_id, s.title, s.artist_name FROM {SNAPSHOT_TABLE} p "
+                f"JOIN songs s ON s.track_id = p.msd_track_id WHERE p.source = {literal(source)} "
+                f"AND p.source_track_id IN ({listed})")):
+            names.setdefault(track, (song or "", artist or ""))
+    labels = {t: f"{shorten(names[t][0], 32)} – {shorten(names[t][1], 22)}" if t in names else f"{title} {t}"
+              for t in track_ids}
+    repeated = {label for label in labels.values() if list(labels.values()).count(label) > 1}
+    return {t: f"{label} ({t})" if label in repeated else label for t, label in labels.items()}
 
 
 def _spend(overview: dict, section: ReportSection) -> None:
@@ -201,6 +235,7 @@ def _spend(overview: dict, section: ReportSection) -> None:
             entry["days_left"] = round(remaining * per_song / daily, 2 if daily > 10_000 else 1)
         facts["sources"][source.name] = entry
         facts["notes"] += source.notes()
+    facts["min_observed_s"] = MIN_OBSERVED_S
     facts["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     section.facts = facts
     if any(s["by_day"] for s in facts["sources"].values()):

@@ -8,6 +8,10 @@ The facts come from the configured warehouse through its own SQL and from the st
 (pipeline/report/figures.py), the page from a Jinja2 template (templates/report.html.j2), with
 no script and nothing fetched when it is opened. A section without data says why instead.
 The page is written under a temporary name and renamed, so a reader never opens half a report.
+
+A warehouse with nothing to report (a DuckDB file that does not exist, a database without the pipeline's
+tables, no songs loaded) is one line naming ``[warehouse] url`` and the fix, and no page; the DuckDB file
+is opened read-only, so the report never creates or changes it.
 """
 
 from __future__ import annotations
@@ -17,16 +21,19 @@ import secrets
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import jinja2
 from tqdm import tqdm
 
 from pipeline import config, staging
+from pipeline.errors import TerminalError
 from pipeline.report import facts as report_facts
 from pipeline.report import figures
 from pipeline.sources import registry
 from pipeline.sources.base import ReportSection
-from pipeline.warehouse.backends import Backend, redact, warehouse_backend
+from pipeline.warehouse.backends import Backend, DuckDBBackend, redact, warehouse_backend
+from pipeline.warehouse.target import tables_present_sql
 
 DEFAULT_OUT = os.path.join("data", "report.html")
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -46,6 +53,49 @@ def _figures(sections: dict[str, ReportSection]) -> dict[str, list[Figure]]:
             if section.available else [] for name, section in sections.items()}
 
 
+class NothingToReportError(TerminalError):
+    def __init__(self, url: str, what: str):
+        super().__init__(f"{what}: no report written. Check [warehouse] url (now {redact(url)}, environment "
+                         f"MUSIC_ETL_WAREHOUSE_URL), or run the pipeline first (`python -m pipeline run`, or `make demo`)")
+
+
+class _ReadOnlyDuckDB(DuckDBBackend):
+    """The DuckDB warehouse opened to read only: never created, never changed by the report."""
+
+    @property
+    def con(self):
+        if self._con is None:
+            import duckdb
+
+            try:
+                self._con = duckdb.connect(self.path, read_only=True)
+            except duckdb.Error as exc:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise TerminalError(f"the warehouse file {self.path} ([warehouse] url) cannot be opened to read: {reason}. "
+                                    f"If another command is writing to it, rerun when that command ends") from None
+        return self._con
+
+
+def report_backend() -> Backend:
+    """The configured warehouse, opened to read, or a ``NothingToReportError`` when it holds nothing to report:
+    no DuckDB file there, none of the pipeline's tables, no songs."""
+    backend = warehouse_backend()
+    url = backend.url
+    if isinstance(backend, DuckDBBackend):
+        if not os.path.isfile(backend.path):
+            raise NothingToReportError(url, f"no warehouse at {backend.path}")
+        backend = _ReadOnlyDuckDB(url)
+    try:
+        if not backend.query(tables_present_sql(backend.dialect, ["songs"])):
+            raise NothingToReportError(url, f"the warehouse at {redact(url)} holds none of the pipeline's tables")
+        if not backend.scalar("SELECT count(*) FROM songs"):
+            raise NothingToReportError(url, f"the warehouse at {redact(url)} holds no songs yet")
+    except BaseException:
+        backend.close()
+        raise
+    return backend
+
+
 def _environment() -> jinja2.Environment:
     # The page's own template, and each source's by its name (``deezer/report.html.j2``).
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES), jinja2.PrefixLoader(
@@ -53,7 +103,20 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["j2"]),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda part, whole: f"{part / whole:.1%}" if whole else "–"
+    env.filters["num"] = _number
     return env
+
+
+def _number(value) -> str:
+    """A count or amount as the page shows it, already rounded as the facts say: 12,345; 1,234.5; 0.123 (never
+    12345.0); "–" for none; anything else as it is."""
+    if value is None:
+        return "–"
+    if isinstance(value, Decimal):  # PostgreSQL's sums
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
 
 
 def render(backend: Backend) -> str:
@@ -72,9 +135,10 @@ def render(backend: Backend) -> str:
 
 
 def write_report(out: str, backend: Backend | None = None) -> str:
-    """Render the report for the configured warehouse (or ``backend``) into ``out``; returns its path."""
+    """Render the report for the configured warehouse into ``out`` (``report_backend``: nothing written when it
+    holds nothing to report), or for ``backend`` whatever it holds; returns its path."""
     own = backend is None
-    backend = backend or warehouse_backend()
+    backend = backend or report_backend()
     try:
         page = render(backend)
     finally:
