@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from datetime import date
 
 from pipeline.standins.canonical_dump import write_canonical_dump
 from pipeline.standins.listenbrainz_sandbox import SANDBOX_TOKEN, ListenBrainzSandboxServer, ListenBrainzState
@@ -52,16 +53,16 @@ def _world(msd_root: str, signature):
 
 
 @contextlib.contextmanager
-def started(msd_root: str, for_source: str):
+def started(msd_root: str, for_source: str, day: date | None = None):
     """A ListenBrainz sandbox on the sample's world, the configuration pointed at the demo's dump, profiles and
-    token; yields (server, world, dump path)."""
+    token; yields (server, world, dump path). Its counts are those of ``day`` (default: today, as the clock says)."""
     world = world_of(msd_root)
     dump, sha256, profiles = written(msd_root, world)
     os.environ["MUSIC_ETL_MUSICBRAINZ_CANONICAL_DUMP"] = dump
     os.environ["MUSIC_ETL_MUSICBRAINZ_CANONICAL_DUMP_SHA256"] = sha256
     os.environ["MUSIC_ETL_MUSICBRAINZ_ECHO_NEST_PROFILES"] = profiles
     os.environ.setdefault("LISTENBRAINZ_TOKEN", SANDBOX_TOKEN)
-    server = ListenBrainzSandboxServer(ListenBrainzState(world)).start()
+    server = ListenBrainzSandboxServer(ListenBrainzState(world, today=date.today if day is None else lambda: day)).start()
     try:
         yield server, world, dump
     finally:

@@ -138,14 +138,20 @@ class Deezer(Source):
                  "max(deezer_artist_fans) AS most_artist_fans FROM enriched_songs WHERE sources_agree IS NOT NULL")]
 
     @contextlib.contextmanager
-    def sandbox(self, msd_root: str, **options):
+    def sandbox(self, msd_root: str, day=None, **options):
+        """``day``: the calendar day it plays (``make refresh-demo``), ranks and fans moved and a few tracks gone
+        (pipeline/standins/demo_days.py); else the catalog the demo enriches from."""
         from pipeline.sources.spotify.source import demo_catalog
         from pipeline.standins.deezer_catalog import build_deezer_catalog
         from pipeline.standins.deezer_sandbox import DeezerSandboxServer, DeezerState
+        from pipeline.standins.demo_days import catalog_day, gone_tracks
         from pipeline.standins.spotify_catalog import DEMO_CATALOG_SEED, load_identities
 
         catalog = build_deezer_catalog(load_identities(msd_root), demo_catalog(msd_root), seed=DEMO_CATALOG_SEED)
-        server = DeezerSandboxServer(DeezerState(catalog, rate_limit=None)).start()
+        state = DeezerState(catalog, rate_limit=None)
+        if day is not None:
+            state.day, state.gone = catalog_day(day), gone_tracks(catalog.tracks)
+        server = DeezerSandboxServer(state).start()
         os.environ["MUSIC_ETL_DEEZER_API_URL"] = f"{server.url}/"
         # The sandbox is not Deezer: its own pace, not Deezer's 50 per 5 s, so the demo takes seconds, not minutes.
         # In this process and while it runs only: the report forecasts from the configured pace (config.configured).

@@ -65,10 +65,11 @@ class ListenBrainz(Source):
         return 30 * 86_400 // 10, "30 requests per 10 s per address (ListenBrainz's documented default limit)"
 
     @contextlib.contextmanager
-    def sandbox(self, msd_root: str, **options):
+    def sandbox(self, msd_root: str, day=None, **options):
+        """``day``: the date whose counts it answers (``make refresh-demo``); else today's."""
         from pipeline.standins import metabrainz
 
-        with metabrainz.started(msd_root, for_source=self.name) as (server, world, _):
+        with metabrainz.started(msd_root, for_source=self.name, day=day) as (server, world, _):
             os.environ["MUSIC_ETL_LISTENBRAINZ_API_URL"] = server.url
             yield Sandbox(f"ListenBrainz sandbox on {server.url}: counts of {len(world.recordings)} recordings",
                           lambda: server.state.stats()["requests"])

@@ -79,12 +79,12 @@ class MusicBrainz(Source):
                  "ELSE 0 END) AS artist_merged FROM musicbrainz_matches GROUP BY 1, 2 ORDER BY 3 DESC")]
 
     @contextlib.contextmanager
-    def sandbox(self, msd_root: str, **options):
+    def sandbox(self, msd_root: str, day=None, **options):
         """The demo's MusicBrainz: a canonical dump in the published layout and Echo Nest profiles written from the
-        sample, and a ListenBrainz sandbox answering the metadata lookups."""
+        sample, and a ListenBrainz sandbox answering the metadata lookups (``day``: the date it plays)."""
         from pipeline.standins import metabrainz
 
-        with metabrainz.started(msd_root, for_source=self.name) as (server, world, dump):
+        with metabrainz.started(msd_root, for_source=self.name, day=day) as (server, world, dump):
             os.environ["MUSIC_ETL_MUSICBRAINZ_LOOKUP_URL"] = server.url
             yield Sandbox(f"MusicBrainz stand-ins: canonical dump {dump} ({len(world.recordings)} recordings), Echo Nest "
                           f"profiles of {len(world.profiles)} songs, ListenBrainz's metadata lookups on {server.url}",

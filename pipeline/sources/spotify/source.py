@@ -152,11 +152,14 @@ class Spotify(Source):
         ]
 
     @contextlib.contextmanager
-    def sandbox(self, msd_root: str, mode: str | None = None, latency_ms: float = 0.0, **options):
+    def sandbox(self, msd_root: str, mode: str | None = None, latency_ms: float = 0.0, day=None, **options):
+        """``day``: the calendar day it plays (``make refresh-demo``: popularity and followers moved where the mode
+        shows them, pipeline/standins/demo_days.py); else the catalog the demo enriches from."""
+        from pipeline.standins.demo_days import catalog_day
         from pipeline.standins.spotify_sandbox import DEV, SandboxServer, SandboxState
 
         catalog = demo_catalog(msd_root)
-        state = SandboxState(catalog, mode=mode or DEV, latency_ms=latency_ms)
+        state = SandboxState(catalog, mode=mode or DEV, latency_ms=latency_ms, day=0 if day is None else catalog_day(day))
         server = SandboxServer(state).start()
         os.environ["MUSIC_ETL_SPOTIFY_API_URL"] = f"{server.url}/v1/"
         os.environ["MUSIC_ETL_SPOTIFY_TOKEN_URL"] = f"{server.url}/api/token"
