@@ -17,7 +17,7 @@ WORKERS ?= 2
 SCHEDULER_PORT ?= 8082
 SCHEDULER_URL ?= http://127.0.0.1:$(SCHEDULER_PORT)
 
-.PHONY: setup-env test test-fast config-reference forget-answers demo sample extract-msd-data status report export bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
+.PHONY: setup-env test test-fast config-reference forget-answers demo refresh-demo sample extract-msd-data status report export bench lint clean-data forget-spotify-answers forget-deezer-answers scheduler scheduler-stop \
 	run-etl-dev run-etl-prod download-msd-subset prod-config refresh refresh-prod bench-scale
 
 setup-env: $(INSTALLED)
@@ -72,6 +72,12 @@ SPOTIFY_MODE ?= development
 
 demo: sample
 	$(DEMO_ENV) $(BIN)/python -m pipeline.demo --mode $(SPOTIFY_MODE) --workers $(WORKERS)
+
+# One more day of the daily refresh against the demo's warehouse (after make demo): the sandboxes started as the demo
+# starts them, playing that day (ranks, popularity, fans and listens moved), DailyRefresh, the report written again.
+# The day after the last one refreshed; the first time a week before today (pipeline/demo_refresh.py).
+refresh-demo: setup-env
+	$(DEMO_ENV) $(BIN)/python -m pipeline.demo_refresh --mode $(SPOTIFY_MODE) --workers $(WORKERS)
 
 # Extraction of every partition under [msd] root (luigi.cfg / MUSIC_ETL_MSD_ROOT).
 extract-msd-data: setup-env

@@ -16,6 +16,7 @@ import contextlib
 import os
 import sys
 import time
+from datetime import date
 
 from pipeline import config
 from pipeline.cli import status
@@ -25,6 +26,54 @@ from pipeline.report.render import write_report
 from pipeline.sources import registry
 from pipeline.tasks.run_all import RunAll
 from pipeline.warehouse.backends import DuckDBBackend
+
+
+def demo_warehouse() -> str | None:
+    """The configured warehouse URL when it is the embedded DuckDB the demo runs on; else None, said on stderr."""
+    url = config.warehouse().url
+    if not url.startswith("duckdb:"):
+        print(f"The demo runs on the embedded DuckDB warehouse; [warehouse] url is {url}.", file=sys.stderr)
+        return None
+    return url
+
+
+def demo_sources(names: str) -> list | None:
+    """The sources ``names`` lists (default: every registered source: each has its stand-in), enabled for this
+    process and the workers it starts; None when a name is wrong, said on stderr."""
+    try:
+        sources = registry.parse_enabled(names or ",".join(s.name for s in registry.registered()))
+    except TerminalError as exc:
+        print(f"error: --sources: {exc}", file=sys.stderr)
+        return None
+    os.environ["MUSIC_ETL_SOURCES_ENABLED"] = ", ".join(s.name for s in sources)
+    return sources
+
+
+@contextlib.contextmanager
+def sandboxes(sources, msd_root: str, mode: str, latency_ms: float = 0.0, day: date | None = None):
+    """Every source's stand-in started (each points the configuration at itself, ``Source.sandbox``) and its line
+    printed; yields {source: Sandbox}; all stopped after. ``day``: the calendar day they play (``make
+    refresh-demo``, pipeline/standins/demo_days.py); without it, the catalogs the demo enriches from."""
+    played = {} if day is None else {"day": day}
+    with contextlib.ExitStack() as stack:
+        started = {}
+        for source in sources:
+            sandbox = stack.enter_context(source.sandbox(msd_root, mode=mode, latency_ms=latency_ms, **played))
+            if sandbox is not None:
+                started[source] = sandbox
+                print(sandbox.description, flush=True)
+        yield started
+
+
+def print_received(received: dict, what: str) -> None:
+    for source, spent in received.items():
+        print(f"requests the {source.title} sandbox received {what}, every one: "
+              f"{sum(spent.values())} {dict(sorted(spent.items()))}")
+
+
+def report_path(url: str) -> str:
+    """The report beside the demo's warehouse (``data/report.html``)."""
+    return os.path.join(os.path.dirname(DuckDBBackend(url).path) or ".", "report.html")
 
 
 def _print_queries(url: str, sources) -> None:
@@ -50,38 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     msd_root = config.msd().root
-    url = config.warehouse().url
-    if not url.startswith("duckdb:"):
-        print(f"The demo runs on the embedded DuckDB warehouse; [warehouse] url is {url}.", file=sys.stderr)
+    url = demo_warehouse()
+    sources = demo_sources(args.sources)
+    if url is None or sources is None:
         return 2
-    try:
-        sources = registry.parse_enabled(args.sources or ",".join(s.name for s in registry.registered()))
-    except TerminalError as exc:
-        print(f"error: --sources: {exc}", file=sys.stderr)
-        return 2
-    os.environ["MUSIC_ETL_SOURCES_ENABLED"] = ", ".join(s.name for s in sources)
     print(f"MSD sample {msd_root}; warehouse {url}", flush=True)
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        sandboxes = {}
-        for source in sources:
-            sandbox = stack.enter_context(source.sandbox(msd_root, mode=args.mode, latency_ms=args.latency_ms))
-            if sandbox is not None:
-                sandboxes[source] = sandbox
-                print(sandbox.description, flush=True)
+    with sandboxes(sources, msd_root, args.mode, args.latency_ms) as running:
         code = build(RunAll(), args.workers, None, log_level="WARNING")
-        received = {source: sandbox.requests() for source, sandbox in sandboxes.items()}
-    for source, spent in received.items():
-        print(f"requests the {source.title} sandbox received this run, every one: "
-              f"{sum(spent.values())} {dict(sorted(spent.items()))}")
+        received = {source: sandbox.requests() for source, sandbox in running.items()}
+    print_received(received, "this run")
     print(f"the pipeline took {time.monotonic() - started:.1f} s (sandboxes started, RunAll, the report)")
     if code:
         print("RunAll did not finish", file=sys.stderr)
         return code
     status.main()
     _print_queries(url, sources)
-    print(f"report: {write_report(os.path.join(os.path.dirname(DuckDBBackend(url).path) or '.', 'report.html'))} "
-          f"(open it in a browser; `python -m pipeline report` writes it again)")
+    print(f"report: {write_report(report_path(url))} (open it in a browser; `python -m pipeline report` writes it "
+          f"again; `make refresh-demo` adds a day of snapshots)")
     return 0
 
 

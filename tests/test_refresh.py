@@ -416,9 +416,10 @@ def test_the_readme_queries_answer_from_the_snapshots(daily):
         assert refresh(DAY + timedelta(days=offset), spotify, deezer).status == luigi.LuigiStatusCode.SUCCESS
     over_time, rose_most, disappeared = readme_refresh_queries()
 
-    song = sorted(matched)[1]
-    rows = query(over_time.replace("TRAAAAW128F429D538", song))
+    song = sorted(matched)[0]  # the first song a Deezer snapshot holds: the one the query shows
+    rows = query(over_time)
     assert [(r[0], r[1]) for r in rows if r[1] == "deezer"] == [(DAY + timedelta(days=i), "deezer") for i in range(3)]
+    assert {r[2:4] for r in rows} == set(query(f"SELECT title, artist_name FROM songs WHERE track_id = '{song}'"))
 
     catalog = deezer.state.catalog.tracks
     gains = sorted((moved_on(catalog[int(t)].rank, int(t), 2, 1000) - moved_on(catalog[int(t)].rank, int(t), 0, 1000))
