@@ -166,6 +166,24 @@ class answers(luigi.Config):  # noqa: N801
                     "under <staging root>/answers/ are still read")
 
 
+def logs_beside_staging() -> str:
+    """``logs`` in the folder that holds a local staging root (``data/staging`` → ``data/logs``); with staging on
+    S3, ``data/logs`` here: a log is this machine's record of its own commands."""
+    root = staging().root.rstrip("/")
+    if root.startswith("s3://"):
+        return os.path.join("data", "logs")
+    return os.path.join(os.path.dirname(os.path.normpath(root)), "logs")
+
+
+class logs(luigi.Config):  # noqa: N801
+    dir = EnvironmentParameter(
+        "MUSIC_ETL_LOGS_DIR", logs_beside_staging, significant=False,
+        shown_default="logs beside a local staging root (data/logs)",
+        description="where `run`, `rerun`, `refresh` and `extract` write Luigi's log and the tracebacks of failed "
+                    "tasks, one file per command (the command prints its path when something fails; `--verbose` "
+                    "shows the log on the screen too)")
+
+
 class extract(luigi.Config):  # noqa: N801
     # Whether an invalid file fails the partition, not what a finished partition holds.
     fail_on_quarantine = luigi.BoolParameter(
@@ -220,4 +238,4 @@ class redshift(luigi.Config):  # noqa: N801
 
 # Every section above, in the order the configuration reference (docs/CONFIGURATION.md) lists them;
 # each source's own section follows from its folder (pipeline/sources/<name>/settings.py).
-CORE_SECTIONS = (msd, staging, answers, extract, sources, warehouse, redshift, refresh)
+CORE_SECTIONS = (msd, staging, answers, logs, extract, sources, warehouse, redshift, refresh)

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
 
 
@@ -29,12 +30,35 @@ def alive(pid: int) -> bool:
         return True
 
 
-def answers(url: str) -> bool:
+def answers(url: str, timeout_s: float = 1.0) -> bool:
+    return why_not_answering(url, timeout_s) is None
+
+
+def why_not_answering(url: str, timeout_s: float = 1.0) -> str | None:
+    """None when ``url`` answers Luigi's API within ``timeout_s``, else why not (refused, timed out, an HTTP error)."""
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/api/task_list", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/task_list", timeout=timeout_s) as response:
+            return None if response.status == 200 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code} from /api/task_list: is it luigid?"
+    except urllib.error.URLError as exc:
+        return str(getattr(exc.reason, "strerror", None) or exc.reason)
+    except (OSError, ValueError) as exc:  # a timeout mid-answer, a URL that is not one
+        return str(exc) or type(exc).__name__
+
+
+def check_scheduler(url: str | None, timeout_s: float = 5.0) -> None:
+    """Before scheduling on luigid: one line naming the fix when ``url`` does not answer, instead of Luigi's
+    retries (three, 30 s apart) and a traceback each."""
+    if not url:
+        return
+    from pipeline.errors import TerminalError
+
+    why = why_not_answering(url, timeout_s / 2)  # a connect and a read: at most ``timeout_s`` in all
+    if why is not None:
+        raise TerminalError(f"luigid at {url} does not answer ({why}): start it with `make scheduler` (or `luigid "
+                            f"--port 8082`), fix --scheduler-url, or leave --scheduler-url out to run with the local "
+                            f"scheduler")
 
 
 def wait(url: str, pid: int, timeout_s: float) -> bool:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import luigi
+import luigi.worker
 from tqdm import tqdm
 
 _installed = False
@@ -28,8 +30,10 @@ _partitions_done = {family: multiprocessing.Value("i", 0) for family in ("Extrac
 
 
 def _describe(task: luigi.Task) -> str:
-    partition = getattr(task, "partition", None)
-    return f"{type(task).__name__}({partition})" if partition else type(task).__name__
+    """``LoadPartition(A/B)``, ``RefreshPartition(deezer, A/B, 2026-12-07)``: the parameters that tell tasks of a
+    family apart on a screen."""
+    shown = [str(value) for name in ("source", "partition", "date") if (value := task.param_kwargs.get(name))]
+    return f"{type(task).__name__}({', '.join(shown)})" if shown else type(task).__name__
 
 
 def install() -> None:
@@ -51,14 +55,65 @@ def install() -> None:
 
     @luigi.Task.event_handler(luigi.Event.FAILURE)
     def _failed(task, exception):
+        from pipeline.cli import console
+
+        console.record_failure(_describe(task), exception)
         # The first line whole: a cause that names its fix is no use cut before the fix.
-        lines = str(exception).splitlines() or [type(exception).__name__]
+        lines = (console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
         print(f"  FAILED  {_describe(task)}: {lines[0]}", file=sys.stderr, flush=True)
+
+    @luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
+    def _broken(task, exception):
+        from pipeline.cli import console
+
+        # Its requires() raised while the graph was being built: the task and those downstream of it can never
+        # run, and a worker kept alive ([worker] keep_alive) would wait for them for ever.
+        console.record_failure(_describe(task), exception)
+        lines = (console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
+        print(f"  FAILED  {_describe(task)}: {lines[0]}", file=sys.stderr, flush=True)
+        _stop_asking_for_work()
+
+    @luigi.Task.event_handler(luigi.Event.DEPENDENCY_MISSING)
+    def _unknown(task):
+        from pipeline.cli import console
+
+        if isinstance(task, luigi.ExternalTask):
+            return  # data that is not there yet, as Luigi means it
+        # Not external: its complete() raised (Luigi logged the traceback); the same wait as above follows.
+        where = f" (the traceback is in {console.log_path()})" if console.log_path() else ""
+        console.record_failure(_describe(task), TaskCheckError(f"checking whether it is complete failed{where}"))
+        print(f"  FAILED  {_describe(task)}: checking whether it is complete failed{where}", file=sys.stderr, flush=True)
+        _stop_asking_for_work()
+
+    @luigi.Task.event_handler(luigi.Event.TIMEOUT)
+    @luigi.Task.event_handler(luigi.Event.PROCESS_FAILURE)
+    def _died(task, error_message):
+        from pipeline.cli import console
+
+        # The task's process died (killed, out of memory) or hit [worker] timeout: no exception to show.
+        console.record_failure(_describe(task), TaskProcessDiedError(error_message))
+        print(f"  FAILED  {_describe(task)}: {error_message}", file=sys.stderr, flush=True)
 
     @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
     def _timed(task, seconds):
         if seconds >= 5:
             print(f"          {_describe(task)} took {seconds:.0f} s", flush=True)
+
+
+def _stop_asking_for_work() -> None:
+    """Luigi's documented graceful stop (SIGUSR1: ask for no more work, finish what runs), sent to this process
+    when it is a Luigi worker that installed the handler; else nothing (a worker in a thread cannot)."""
+    handler = signal.getsignal(signal.SIGUSR1)
+    if isinstance(getattr(handler, "__self__", None), luigi.worker.Worker):
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+
+class TaskCheckError(Exception):
+    """A task whose ``complete()`` raised while the graph was built."""
+
+
+class TaskProcessDiedError(Exception):
+    """A task whose process ended without raising (a signal, the out-of-memory killer, a timeout)."""
 
 
 def on_terminal() -> bool:

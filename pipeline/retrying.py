@@ -20,8 +20,10 @@ from collections.abc import Callable
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
+
+from pipeline.errors import TerminalError, TransientError
 
 # Errors that mean no byte of the request reached the server.
 _NOT_SENT = (NewConnectionError, ConnectTimeoutError)
@@ -59,3 +61,62 @@ def retrying_session(name_of: Callable[[str, str], str], sent: Counter, total: i
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+# --- what a source's client says when its service does not answer, or answers with an HTTP error ---------------
+
+class ServiceUnreachableError(TransientError):
+    """Nothing answered at a source's address: a wrong URL setting, or the service is down."""
+
+    def __init__(self, service: str, url: str, setting: str, reason: str):
+        self.url, self.setting = url, setting
+        super().__init__(f"{service}: nothing answered at {url} ({reason}). Check {setting}; if it is right, the "
+                         f"service is down: rerun later (every answer received so far is stored).")
+
+
+class ServiceFailingError(TransientError):
+    """A source's service answered 5xx, and went on answering it through every retry."""
+
+    def __init__(self, service: str, url: str, setting: str, status: int):
+        self.url, self.status = url, status
+        super().__init__(f"{service} answered HTTP {status} at {url}, through every retry: the service is failing; "
+                         f"rerun later (every answer received so far is stored), or check {setting} if it should "
+                         f"point elsewhere.")
+
+
+class ServiceRefusedError(TerminalError):
+    """A 4xx the client has no meaning for: the address is not the service's API (a wrong URL setting)."""
+
+    def __init__(self, service: str, url: str, setting: str, status: int):
+        self.url, self.status = url, status
+        super().__init__(f"{service} answered HTTP {status} at {url}: that address does not serve its API. Check "
+                         f"{setting}.")
+
+
+def connection_failure(exc: requests.RequestException) -> str:
+    """Why a request got no answer, in a few words: unknown host, refused, timed out, dropped."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the last error
+    if isinstance(reason, NameResolutionError):
+        return f"unknown host {reason.conn.host}" if getattr(reason, "conn", None) is not None else "unknown host"
+    if isinstance(reason, NewConnectionError):
+        return "connection refused" if "refused" in str(reason).lower() else str(reason).split(": ", 1)[-1]
+    return "the connection dropped before the answer"
+
+
+def base_of(url: str) -> str:
+    """The address without its query (which may hold ids, never needed to find a wrong setting)."""
+    return url.split("?", 1)[0]
+
+
+def checked(response: requests.Response, service: str, setting: str, understood: tuple[int, ...] = ()) -> requests.Response:
+    """``response`` when it is not an HTTP error the client does not handle itself (``understood``); else the
+    error that names the setting: 5xx transient, any other 4xx terminal."""
+    status = response.status_code
+    if status < 400 or status in understood:
+        return response
+    if status >= 500:
+        raise ServiceFailingError(service, base_of(response.url), setting, status)
+    raise ServiceRefusedError(service, base_of(response.url), setting, status)

@@ -158,8 +158,10 @@ def _front_end(env, *args):
 
 
 def _snapshot(root):
+    """Every staged, stored and loaded file under ``root`` with its digest; the commands' own logs (logs/) aside."""
     import hashlib
-    return {name: hashlib.sha256(open(os.path.join(root, name), "rb").read()).hexdigest() for name in _tree(root)}
+    return {name: hashlib.sha256(open(os.path.join(root, name), "rb").read()).hexdigest() for name in _tree(root)
+            if not name.startswith("logs" + os.sep)}
 
 
 @pytest.mark.slow

@@ -238,7 +238,11 @@ def test_extract_shows_a_bar_on_a_terminal_says_what_it_staged_and_names_a_failu
     piped = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
                            env=env | {"MUSIC_ETL_MSD_ROOT": str(broken), "MUSIC_ETL_STAGING_ROOT": str(tmp_path / "pipe"),
                                       "LUIGI_CONFIG_PATH": str(cfg)})
-    assert piped.returncode == 1 and "extraction did not succeed: ExtractPartition(A/B)" in piped.stderr
+    # The last line is the failure's cause, whole, naming the fix; the line before says where the log is.
+    *_, log_line, last = piped.stderr.strip().splitlines()
+    assert piped.returncode == 1 and last.startswith("error: ExtractPartition(A/B): Partition `A/B`: 30 invalid MSD")
+    assert last.endswith("set fail_on_quarantine = false to quarantine them and go on.")
+    assert log_line.startswith("log: ") and "Traceback" in open(log_line[len("log: "):]).read()
     assert "partitions extracted this run: 2, already extracted: 0, failed: 1" in piped.stdout
     assert "tasks/s" not in piped.stdout + piped.stderr and "\r" not in piped.stdout + piped.stderr
 

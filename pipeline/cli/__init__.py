@@ -6,20 +6,47 @@
     python -m pipeline rerun A/B --force [--forget-journals] [--workers N]
     python -m pipeline report [--out data/report.html]
     python -m pipeline export [--format parquet|csv] [--out data/export]
-    python -m pipeline refresh [--start YYYY-MM-DD] [--workers N] [--scheduler-url URL]
+    python -m pipeline refresh [--start YYYY-MM-DD | --date YYYY-MM-DD] [--workers N] [--scheduler-url URL]
 
-A bad setting or input ends the command with one line naming it and the fix, and exit code 2.
+Every command takes ``--verbose``. The screen gets the project's lines; Luigi's log goes to a file under
+``[logs] dir`` (pipeline/cli/console.py). A bad setting or input ends the command with one line naming it
+and the fix, and exit code 2; a failed run's last line is its first failure's cause; Ctrl-C ends with one
+line and exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
+from pipeline.cli import console
 from pipeline.errors import TerminalError
 
 COMMANDS = ("run", "extract", "status", "rerun", "report", "export", "refresh")
+INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT
+
+
+class PlainHelp(argparse.HelpFormatter):
+    """Help as plain text: each option's default where it has one, and no reStructuredText ``literals``."""
+
+    def _get_help_string(self, action):
+        text = (action.help or "").replace("``", "`")
+        default = action.default
+        if (default not in (None, False, "", argparse.SUPPRESS) and action.option_strings
+                and "default" not in text and action.nargs != 0):
+            text += f" (default: {default})" if text else f"default: {default}"
+        return text
+
+    def _format_text(self, text):
+        return super()._format_text(text.replace("``", "`"))
+
+
+class PlainParser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", PlainHelp)
+        super().__init__(*args, **kwargs)
 
 
 def _module(name: str):
@@ -27,18 +54,45 @@ def _module(name: str):
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m pipeline", description="Music ETL: the MSD joined to today's music "
-                                                                         "catalogs, as a Luigi pipeline.")
-    sub = top.add_subparsers(dest="command", required=True)
+    top = PlainParser(prog="python -m pipeline", description="Music ETL: the MSD joined to today's music catalogs, as "
+                                                             "a Luigi pipeline.")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=PlainParser)
     for name in COMMANDS:
         _module(name).add_parser(sub)
+        console.add_verbose(sub.choices[name])
     return top
+
+
+def requests_counted() -> int:
+    """Requests this command sent to every source, from the ledgers (tasks write theirs whatever their end)."""
+    from pipeline.sources import answers, registry
+
+    total = 0
+    for source in registry.registered():
+        try:
+            total += answers.total_spent(source.name)["this_command"]
+        except Exception:  # noqa: BLE001 - an interrupted command still gets its one line
+            logging.getLogger(__name__).exception("ledger of %s not readable", source.name)
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        console.start(args.command, verbose=args.verbose)
         return _module(args.command).command(args)
     except TerminalError as exc:  # bad input or configuration: one line naming it and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted; {requests_counted()} requests counted; rerun to continue", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as exc:
+        explained = console.explain(exc)
+        if explained is None:
+            raise
+        logging.getLogger(__name__).exception("%s", explained)
+        print(f"error: {explained}", file=sys.stderr)
+        return 2
+    finally:
+        console.stop()

@@ -9,8 +9,8 @@ import os
 def add_parser(sub) -> None:
     export = sub.add_parser("export", help="every analytics table and enriched_songs as Parquet (or CSV) files, "
                                            "described by the data dictionary")
-    export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
-    export.add_argument("--out", default=os.path.join("data", "export"))
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="the files' format")
+    export.add_argument("--out", default=os.path.join("data", "export"), help="the folder the files go to")
 
 
 def command(args: argparse.Namespace) -> int:

@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import luigi
 
 from pipeline import progress
 from pipeline.caches import forget_listings
+from pipeline.cli import console
+from pipeline.cli.run import add_selection
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.tasks.extract import ExtractPartition
 from pipeline.tasks.run_all import ExtractAll
@@ -19,9 +20,9 @@ from pipeline.tasks.run_all import ExtractAll
 
 def add_parser(sub) -> None:
     extract_only = sub.add_parser("extract", help="ExtractAll: stage the MSD partitions (or a chosen set), nothing else")
-    extract_only.add_argument("--partitions", default="")
-    extract_only.add_argument("--letters", default="")
-    extract_only.add_argument("--workers", type=int, default=1)
+    add_selection(extract_only)
+    extract_only.add_argument("--workers", type=int, default=1, help="partitions extracted at once, each in a process "
+                                                                     "of its own")
 
 
 def command(args: argparse.Namespace) -> int:
@@ -46,6 +47,7 @@ def extract(task: ExtractAll, workers: int) -> int:
     print(f"partitions extracted this run: {len(todo) - len(missing)}, already extracted: {len(selected) - len(todo)}, "
           f"failed: {len(missing)}; tracks staged this run: {tracks}, quarantined {quarantined}")
     if missing:
-        print("extraction did not succeed: " + ", ".join(f"ExtractPartition({p})" for p in missing), file=sys.stderr)
+        console.print_failure(console.failures(), "extraction did not succeed: " + ", ".join(
+            f"ExtractPartition({p})" for p in missing))
         return 1
     return 0

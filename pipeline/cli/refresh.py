@@ -1,20 +1,22 @@
 """``python -m pipeline refresh``: the daily refresh (DailyRefresh through RangeDaily) up to today in
 ``[refresh] timezone``, missed days caught up.
 
-    python -m pipeline refresh [--start YYYY-MM-DD] [--workers N] [--scheduler-url URL]
+    python -m pipeline refresh [--start YYYY-MM-DD | --date YYYY-MM-DD] [--workers N] [--scheduler-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, date, datetime, time, timedelta
 
 import luigi
 
 from pipeline import config, progress, staging
 from pipeline.caches import forget_listings
+from pipeline.cli import console
+from pipeline.cli.run import add_scheduling
 from pipeline.errors import TerminalError
+from pipeline.luigid import check_scheduler
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.warehouse.backends import warehouse_backend
 from pipeline.warehouse.schema import MARKER_TABLE
@@ -28,11 +30,16 @@ def add_parser(sub) -> None:
                          help="first day to make sure of (default: the first day ever refreshed, else today)")
     refresh.add_argument("--now", type=datetime.fromisoformat, default=None,
                          help="the time to take as now, with its UTC offset (default: the clock)")
-    refresh.add_argument("--workers", type=int, default=1)
-    refresh.add_argument("--scheduler-url", default=None, help="luigid, e.g. http://127.0.0.1:8082")
+    refresh.add_argument("--date", type=date.fromisoformat, default=None,
+                         help="refresh this one day only (a backfill), not every day up to today")
+    add_scheduling(refresh)
 
 
 def command(args: argparse.Namespace) -> int:
+    if args.date is not None:
+        if args.start is not None:
+            raise TerminalError("refresh: give --date (one day) or --start (every day from it), not both")
+        return refresh_days(args.date, args.workers, args.scheduler_url, args.now, last=args.date)
     return refresh_days(args.start, args.workers, args.scheduler_url, args.now)
 
 
@@ -48,12 +55,25 @@ def first_refreshed_day() -> date | None:
     return date.fromisoformat(first.split(":", 1)[1]) if first else None
 
 
-def refresh_days(start: date | None, workers: int, scheduler_url: str | None, now: datetime | None = None) -> int:
-    """``RangeDaily`` over ``DailyRefresh`` up to today in ``[refresh] timezone``: every day from
-    ``start`` (default: the first day ever refreshed, else today; at most ``[refresh] days_back``
-    days back) that is not complete is run, missed days included. 0 when every one is complete."""
+def range_of_days(start: date, last: date, today: date):
+    """``RangeDaily`` over ``DailyRefresh`` from ``start`` to ``last``, ``today`` being today in ``[refresh] timezone``."""
     from luigi.tools.range import RangeDaily
 
+    from pipeline.tasks import DailyRefresh
+
+    # RangeDaily's "today" is UTC's: at 07:00 in Tokyo it is still yesterday there. Its clock is set to
+    # noon (UTC) of the local date instead, and its days_back to reach back to `start`, which it would
+    # otherwise drop in silence. param_name given: Luigi's default (None) draws a "not of type string" warning.
+    clock = int(datetime.combine(today, time(12), tzinfo=UTC).timestamp())
+    return RangeDaily(of=DailyRefresh, param_name="date", start=start, stop=last + timedelta(days=1), now=clock,
+                      days_back=max(config.refresh().days_back, (today - start).days + 1))
+
+
+def refresh_days(start: date | None, workers: int, scheduler_url: str | None, now: datetime | None = None,
+                 last: date | None = None) -> int:
+    """``RangeDaily`` over ``DailyRefresh`` up to today in ``[refresh] timezone`` (or up to ``last``): every day
+    from ``start`` (default: the first day ever refreshed, else today; at most ``[refresh] days_back``
+    days back) that is not complete is run, missed days included. 0 when every one is complete."""
     from pipeline.tasks import DailyRefresh
     from pipeline.tasks.refresh import local_today, summary_line, summary_target
 
@@ -66,26 +86,27 @@ def refresh_days(start: date | None, workers: int, scheduler_url: str | None, no
     if start is None:
         start = max(first_refreshed_day() or today, today - timedelta(days=days_back))
     if start > today:
-        raise TerminalError(f"refresh --start {start} is after today ({today} in [refresh] timezone "
-                            f"{config.refresh().timezone})")
-    # RangeDaily's "today" is UTC's: at 07:00 in Tokyo it is still yesterday there. Its clock is set to
-    # noon (UTC) of the local date instead, and its days_back to reach back to `start`, which it would
-    # otherwise drop in silence.
-    clock = int(datetime.combine(today, time(12), tzinfo=UTC).timestamp())
-    task = RangeDaily(of=DailyRefresh, start=start, stop=today + timedelta(days=1), now=clock,
-                      days_back=max(days_back, (today - start).days + 1))
+        raise TerminalError(f"refresh --{'date' if last else 'start'} {start} is after today ({today} in [refresh] "
+                            f"timezone {config.refresh().timezone}): a snapshot holds what the sources say when it is "
+                            f"taken; give a day up to {today}")
+    last = last or today
+    if console.log_path() is None:
+        console.start("refresh")
+    check_scheduler(scheduler_url)
+    task = range_of_days(start, last, today)
     kwargs = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
     progress.install()
     luigi.build([task], workers=workers, detailed_summary=True, worker_scheduler_factory=WorkerSchedulerFactory(),
                 **kwargs)
     forget_listings()
-    days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
+    days = [start + timedelta(days=i) for i in range((last - start).days + 1)]
     missing = [d for d in days if not DailyRefresh(date=d).complete()]
     for day in days:
         if day not in missing:
             print(summary_line(staging.read_json(summary_target(day))))
     if missing:
-        print("refresh did not complete: " + ", ".join(f"DailyRefresh({d})" for d in missing)
-              + "; rerun later: what each day was answered is stored and its plan kept", file=sys.stderr)
+        console.print_failure(console.failures(), "refresh did not complete: " + ", ".join(
+            f"DailyRefresh({d})" for d in missing) + "; rerun to continue: what each day was answered is stored and "
+            "its plan kept")
         return 1
     return 0

@@ -10,12 +10,13 @@ a run summary and exits non-zero, naming what failed, when anything did.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import luigi
 
 from pipeline import config, progress, staging
 from pipeline.caches import forget_listings
+from pipeline.cli import console
+from pipeline.luigid import check_scheduler
 from pipeline.scheduling import WorkerSchedulerFactory
 from pipeline.sources import answers, registry
 from pipeline.tasks.extract import ExtractPartition
@@ -27,16 +28,23 @@ from pipeline.warehouse.load import read_manifests
 
 def add_parser(sub) -> None:
     run = sub.add_parser("run", help="RunAll over every partition (or a chosen set)")
-    run.add_argument("--partitions", default="")
-    run.add_argument("--letters", default="")
+    add_selection(run)
     run.add_argument("--dry-run", action="store_true",
                      help="print the partitions, their targets and the SQL a run would send; change nothing")
     add_scheduling(run)
 
 
+def add_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--partitions", default="", help="comma-separated MSD partitions, e.g. A/A,B/D (default: every "
+                                                         "partition under [msd] root)")
+    parser.add_argument("--letters", default="", help="every partition under these first letters, e.g. A or AB")
+
+
 def add_scheduling(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--scheduler-url", default=None, help="luigid, e.g. http://127.0.0.1:8082 (default: local scheduler)")
+    parser.add_argument("--workers", type=int, default=1, help="tasks run at once, each in a process of its own")
+    parser.add_argument("--scheduler-url", default=None,
+                        help="luigid to schedule on, e.g. http://127.0.0.1:8082 (`make scheduler`); "
+                             "default: a local scheduler in this process")
 
 
 def command(args: argparse.Namespace) -> int:
@@ -87,8 +95,9 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
                        f"{spent['sent_total']}")
         if done:
             lines += source.summary(done)
-    for source in sources:
-        lines += source.notes()
+    if failed:  # a standing condition (a quota stop) explains what is left; after a whole run nothing is left
+        for source in sources:
+            lines += source.notes()
     lines.append(f"staging {staging.root()}; warehouse {redact(config.warehouse().url)}")
     if failed:
         lines.append("not complete: " + ", ".join(failed))
@@ -127,7 +136,11 @@ def tasks_to_run(before: dict[str, str | None]) -> tuple[int, int]:
 
 
 def build(run: RunAll, workers: int, scheduler_url: str | None, **luigi_options) -> int:
-    """Run ``run`` with Luigi, print the run summary; 0 when everything it selected is complete."""
+    """Run ``run`` with Luigi, print the run summary; 0 when everything it selected is complete. When something
+    failed, the last line printed is the first failure's cause (pipeline/cli/console.py)."""
+    if console.log_path() is None:
+        console.start("run")
+    check_scheduler(scheduler_url)
     progress.install()
     selected = run.selected_partitions()
     before = {p: stopped_at(p) for p in selected}
@@ -141,8 +154,8 @@ def build(run: RunAll, workers: int, scheduler_url: str | None, **luigi_options)
     print(summary)
     if not failed and run.complete():
         return 0
-    print(f"run did not succeed ({result.status.name}): " + (", ".join(failed) or "the warehouse step did not finish"),
-          file=sys.stderr)
+    console.print_failure(console.failures(), f"the run did not finish ({result.status.name}): "
+                          + (", ".join(failed) or "the warehouse step did not finish") + "; rerun to continue")
     return 1
 
 

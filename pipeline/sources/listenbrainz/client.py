@@ -6,7 +6,8 @@ its docs ask clients to wait ``Reset-In``. So the client waits when ``Remaining`
 most ``max_rate_limit_waits`` times in a row (then ``ListenBrainzRateLimitError``, transient), and sends
 ``Authorization: Token …`` when ``LISTENBRAINZ_TOKEN`` is set (required by ``metadata/lookup`` since Dec 2025;
 auth came and went on the others in 2026). 400 (an invalid id, too many items) and 401 are terminal, each
-one line naming the fix. 5xx and dropped connections are retried (pipeline/retrying.py), every attempt counted.
+one line naming the fix. 5xx and dropped connections are retried (pipeline/retrying.py), every attempt counted; then one line names
+the address setting (``service``, ``setting``: the musicbrainz source asks through its own).
 Used by the ``listenbrainz`` source and by the ``musicbrainz`` source's metadata lookups.
 """
 
@@ -23,11 +24,12 @@ from urllib.parse import urlsplit
 import requests
 
 from pipeline.errors import TerminalError, TransientError
-from pipeline.retrying import retrying_session
+from pipeline.retrying import ServiceUnreachableError, checked, connection_failure, retrying_session
 
 logger = logging.getLogger(__name__)
 
 TOKEN_ENV = "LISTENBRAINZ_TOKEN"
+API_URL_SETTING = "[listenbrainz] api_url (environment MUSIC_ETL_LISTENBRAINZ_API_URL)"
 USER_AGENT = "music-etl/1 (Million Song Dataset enrichment; https://github.com/music-etl/music-etl)"
 MAX_IDS = 1000  # popularity and metadata/recording: MAX_ITEMS_PER_GET in listenbrainz/webserver/views/api_tools.py
 MAX_LOOKUPS = 50  # metadata/lookup
@@ -80,8 +82,10 @@ def endpoint_of(url: str, method: str = "POST") -> str:
 
 class ListenBrainzClient:
     def __init__(self, api_url: str, token: str | None = None, timeout_s: float = 30.0, max_rate_limit_waits: int = 5,
-                 backoff_factor: float = 0.5, sleep: Callable[[float], None] = time.sleep):
+                 backoff_factor: float = 0.5, sleep: Callable[[float], None] = time.sleep, service: str = "ListenBrainz",
+                 setting: str = API_URL_SETTING):
         self.api_url = api_url.rstrip("/")
+        self.service, self.setting = service, setting  # who is asked, and where its address is set, for errors
         self.token, self.timeout_s, self.max_rate_limit_waits = token, timeout_s, max_rate_limit_waits
         self._sleep = sleep
         self.sent: Counter[str] = Counter()  # every request sent, by endpoint, retried attempts included
@@ -103,7 +107,10 @@ class ListenBrainzClient:
             pause = self._pause_until - time.monotonic()
             if pause > 0:
                 self._wait(pause)
-            response = self.session.post(f"{self.api_url}/1/{path.lstrip('/')}", json=body, timeout=self.timeout_s)
+            try:
+                response = self.session.post(f"{self.api_url}/1/{path.lstrip('/')}", json=body, timeout=self.timeout_s)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise ServiceUnreachableError(self.service, self.api_url, self.setting, connection_failure(exc)) from None
             self._pace(response)
             if response.status_code == 429:
                 if waits >= self.max_rate_limit_waits:
@@ -118,8 +125,7 @@ class ListenBrainzClient:
                 raise ListenBrainzBadRequestError(path, _message(response))
             if response.status_code == 401:
                 raise ListenBrainzTokenError(path, _message(response), bool(self.token))
-            if response.status_code >= 400:
-                raise ListenBrainzError(path, response.status_code, response.text)
+            checked(response, self.service, self.setting)
             try:
                 return response.json()
             except requests.JSONDecodeError as exc:

@@ -35,7 +35,8 @@ def musicbrainz_gateway() -> MusicBrainzGateway:
 
     def client():
         return ListenBrainzClient(settings.lookup_url, token_from_environment(), settings.timeout,
-                                  settings.max_rate_limit_waits)
+                                  settings.max_rate_limit_waits, service="MusicBrainz lookup (ListenBrainz's metadata API)",
+                                  setting="[musicbrainz] lookup_url (environment MUSIC_ETL_MUSICBRAINZ_LOOKUP_URL)")
     return MusicBrainzGateway(client, store_for("musicbrainz"))
 
 

@@ -44,8 +44,9 @@ class SpotifyTransientError(TransientError):
         what = f"stopped after {consecutive} consecutive failed requests" if consecutive else \
             f"{len(failures)} Spotify request(s) failed after retries"
         super().__init__(
-            f"partition {partition}: {what} ({shown}). Every answer received is stored: "
-            f"rerun the partition later and only the missing ones are asked.")
+            f"partition {partition}: {what} (Spotify: {shown}): the service is failing or the connection to it is. "
+            f"Every answer received is stored: rerun the partition later and only the missing ones are asked (if it "
+            f"persists, check [spotify] api_url, environment MUSIC_ETL_SPOTIFY_API_URL).")
 
 
 def enrich_partition(partition: str, songs: list[Song], gateway: SpotifyGateway, threshold: float = matching.DEFAULT_THRESHOLD,
