@@ -14,6 +14,7 @@ import sys
 
 from pipeline import config, staging, versioning
 from pipeline.partitions import discover_partitions
+from pipeline.redaction import redact_text
 from pipeline.sources import answers, registry
 from pipeline.sources.base import requests_sent
 from pipeline.tasks.extract import ExtractPartition
@@ -40,7 +41,9 @@ def _loaded_ids() -> dict[str, str] | None:
             return {}
         return dict(backend.query("SELECT msd_partition, load_id FROM etl_load_markers WHERE step = 'load'"))
     except Exception as exc:  # status must still print what is staged when the warehouse is unreachable
-        print(f"warehouse not readable, so the loaded column is unknown: {str(exc).strip()}", file=sys.stderr)
+        # A driver's message may quote the URL, or part of it: shown without its password.
+        reason = redact_text(str(exc).strip(), config.warehouse().url)
+        print(f"warehouse not readable, so the loaded column is unknown: {reason}", file=sys.stderr)
         return None
     finally:
         backend.close()

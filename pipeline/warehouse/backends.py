@@ -34,6 +34,7 @@ import orjson
 
 from pipeline import config, staging
 from pipeline.errors import TerminalError, TransientError
+from pipeline.redaction import redact_text, redact_url
 from pipeline.warehouse import schema
 from pipeline.warehouse.copy_text import CopyText
 from pipeline.warehouse.schema import DUCKDB, POSTGRESQL, REDSHIFT, Column, Table
@@ -50,7 +51,7 @@ class WarehouseConfigError(TerminalError):
 
 class WarehouseSessionLostError(TransientError):
     def __init__(self, url: str, cause: BaseException):
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        reason = redact_text((str(cause).strip().splitlines() or [type(cause).__name__])[0], url)
         super().__init__(
             f"the warehouse at {redact(url)} ended the session during a transaction ({reason}); nothing of it was "
             f"committed. Rerun; if it happens again, the server's log says why it ended the session.")
@@ -65,12 +66,9 @@ class StagedFileError(TerminalError):
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    """The URL without its password (userinfo, ``?password=``, any secret-named parameter), for logs and
+    errors: pipeline/redaction.py says how."""
+    return redact_url(url)
 
 
 def literal(value: str) -> str:
@@ -184,7 +182,7 @@ class DuckDBBackend(Backend):
         # duckdb:///data/w.duckdb is relative to the working folder, duckdb:////srv/w.duckdb absolute
         self.path = rest[1:] if rest.startswith("/") else rest
         if not self.path:
-            raise WarehouseConfigError(f"[warehouse] url `{url}` names no file; use duckdb:///data/warehouse.duckdb")
+            raise WarehouseConfigError(f"[warehouse] url `{redact(url)}` names no file; use duckdb:///data/warehouse.duckdb")
         self._con = None
         self._lock_wait_s = lock_wait_s
 
@@ -272,9 +270,9 @@ class PostgresBackend(Backend):
 
             try:
                 self._con = psycopg2.connect(self.dsn(), connect_timeout=10)
-            except psycopg2.OperationalError as exc:
+            except (psycopg2.OperationalError, psycopg2.ProgrammingError) as exc:  # unreachable; a DSN libpq refuses
                 raise WarehouseConfigError(
-                    f"cannot connect to the warehouse at {redact(self.url)}: {str(exc).strip()}. "
+                    f"cannot connect to the warehouse at {redact(self.url)}: {redact_text(str(exc).strip(), self.url)}. "
                     f"Check [warehouse] url (MUSIC_ETL_WAREHOUSE_URL) and that the server is up; "
                     f"the password comes from PGPASSWORD or ~/.pgpass") from None
         return self._con
