@@ -11,21 +11,24 @@ Deezer allows about 50 requests per 5 seconds per IP address, shared by every pr
 
 ``HostPacer`` keeps every process on the host under the rate: the send times of the last window
 live in a file under an exclusive ``flock``, so two workers, or two commands, never add up to
-more than the limit, and nobody sleeps longer than a window.
+more than the limit, and nobody sleeps longer than a window. The file is in a folder only the user
+can write (pipeline/private_files.py), opened without following a symbolic link, and must be the
+user's own; junk in it is replaced, never obeyed.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from pipeline.errors import TerminalError, TransientError
+from pipeline.private_files import open_private_file, private_folder
 from pipeline.retrying import retrying_session
 
 logger = logging.getLogger(__name__)
@@ -59,30 +62,66 @@ class DeezerRequestError(TerminalError):
         super().__init__(f"Deezer refused `{path}`: {message} (code {code}).")
 
 
+PACE_FILE_NAME = "deezer-pace"
+PACE_FILE_SETTING = "[deezer] pace_file (environment MUSIC_ETL_DEEZER_PACE_FILE)"
+
+
+def default_pace_file() -> str:
+    """``deezer-pace`` in this user's private folder (pipeline/private_files.py: beside a local staging
+    root, else in ``$XDG_RUNTIME_DIR``, else a 0700 folder of the user's in the temporary folder)."""
+    return os.path.join(private_folder("the folder of the Deezer pace file", PACE_FILE_SETTING), PACE_FILE_NAME)
+
+
 class HostPacer:
-    """At most ``limit`` requests per ``window_s`` from every process on this host that uses ``path``."""
+    """At most ``limit`` requests per ``window_s`` from every process on this host that uses ``path``
+    (blank: ``default_pace_file()``, found when the first request is paced).
+
+    The file is opened without following a symbolic link and must be this user's own (else
+    ``PrivateFileError``, naming the path and the fix); what it holds is only believed when it reads
+    as send times: junk is replaced, as are times more than a window ahead of the clock."""
 
     def __init__(self, path: str | None = None, limit: int = RATE_LIMIT, window_s: float = RATE_WINDOW_S,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
-        self.path = path or os.path.join(tempfile.gettempdir(), f"music-etl-deezer-pace-{os.getuid()}")
+        self._path = path or None
         self.limit, self.window_s = limit, window_s * (1 + PACE_MARGIN)
         self._clock, self._sleep = clock, sleep
         self.waited_s = 0.0
 
+    @property
+    def path(self) -> str:
+        if self._path is None:
+            self._path = default_pace_file()
+        return self._path
+
+    def _sent(self, data: bytes, now: float) -> list[float] | None:
+        """The send times of the current window, sorted; None when ``data`` is not what a pacer writes."""
+        if len(data) > 64 * (self.limit + 16):
+            return None
+        try:
+            times = [float(x) for x in data.decode("ascii").split()]
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if not all(math.isfinite(t) and t <= now + self.window_s for t in times):
+            return None  # a time no pacer on this clock wrote: obeyed, it could hold every request back for good
+        return sorted(t for t in times if t > now - self.window_s)
+
     def acquire(self) -> None:
         while True:
-            with open(self.path, "a+", encoding="ascii") as fh:
+            fd = open_private_file(self.path, "the Deezer pace file", PACE_FILE_SETTING)
+            with os.fdopen(fd, "r+b") as fh:
                 fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
-                fh.seek(0)
                 now = self._clock()
-                sent = [t for t in (float(x) for x in fh.read().split()) if t > now - self.window_s]
+                sent = self._sent(fh.read(), now)
+                if sent is None:
+                    logger.warning("the Deezer pace file %s held no send times; replaced", self.path)
+                    sent = []
                 if len(sent) < self.limit:
                     sent.append(now)
                     fh.seek(0)
                     fh.truncate()
-                    fh.write(" ".join(f"{t:.6f}" for t in sent))
+                    fh.write(" ".join(f"{t:.6f}" for t in sent).encode("ascii"))
                     return
-                wait = sent[0] + self.window_s - now
+                wait = sent[-self.limit] + self.window_s - now  # when one of the last ``limit`` leaves the window
             wait = max(wait, 0.001)
             self.waited_s += wait
             self._sleep(wait)

@@ -15,9 +15,11 @@ class deezer(luigi.Config):  # noqa: N801
     rate_limit = luigi.IntParameter(default=50, significant=False,
                                     description="requests per rate_window seconds for every process on this host")
     rate_window = luigi.FloatParameter(default=5.0, significant=False, description="seconds of Deezer's rate window")
-    pace_file = EnvironmentParameter("MUSIC_ETL_DEEZER_PACE_FILE", "", significant=False,
-                                     description="the file every process on the host paces through (blank: one in the "
-                                                 "system's temporary folder)")
+    pace_file = EnvironmentParameter(
+        "MUSIC_ETL_DEEZER_PACE_FILE", "", significant=False,
+        description="the file every process that names it paces through, opened only if it is your own and not a "
+                    "symbolic link (blank: deezer-pace in a folder only you can write: .private beside a local "
+                    "staging root, else $XDG_RUNTIME_DIR/music-etl, else music-etl-<uid> in the temporary folder)")
     timeout = luigi.FloatParameter(default=10.0, significant=False, description="seconds before one request is abandoned")
     search_limit = luigi.IntParameter(default=10, description="results per search")
     match_threshold = luigi.FloatParameter(default=0.80, description="lowest score (0..1) a candidate needs to match")
