@@ -215,6 +215,19 @@ def test_readme_queries_are_found():
     assert all(";" not in s and "--" not in s for s in statements)
 
 
+def test_setup_names_every_source_the_demo_plays():
+    """SETUP's demo section names each source the demo starts a stand-in for (every registered source), and
+    the refresh-demo step."""
+    from pipeline.sources import registry
+
+    with open(os.path.join(PROJECT_ROOT, "SETUP.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    section = text[text.index("## 1. The demo"):text.index("## 2.")]
+    played = [s.title for s in registry.registered()]
+    assert len(played) >= 4 and [t for t in played if t not in section] == []
+    assert "make refresh-demo" in section
+
+
 @pytest.mark.slow
 def test_refresh_demo_before_the_demo_says_to_run_it_first(tmp_path):
     env = dict(os.environ, MUSIC_ETL_MSD_ROOT=str(tmp_path / "msd"), MUSIC_ETL_STAGING_ROOT=str(tmp_path / "staging"),
