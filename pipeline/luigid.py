@@ -53,10 +53,11 @@ def check_scheduler(url: str | None, timeout_s: float = 5.0) -> None:
     if not url:
         return
     from pipeline.errors import TerminalError
+    from pipeline.redaction import redact_url
 
     why = why_not_answering(url, timeout_s / 2)  # a connect and a read: at most ``timeout_s`` in all
     if why is not None:
-        raise TerminalError(f"luigid at {url} does not answer ({why}): start it with `make scheduler` (or `luigid "
+        raise TerminalError(f"luigid at {redact_url(url)} does not answer ({why}): start it with `make scheduler` (or `luigid "
                             f"--port 8082`), fix --scheduler-url, or leave --scheduler-url out to run with the local "
                             f"scheduler")
 

@@ -59,7 +59,7 @@ def install() -> None:
 
         console.record_failure(_describe(task), exception)
         # The first line whole: a cause that names its fix is no use cut before the fix.
-        lines = (console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
+        lines = console.masked(console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
         print(f"  FAILED  {_describe(task)}: {lines[0]}", file=sys.stderr, flush=True)
 
     @luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
@@ -69,7 +69,7 @@ def install() -> None:
         # Its requires() raised while the graph was being built: the task and those downstream of it can never
         # run, and a worker kept alive ([worker] keep_alive) would wait for them for ever.
         console.record_failure(_describe(task), exception)
-        lines = (console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
+        lines = console.masked(console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
         print(f"  FAILED  {_describe(task)}: {lines[0]}", file=sys.stderr, flush=True)
         _stop_asking_for_work()
 

@@ -24,6 +24,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.retry import Retry
 
 from pipeline.errors import TerminalError, TransientError
+from pipeline.redaction import redact_url
 
 # Errors that mean no byte of the request reached the server.
 _NOT_SENT = (NewConnectionError, ConnectTimeoutError)
@@ -70,7 +71,7 @@ class ServiceUnreachableError(TransientError):
 
     def __init__(self, service: str, url: str, setting: str, reason: str):
         self.url, self.setting = url, setting
-        super().__init__(f"{service}: nothing answered at {url} ({reason}). Check {setting}; if it is right, the "
+        super().__init__(f"{service}: nothing answered at {redact_url(url)} ({reason}). Check {setting}; if it is right, the "
                          f"service is down: rerun later (every answer received so far is stored).")
 
 
@@ -79,7 +80,7 @@ class ServiceFailingError(TransientError):
 
     def __init__(self, service: str, url: str, setting: str, status: int):
         self.url, self.status = url, status
-        super().__init__(f"{service} answered HTTP {status} at {url}, through every retry: the service is failing; "
+        super().__init__(f"{service} answered HTTP {status} at {redact_url(url)}, through every retry: the service is failing; "
                          f"rerun later (every answer received so far is stored), or check {setting} if it should "
                          f"point elsewhere.")
 
@@ -89,7 +90,7 @@ class ServiceRefusedError(TerminalError):
 
     def __init__(self, service: str, url: str, setting: str, status: int):
         self.url, self.status = url, status
-        super().__init__(f"{service} answered HTTP {status} at {url}: that address does not serve its API. Check "
+        super().__init__(f"{service} answered HTTP {status} at {redact_url(url)}: that address does not serve its API. Check "
                          f"{setting}.")
 
 
@@ -107,8 +108,9 @@ def connection_failure(exc: requests.RequestException) -> str:
 
 
 def base_of(url: str) -> str:
-    """The address without its query (which may hold ids, never needed to find a wrong setting)."""
-    return url.split("?", 1)[0]
+    """The address without its query (which may hold ids, never needed to find a wrong setting) and without a
+    password it may carry."""
+    return redact_url(url.split("?", 1)[0])
 
 
 def checked(response: requests.Response, service: str, setting: str, understood: tuple[int, ...] = ()) -> requests.Response:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import multiprocessing
 import sys
+import time
 
 from pipeline.cli import console
 from pipeline.errors import TerminalError
@@ -63,10 +65,14 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def requests_counted() -> int:
-    """Requests this command sent to every source, from the ledgers (tasks write theirs whatever their end)."""
+def requests_counted(wait_s: float = 30.0) -> int:
+    """Requests this command sent to every source, from the ledgers. Task processes write their line as they end
+    (Ctrl-C reached them too, and Luigi sends SIGTERM to those still running): they are waited for first."""
     from pipeline.sources import answers, registry
 
+    deadline = time.monotonic() + wait_s
+    for child in multiprocessing.active_children():
+        child.join(max(deadline - time.monotonic(), 0))
     total = 0
     for source in registry.registered():
         try:
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         console.start(args.command, verbose=args.verbose)
         return _module(args.command).command(args)
     except TerminalError as exc:  # bad input or configuration: one line naming it and the fix
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {console.masked(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted; {requests_counted()} requests counted; rerun to continue", file=sys.stderr)

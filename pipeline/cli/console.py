@@ -35,6 +35,13 @@ def add_verbose(parser) -> None:
                         help="show Luigi's log on the screen too (it always goes to a file under [logs] dir)")
 
 
+class MaskingFormatter(logging.Formatter):
+    """Log lines without passwords: a driver's error, a traceback, may quote a URL whole."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return masked(super().format(record))
+
+
 def start(command: str, verbose: bool = False) -> str:
     """Send Luigi's log, the project's log lines and warnings of this process (and the workers it forks) to a file
     of this command's own; to the screen too when ``verbose``. Returns the file's path."""
@@ -53,7 +60,7 @@ def start(command: str, verbose: bool = False) -> str:
         handlers.append(logging.StreamHandler(sys.stderr))
     root = logging.getLogger()
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(MaskingFormatter(LOG_FORMAT))
         root.addHandler(handler)
     root.setLevel(logging.INFO)
     _handlers[:] = handlers
@@ -104,7 +111,7 @@ def record_failure(task: str, exception: BaseException) -> None:
     if path is None:
         return
     explained = explain(exception)
-    line = orjson.dumps({"task": task, "kind": type(exception).__name__, "message": explained or str(exception),
+    line = orjson.dumps({"task": task, "kind": type(exception).__name__, "message": masked(explained or str(exception)),
                          "terminal": isinstance(exception, TerminalError) or explained is not None,
                          "transient": isinstance(exception, TransientError)})
     # One write of one line per failure: appends from several processes do not interleave.
@@ -115,6 +122,13 @@ def record_failure(task: str, exception: BaseException) -> None:
         os.close(fd)
     logging.getLogger("pipeline.failures").error("%s failed:\n%s", task,
                                                  "".join(traceback.format_exception(exception)).rstrip())
+
+
+def masked(text: str) -> str:
+    """``text`` without a password any configured URL, or any URL it quotes, carries (drivers quote DSNs)."""
+    from pipeline.redaction import redact_text
+
+    return redact_text(text, config.warehouse().url, config.staging().root, config.answers().root)
 
 
 def failures() -> list[Failure]:

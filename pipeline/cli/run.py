@@ -169,7 +169,7 @@ def dry_run(partitions: str, letters: str) -> int:
     selected = RunAll(partitions=partitions, letters=letters).selected_partitions()
     print(f"MSD root {config.msd().root}\nstaging {staging.root()}\nwarehouse {redact(config.warehouse().url)}")
     for source in registry.enabled():
-        print(f"{source.title}: " + (", ".join(url for url, _ in source.endpoints()) or "no service asked"))
+        print(f"{source.title}: " + (", ".join(redact(url) for url, _ in source.endpoints()) or "no service asked"))
     off = [s.title for s in registry.registered() if s not in registry.enabled()]
     print(f"off ([sources] enabled): {', '.join(off)}\n" if off else "")
     to_load = []

@@ -24,6 +24,7 @@ import gzip
 import logging
 import os
 import re
+import sys
 import tempfile
 import time
 import zlib
@@ -167,6 +168,45 @@ class Backend:
         raise NotImplementedError
 
 
+class WarehouseLockedError(TerminalError):
+    def __init__(self, path: str, holder: int | None, waited_s: float):
+        super().__init__(f"warehouse {path} is still locked by {_process(holder)} after {waited_s:.0f} s: DuckDB lets "
+                         f"one process open the file. Close that program (a DuckDB shell, a notebook, another "
+                         f"`python -m pipeline` command) and rerun.")
+
+
+def lock_holder(message: str) -> int | None:
+    """The PID DuckDB names in its lock error ("Conflicting lock is held in /usr/bin/python3 (PID 4242)")."""
+    found = re.search(r"\(PID (\d+)\)", message)
+    return int(found.group(1)) if found else None
+
+
+def _process(pid: int | None) -> str:
+    if pid is None:
+        return "another process"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            command = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        command = ""
+    return f"PID {pid}" + (f" ({redact_text(command)[:120]})" if command else "")
+
+
+def _same_command(pid: int | None) -> bool:
+    """Whether ``pid`` is a worker of this very command (Luigi forks them in its process group)."""
+    if pid is None:
+        return False
+    try:
+        return os.getpgid(pid) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def _say(line: str) -> None:
+    logger.warning("%s", line)
+    print(line, file=sys.stderr, flush=True)
+
+
 class DuckDBBackend(Backend):
     @staticmethod
     def unreadable_file_errors() -> tuple[type[BaseException], ...]:
@@ -195,13 +235,22 @@ class DuckDBBackend(Backend):
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
             # One process may hold the file; another worker's load may have it for a moment.
             deadline = time.monotonic() + self._lock_wait_s
+            said = False
             while True:
                 try:
                     self._con = duckdb.connect(self.path)
                     break
                 except duckdb.IOException as exc:
-                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    if "lock" not in str(exc).lower():
                         raise
+                    holder = lock_holder(str(exc))
+                    if time.monotonic() > deadline:
+                        raise WarehouseLockedError(self.path, holder, self._lock_wait_s) from None
+                    if not said and not _same_command(holder):
+                        said = True  # the wait is said once, when it starts; a worker of this command is not news
+                        _say(f"warehouse {self.path} is locked by {_process(holder)}: waiting up to "
+                             f"{self._lock_wait_s:.0f} s for it to let go (close that program, or stop it, if it "
+                             f"should not hold the file)")
                     time.sleep(0.2)
         return self._con
 

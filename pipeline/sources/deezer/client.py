@@ -27,13 +27,16 @@ from collections import Counter
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import requests
+
 from pipeline.errors import TerminalError, TransientError
 from pipeline.private_files import open_private_file, private_folder
-from pipeline.retrying import retrying_session
+from pipeline.retrying import ServiceUnreachableError, checked, connection_failure, retrying_session
 
 logger = logging.getLogger(__name__)
 
 DEEZER_API_URL = "https://api.deezer.com/"
+API_URL_SETTING = "[deezer] api_url (environment MUSIC_ETL_DEEZER_API_URL)"
 RATE_LIMIT, RATE_WINDOW_S = 50, 5.0
 # The pacer's window is this much longer than the server's: a request is counted here when it leaves and
 # there when it arrives, and the difference must not push one over the limit at a window's edge.
@@ -155,8 +158,11 @@ class DeezerClient:
         quota_waits = busy = 0
         while True:
             self.pacer.acquire()
-            response = self.session.get(self.api_url + path, params=params, timeout=self.timeout_s)
-            response.raise_for_status()
+            try:
+                response = self.session.get(self.api_url + path, params=params, timeout=self.timeout_s)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise ServiceUnreachableError("Deezer", self.api_url, API_URL_SETTING, connection_failure(exc)) from None
+            checked(response, "Deezer", API_URL_SETTING)
             body = response.json()
             error = body.get("error") if isinstance(body, dict) else None
             if not error:
