@@ -43,7 +43,7 @@ $(CHECKOV):
 # moto, PostgreSQL and subprocesses. TEST_WORKERS=0 runs them in this one process.
 TEST_WORKERS ?= 2
 
-# The whole suite: what .ci/run and the README run (about 3 minutes on 2 cores, BENCHMARKS.md).
+# The whole suite: what .ci/run and the README run (about 5 minutes on 2 cores: README, "Tests and benchmarks").
 test: setup-env $(CHECKOV)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
