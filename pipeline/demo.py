@@ -11,7 +11,6 @@ A second run finds every target complete and changes nothing in the warehouse.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
@@ -19,20 +18,20 @@ import time
 from datetime import date
 
 from pipeline import config
-from pipeline.cli import status
+from pipeline.cli import PlainParser, status
 from pipeline.cli.run import build
 from pipeline.errors import TerminalError
 from pipeline.report.render import write_report
 from pipeline.sources import registry
 from pipeline.tasks.run_all import RunAll
-from pipeline.warehouse.backends import DuckDBBackend
+from pipeline.warehouse.backends import DuckDBBackend, redact
 
 
 def demo_warehouse() -> str | None:
     """The configured warehouse URL when it is the embedded DuckDB the demo runs on; else None, said on stderr."""
     url = config.warehouse().url
     if not url.startswith("duckdb:"):
-        print(f"The demo runs on the embedded DuckDB warehouse; [warehouse] url is {url}.", file=sys.stderr)
+        print(f"The demo runs on the embedded DuckDB warehouse; [warehouse] url is {redact(url)}.", file=sys.stderr)
         return None
     return url
 
@@ -90,7 +89,7 @@ def _print_queries(url: str, sources) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.demo", description=__doc__.split("\n\n")[0])
+    parser = PlainParser(prog="python -m pipeline.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["development", "extended"], default="development",
                         help="what the Spotify sandbox's app may see (development: 2026's default for new apps)")
     parser.add_argument("--workers", type=int, default=2)
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = demo_sources(args.sources)
     if url is None or sources is None:
         return 2
-    print(f"MSD sample {msd_root}; warehouse {url}", flush=True)
+    print(f"MSD sample {msd_root}; warehouse {redact(url)}", flush=True)
     started = time.monotonic()
     with sandboxes(sources, msd_root, args.mode, args.latency_ms) as running:
         code = build(RunAll(), args.workers, None, log_level="WARNING")

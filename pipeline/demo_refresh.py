@@ -17,7 +17,6 @@ refreshes that day instead (a backfill, when it is before the last one).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 import luigi
 
 from pipeline import config
+from pipeline.cli import PlainParser
 from pipeline.demo import demo_sources, demo_warehouse, print_received, report_path, sandboxes
 from pipeline.errors import TerminalError
 from pipeline.report.render import write_report
@@ -104,7 +104,7 @@ def print_warehouse(sources) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.demo_refresh", description=__doc__.split("\n\n")[0])
+    parser = PlainParser(prog="python -m pipeline.demo_refresh", description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["development", "extended"], default="development",
                         help="what the Spotify sandbox's app may see (as make demo's SPOTIFY_MODE; extended: popularity)")
     parser.add_argument("--workers", type=int, default=2)

@@ -90,11 +90,13 @@ def run_summary(before: dict[str, str | None], after: dict[str, str | None]) -> 
         matched = sum((m.get("statuses") or {}).get("matched", 0) for m in done)
         spent = answers.total_spent(source.name)
         lines.append(f"{source.title}: matched {matched}" + (f" of {asked} ({matched / asked:.1%})" if asked else "")
-                     + f", requests sent by this command {spent['this_command']} (every one: retries, rate-limited "
-                       f"and token requests included; failed and interrupted tasks' too), by every command so far "
+                     + f", requests sent by this command {spent['this_command']}, by every command so far "
                        f"{spent['sent_total']}")
         if done:
             lines += source.summary(done)
+    if sources:
+        lines.append("(requests: every one sent, retries, rate-limited and token requests included, failed and "
+                     "interrupted tasks' too)")
     if failed:  # a standing condition (a quota stop) explains what is left; after a whole run nothing is left
         for source in sources:
             lines += source.notes()
