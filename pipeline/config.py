@@ -146,15 +146,23 @@ class staging(luigi.Config):  # noqa: N801
                                 description="where stage outputs go: a local folder or s3://bucket/prefix")
 
 
-def answers_beside_staging() -> str:
-    """``answers`` in the folder that holds the staging root (``data/staging`` → ``data/answers``): the answers
-    are not inside it, so a mistyped staging root (``data/stagin``) still finds them."""
+def beside_staging(name: str, on_s3: str | None = None) -> str:
+    """``name`` in the folder that holds the staging root (``data/staging`` → ``data/answers``); with staging on S3,
+    the same place in its bucket, or ``on_s3`` (a local folder) when given."""
     root = staging().root.rstrip("/")
     if root.startswith("s3://"):
+        if on_s3 is not None:
+            return on_s3
         bucket, _, prefix = root[len("s3://"):].partition("/")
         parent = prefix.rpartition("/")[0]
-        return f"s3://{bucket}/{parent + '/' if parent else ''}answers"
-    return os.path.join(os.path.dirname(os.path.normpath(root)), "answers")
+        return f"s3://{bucket}/{parent + '/' if parent else ''}{name}"
+    return os.path.join(os.path.dirname(os.path.normpath(root)), name)
+
+
+def answers_beside_staging() -> str:
+    """``answers`` beside the staging root, not inside it, so a mistyped staging root (``data/stagin``) still
+    finds them."""
+    return beside_staging("answers")
 
 
 class answers(luigi.Config):  # noqa: N801
@@ -167,12 +175,9 @@ class answers(luigi.Config):  # noqa: N801
 
 
 def logs_beside_staging() -> str:
-    """``logs`` in the folder that holds a local staging root (``data/staging`` → ``data/logs``); with staging on
-    S3, ``data/logs`` here: a log is this machine's record of its own commands."""
-    root = staging().root.rstrip("/")
-    if root.startswith("s3://"):
-        return os.path.join("data", "logs")
-    return os.path.join(os.path.dirname(os.path.normpath(root)), "logs")
+    """``logs`` beside a local staging root (``data/logs``); with staging on S3, ``data/logs`` here: a log is this
+    machine's record of its own commands."""
+    return beside_staging("logs", on_s3=os.path.join("data", "logs"))
 
 
 class logs(luigi.Config):  # noqa: N801

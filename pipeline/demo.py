@@ -88,13 +88,21 @@ def _print_queries(url: str, sources) -> None:
         con.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = PlainParser(prog="python -m pipeline.demo", description=__doc__.split("\n\n")[0])
+def demo_parser(prog: str, doc: str) -> PlainParser:
+    """The options the demo and `make refresh-demo` share: what the sandboxes play, how many workers."""
+    parser = PlainParser(prog=prog, description=doc.split("\n\n")[0])
     parser.add_argument("--mode", choices=["development", "extended"], default="development",
-                        help="what the Spotify sandbox's app may see (development: 2026's default for new apps)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--sources", default="", help="enrichment sources (default: every source: each has its stand-in)")
+                        help="what the Spotify sandbox's app may see (development: 2026's default for new apps; "
+                             "extended: popularity too; make's SPOTIFY_MODE)")
+    parser.add_argument("--workers", type=int, default=2, help="tasks run at once")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="each sandbox answer's delay")
+    parser.add_argument("--sources", default="", help="enrichment sources (default: every source: each has its "
+                                                      "stand-in); refresh-demo takes those the demo ran with")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = demo_parser("python -m pipeline.demo", __doc__)
     args = parser.parse_args(argv)
 
     msd_root = config.msd().root

@@ -27,8 +27,7 @@ from zoneinfo import ZoneInfo
 import luigi
 
 from pipeline import config
-from pipeline.cli import PlainParser
-from pipeline.demo import demo_sources, demo_warehouse, print_received, report_path, sandboxes
+from pipeline.demo import demo_parser, demo_sources, demo_warehouse, print_received, report_path, sandboxes
 from pipeline.errors import TerminalError
 from pipeline.report.render import write_report
 from pipeline.warehouse.backends import DuckDBBackend, warehouse_backend
@@ -104,12 +103,7 @@ def print_warehouse(sources) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = PlainParser(prog="python -m pipeline.demo_refresh", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=["development", "extended"], default="development",
-                        help="what the Spotify sandbox's app may see (as make demo's SPOTIFY_MODE; extended: popularity)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--sources", default="", help="the sources the demo ran with (default: every source)")
+    parser = demo_parser("python -m pipeline.demo_refresh", __doc__)
     parser.add_argument("--day", type=date.fromisoformat, default=None,
                         help="refresh this day (YYYY-MM-DD, up to today) instead of the next one")
     args = parser.parse_args(argv)

@@ -433,3 +433,32 @@ def read_pty(command: list[str], env: dict, timeout_s: float = 300) -> str:
     os.close(master)
     assert process.wait(timeout=timeout_s) == 0, out.decode(errors="replace")[-3000:]
     return out.decode(errors="replace")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on once this returns (a server may take it; a test of a refused
+    connection uses it as it is)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_luigid(state_path, **popen_kwargs):
+    """A luigid on a free loopback port with its state file at ``state_path``: (the process, its URL), once its
+    API answers (pipeline/luigid.py ``wait``, as `make scheduler` waits), else the test fails."""
+    import subprocess
+
+    from pipeline.luigid import wait
+
+    port = free_port()
+    popen_kwargs.setdefault("stdout", subprocess.DEVNULL)
+    popen_kwargs.setdefault("stderr", subprocess.DEVNULL)
+    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "luigid"), "--port", str(port),
+                               "--address", "127.0.0.1", "--state-path", str(state_path)], **popen_kwargs)
+    url = f"http://127.0.0.1:{port}"
+    if not wait(url, server.pid, 30):
+        server.kill()
+        pytest.fail("luigid did not start")
+    return server, url

@@ -8,7 +8,6 @@ import http.server
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,15 +20,9 @@ import pytest
 from pipeline.cli import console
 from pipeline.errors import TerminalError, TransientError
 from pipeline.retrying import ServiceFailingError, ServiceUnreachableError
-from tests.conftest import PROJECT_ROOT, subprocess_env_for_deezer
+from tests.conftest import PROJECT_ROOT, free_port, subprocess_env_for_deezer
 
 PYTHON = os.path.join(os.path.dirname(sys.executable), "python")
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens once it is closed
 
 
 def _env(tmp_path, sample_root, **extra) -> dict[str, str]:
@@ -82,7 +75,7 @@ def test_a_run_shows_its_tasks_and_summary_and_keeps_luigis_log_in_a_file(tmp_pa
 
 @pytest.mark.slow
 def test_an_unreachable_source_is_the_last_line_naming_its_address_setting(tmp_path, sandboxed):
-    port = _closed_port()
+    port = free_port()
     failed = _command(sandboxed | {"MUSIC_ETL_DEEZER_API_URL": f"http://127.0.0.1:{port}/"}, "run", "--partitions",
                       "A/A")
     assert failed.returncode == 1
@@ -123,7 +116,7 @@ def test_every_source_names_its_address_setting_when_nothing_answers_or_it_fails
     from pipeline.sources.musicbrainz.tasks import musicbrainz_gateway
 
     luigi_config.set("deezer", pace_file=str(tmp_path / "pace"))
-    closed = f"http://127.0.0.1:{_closed_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     luigi_config.set("musicbrainz", lookup_url=closed)
     asks = {
         "[deezer] api_url (environment MUSIC_ETL_DEEZER_API_URL)":
@@ -181,7 +174,7 @@ def test_ctrl_c_ends_with_one_line_counting_the_requests(tmp_path, sample_root, 
 
 def test_s3_staging_without_aws_credentials_is_one_line(tmp_path, sample_root):
     env = _env(tmp_path, sample_root, MUSIC_ETL_STAGING_ROOT="s3://music-etl-staging/staging",
-               MUSIC_ETL_S3_ENDPOINT_URL=f"http://127.0.0.1:{_closed_port()}", AWS_EC2_METADATA_DISABLED="true",
+               MUSIC_ETL_S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}", AWS_EC2_METADATA_DISABLED="true",
                AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
                MUSIC_ETL_LOGS_DIR=str(tmp_path / "logs"))
     for command in (["status"], ["run", "--partitions", "A/A"]):
@@ -193,7 +186,7 @@ def test_s3_staging_without_aws_credentials_is_one_line(tmp_path, sample_root):
 
 
 def test_a_luigid_that_does_not_answer_is_one_line_before_anything_is_scheduled(tmp_path, sample_root):
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     env = _env(tmp_path, sample_root)
     for command in (["run", "--partitions", "A/A"], ["refresh"]):
         result = _command(env, *command, "--scheduler-url", url, timeout=120)

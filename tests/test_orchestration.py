@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,36 +24,17 @@ from tests.conftest import (
     read_pty,
     run_luigi,
     staged_manifest,
+    start_luigid,
     subprocess_env_for_deezer,
 )
 
 BIN = os.path.dirname(sys.executable)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def luigid(tmp_path):
-    port = free_port()
-    server = subprocess.Popen([os.path.join(BIN, "luigid"), "--port", str(port), "--address", "127.0.0.1",
-                               "--state-path", str(tmp_path / "luigid-state.pickle")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/task_list", timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("luigid did not start")
-    yield port
+    server, url = start_luigid(tmp_path / "luigid-state.pickle")
+    yield int(url.rsplit(":", 1)[1])
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=10)
 

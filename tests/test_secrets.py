@@ -19,13 +19,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, deezer_cfg_lines, subprocess_env_for_deezer
+from tests.conftest import PROJECT_ROOT, deezer_cfg_lines, start_luigid, subprocess_env_for_deezer
 
 BIN = os.path.dirname(sys.executable)
 MARKER_USERINFO, MARKER_QUERY, MARKER_KEYWORD, MARKER_ENVIRONMENT = "MARKERPW1", "MARKERPW2", "MARKERPW3", "MARKERPW4"
@@ -85,36 +84,15 @@ def files_text(folder) -> str:
                    for n in names if os.path.isfile(os.path.join(here, n)))
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def luigid_with_state(tmp_path, commands):
     """A luigid whose state file and log are in the test's folder, reading the commands' configuration (a
     failed task is not retried); ``stop()`` makes it write its state."""
-    port = free_port()
     state = tmp_path / "luigid" / "state.pickle"
     state.parent.mkdir()
     log = open(tmp_path / "luigid" / "luigid.log", "wb")  # noqa: SIM115 - open for the server's lifetime
-    server = subprocess.Popen([os.path.join(BIN, "luigid"), "--port", str(port), "--address", "127.0.0.1",
-                               "--state-path", str(state)], cwd=tmp_path / "luigid", stdout=log, stderr=log,
-                              env=dict(os.environ, LUIGI_CONFIG_PATH=str(commands.cfg)))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/task_list", timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("luigid did not start")
+    server, url = start_luigid(state, cwd=tmp_path / "luigid", stdout=log, stderr=log,
+                               env=dict(os.environ, LUIGI_CONFIG_PATH=str(commands.cfg)))
 
     def stop():
         if server.poll() is None:
