@@ -50,6 +50,11 @@ class Source:
     refreshes = False  # takes part in the daily refresh (refresh_* below); needs matches and primary_artist_id
     colour = "#777777"  # its colour in the report's figures
     terms = ""  # the terms its data comes under, said wherever it is shown or exported
+    # Which of its facts a researcher may republish: the data licence (an SPDX id such as CC0-1.0, or blank when
+    # only the service's terms apply), where it is written, and whether `export --open-only` keeps its columns.
+    data_licence = ""
+    licence_url = ""
+    republishable = False
 
     # --- what it owns -----------------------------------------------------------------------
 
@@ -142,6 +147,12 @@ class Source:
 
     def notes(self) -> list[str]:
         """Standing conditions a summary should say (a quota stop with the time it lifts)."""
+        return []
+
+    def provenance(self) -> list[dict]:
+        """The external data its stages use, as each stage's manifest records it and the report prints it: a dump
+        (``{"kind": "dump", "name": file name, "date": its date, "sha256": …, "location": where it was read}``) or a
+        service (``{"kind": "api", "host": "api.deezer.com"}``), from the settings in force."""
         return []
 
     def example_queries(self) -> list[tuple[str, str]]:
