@@ -34,6 +34,7 @@ from pipeline.standins.listenbrainz_sandbox import (
 from pipeline.standins.msd_sample import REAL, SampleGenerator, generate_sample, identity_record
 from pipeline.standins.musicbrainz_world import (
     DEMO_SEED,
+    GENRES,
     build_world,
     combined_lookup,
     loose_key,
@@ -503,3 +504,53 @@ def test_lookup_with_a_release_and_the_get_form(lb, world, identities):
     nothing = requests.get(f"{server.url}/1/metadata/lookup/", headers=AUTH, timeout=5,
                            params={"artist_name": "Nobody At All", "recording_name": "No Such Song"})
     assert nothing.status_code == 200 and nothing.json() == {}
+
+
+@pytest.mark.slow
+def test_years_are_known_for_most_songs_msd_has_none_for_never_after_2011_and_tags_have_votes():
+    import re
+
+    idents = real_identities(2000, 3)
+    world = build_world(idents, seed=3)
+    songs = [(i.get("year"), world.recordings[world.truth[i["track_id"]]]) for i in idents if world.truth[i["track_id"]]]
+    yearless = [rec for year, rec in songs if not year]
+    assert 0.15 <= len(yearless) / len(songs) <= 0.3  # the sample's MSD year 0, as in real files
+    assert 0.75 <= sum(1 for rec in yearless if rec.first_release_year) / len(yearless) <= 0.95  # some have none
+    for year, rec in songs:
+        release = world.releases[rec.release_mbid]
+        if rec.first_release_date:  # served only whole, and then its year is the first release year
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", rec.first_release_date)
+            assert int(rec.first_release_date[:4]) == rec.first_release_year
+        if rec.first_release_year:
+            assert rec.first_release_year <= 2010 and (not year or rec.first_release_year <= year)
+        if release.year and rec.first_release_year:
+            assert rec.first_release_year <= release.year  # the recording is on it
+        if year:
+            assert release.year == year  # MSD's year came from MusicBrainz's release
+    dated = [rec for _, rec in songs if rec.first_release_year]
+    assert 0.15 <= sum(1 for rec in dated if not rec.first_release_date) / len(dated) <= 0.35  # a partial date
+    assert 0.03 <= sum(1 for y, rec in songs if y and rec.first_release_year != y) / len(songs) <= 0.15  # earlier
+    untagged = sum(1 for _, rec in songs if not rec.tags) / len(songs)
+    assert 0.2 <= untagged <= 0.5
+    tags = [t for _, rec in songs for t in rec.tags] + [t for ts in world.artist_tags.values() for t in ts]
+    assert all(count >= 1 for _, count in tags) and max(c for _, c in tags) > 10
+    assert {t for t, _ in tags} - set(GENRES)  # free tags beside the genres
+
+
+def test_metadata_serves_the_whole_first_release_date_the_release_year_and_tags_with_genre_ids(lb, world):
+    server = lb()
+    partial = next(r for r in world.recordings.values() if r.first_release_year and not r.first_release_date)
+    whole = next(r for r in world.recordings.values() if r.first_release_date and world.artist_tags.get(r.artist_mbids[0]))
+    body = requests.post(f"{server.url}/1/metadata/recording/", timeout=5, json={
+        "recording_mbids": [partial.mbid, whole.mbid], "inc": "artist release tag"}).json()
+    assert "first_release_date" not in body[partial.mbid]["recording"]  # only a whole date is served
+    assert body[whole.mbid]["recording"]["first_release_date"] == whole.first_release_date
+    release = world.releases[whole.release_mbid]
+    assert body[whole.mbid]["release"].get("year") == release.year
+    tags = body[whole.mbid]["tag"]
+    assert [(t["tag"], t["count"]) for t in tags["artist"]] == world.artist_tags[whole.artist_mbids[0]]
+    assert all(t["artist_mbid"] == whole.artist_mbids[0] for t in tags["artist"])
+    assert [(t["tag"], t["count"]) for t in tags["recording"]] == whole.tags
+    assert [(t["tag"], t["count"]) for t in tags["release_group"]] == world.release_group_tags[release.release_group_mbid]
+    for t in tags["recording"] + tags["artist"] + tags["release_group"]:
+        assert ("genre_mbid" in t) == (t["tag"] in GENRES)  # a free tag ("seen live") is no genre

@@ -13,10 +13,14 @@ data (metabrainz/listenbrainz-server at 0a119846, 2026-08-21):
   (``popularity_needs_token=True`` plays the day it comes back).
 * ``POST /1/metadata/recording/`` ``{"recording_mbids": [...], "inc": "artist release tag"}``: an object keyed by
   the (lower-case) MBID of every recording MusicBrainz holds, canonical or not: ``recording`` (name, rels, isrcs,
-  length in ms when known, first_release_date), and as ``inc`` asks ``artist`` (credit name, artist_credit_id,
-  artists with artist_mbid, join_phrase, type, area…), ``release`` (mbid, name, release_group_mbid, year…) and
-  ``tag``. Ids it does not hold, merged-away ones included (``mb_metadata_cache`` has no redirects), are left
-  out. ``GET`` with ``?recording_mbids=a,b&inc=…`` too.
+  length in ms when known, ``first_release_date`` ``YYYY-MM-DD`` only when the whole date is known: the cache
+  joins year, month and day with ``||``, so a partial date gives none), and as ``inc`` asks ``artist`` (credit
+  name, artist_credit_id, artists with artist_mbid, join_phrase, type, area…), ``release`` (the canonical
+  release: mbid, name, release_group_mbid, ``year`` of its first release date when known…) and ``tag``
+  (``{"recording": [...], "artist": [...], "release_group": [...]}``, each ``{tag, count}`` plus ``genre_mbid``
+  for a tag MusicBrainz lists as a genre, artist tags with their ``artist_mbid``; empty lists for none). Ids it
+  does not hold, merged-away ones included (``mb_metadata_cache`` has no redirects), are left out. ``GET`` with
+  ``?recording_mbids=a,b&inc=…`` too.
 * ``POST /1/metadata/lookup/`` ``{"recordings": [{"artist_name", "recording_name", "release_name"?}]}`` (50 at
   most, a token required): a list in input order; each item echoes ``artist_name_arg``, ``recording_name_arg``,
   ``release_name_arg`` (null when not sent) and ``index``, and a match adds ``recording_mbid``,
@@ -52,7 +56,7 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline.standins.loopback import LoopbackServer
-from pipeline.standins.musicbrainz_world import DEMO_SEED, MusicBrainzWorld, WorldRecording, build_world, is_uuid
+from pipeline.standins.musicbrainz_world import DEMO_SEED, GENRES, MusicBrainzWorld, WorldRecording, build_world, is_uuid
 
 SANDBOX_TOKEN = "sandbox-listenbrainz-token"
 MAX_ITEMS_PER_GET = 1000  # listenbrainz/webserver/views/api_tools.py
@@ -433,12 +437,15 @@ def metadata(world: MusicBrainzWorld, rec: WorldRecording, incs: list[str]) -> d
         out["artist"] = {"name": rec.artist_credit_name, "artist_credit_id": rec.artist_credit_id, "artists": artists}
     if "tag" in incs:
         def tag(name: str, count: int) -> dict:
-            return {"tag": name, "count": count, "genre_mbid": str(uuid.uuid5(_GENRE_NAMESPACE, name))}
+            # MusicBrainz's genres carry their id; a free tag ("seen live") has none (a LEFT JOIN on genre there).
+            return {"tag": name, "count": count, **({"genre_mbid": str(uuid.uuid5(_GENRE_NAMESPACE, name))}
+                                                    if name in GENRES else {})}
 
         out["tag"] = {"recording": [tag(t, c) for t, c in rec.tags],
                       "artist": [{**tag(t, c), "artist_mbid": m} for m in dict.fromkeys(rec.artist_mbids)
                                  for t, c in world.artist_tags.get(m, [])],
-                      "release_group": [tag(t, c + 3) for t, c in rec.tags[:2]]}
+                      "release_group": [tag(t, c) for t, c in
+                                        world.release_group_tags.get(world.releases[rec.release_mbid].release_group_mbid, [])]}
     if "release" in incs:
         release = world.releases[rec.release_mbid]
         data = {"mbid": release.mbid, "release_group_mbid": release.release_group_mbid, "name": release.name,

@@ -28,6 +28,12 @@ deterministically for a seed, what an enrichment meets in MusicBrainz and Listen
   live or re-recorded take), and MSD tracks that share another track's names but not its length (>10 s off)
   are lacking too: the lookup answers such songs with confidence, and only the length gives it away (1-2% of
   all songs).
+* Years (``first_release_year``, ``first_release_date``, ``WorldRelease.year``): MusicBrainz's first release of
+  each recording, never after MSD's 2011 freeze: MSD's year, or a year or three before it (a single first);
+  for songs MSD has no year for, a year for most, nothing for some. ListenBrainz serves the whole date only
+  (a quarter are partial); the canonical release is dated for MSD's years and for most of the others.
+* Tags: 0-3 genres per recording and per artist with vote counts (``tags``, ``artist_tags``), some free tags
+  ("seen live") that are no genre; many recordings and artists have none.
 * Popularity (``recording_popularity``, ``artist_popularity``): cumulative all-time counts that grow day by day,
   skewed (a few huge, most small), users ≤ listens, deterministic from (seed, mbid, day); None for ~6% of
   canonical recordings nobody listened to and for every merged or non-canonical id (ListenBrainz keys counts
@@ -79,8 +85,16 @@ POPULARITY_EPOCH = date(2026, 12, 1)
 
 _TIER_ORIGINAL, _TIER_OTHER = 10_000, 40_000_000  # release scores: originals rank before every other release
 
-_GENRES = ["rock", "pop", "jazz", "soul", "hip hop", "electronic", "folk", "country", "punk", "metal", "blues",
+GENRES = ["rock", "pop", "jazz", "soul", "hip hop", "electronic", "folk", "country", "punk", "metal", "blues",
            "reggae", "latin", "classical", "r&b", "indie rock", "alternative rock", "house", "ambient", "funk"]
+# Folksonomy tags MusicBrainz does not list as genres: served without a genre_mbid.
+_FREE_TAGS = ["seen live", "british", "american", "90s", "80s", "female vocalists", "favorites", "singer-songwriter",
+              "cover", "love", "instrumental", "german"]
+# Years and dates MusicBrainz knows of a recording's first release, for recordings of MSD songs:
+NO_DATE_SHARE_OF_YEARLESS = 0.15  # of songs MSD has no year for, MusicBrainz knows no release date either
+PARTIAL_DATE_SHARE = 0.25  # only the year (or year and month): ListenBrainz's first_release_date is then absent
+EARLIER_RELEASE_SHARE = 0.08  # first out a year or three before the album MSD names (a single, an earlier album)
+DATED_RELEASE_SHARE_OF_YEARLESS = 0.6  # of releases MSD has no year for, MusicBrainz dates the release today
 _AREAS = ["United States", "United Kingdom", "France", "Germany", "Brazil", "Jamaica", "Iceland", "Sweden",
           "Canada", "Spain", "Japan", "Finland", "Italy", "Argentina"]
 _VA_COMPILATIONS = ["Now That's What I Call Music! 12", "Hits of the Year", "The Best Summer Album… Ever!",
@@ -231,7 +245,8 @@ class WorldRecording:  # noqa: PLR0902 - what the metadata endpoint tells about 
     artist_names: list[tuple[str, str]] = field(default_factory=list)  # (name as credited, join phrase)
     isrcs: list[str] = field(default_factory=list)
     tags: list[tuple[str, int]] = field(default_factory=list)
-    first_release_date: str | None = None
+    first_release_date: str | None = None  # YYYY-MM-DD, as ListenBrainz serves it: None unless the whole date is known
+    first_release_year: int | None = None  # the year of MusicBrainz's first release date, known even when partial
 
 
 @dataclass(frozen=True)
@@ -265,6 +280,7 @@ class MusicBrainzWorld:  # noqa: PLR0902 - MusicBrainz and ListenBrainz have thi
     patterns: dict[str, list[str]] = field(default_factory=dict)  # MSD track_id -> the quirks it meets
     never_listened: set[str] = field(default_factory=set)
     artist_tags: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    release_group_tags: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     def __post_init__(self):
         self._dump_rows, self._canonical_redirects = _post_process(self.rows)
@@ -408,6 +424,7 @@ class _Builder:
         self.by_name: dict[str, tuple[str, str]] = {}  # casefolded name -> (mbid, the MSD string that made it)
         self.by_msd_artist: dict[str, str] = {}  # Echo Nest artist id -> MusicBrainz artist
         self.artist_tags: dict[str, list[tuple[str, int]]] = {}
+        self.release_group_tags: dict[str, list[tuple[str, int]]] = {}
         self.credits: dict[tuple, int] = {}
         self.releases: dict[str, WorldRelease] = {}
         self.release_redirects: dict[str, str] = {}
@@ -435,7 +452,10 @@ class _Builder:
             canonical = self.uuid()
             self.artists[mbid] = WorldArtist(mbid, name, canonical, **traits)
         self.artists[canonical] = WorldArtist(canonical, name, None, **traits)
-        self.artist_tags[canonical] = [(t, rnd.randint(1, 30)) for t in rnd.sample(_GENRES, rnd.choice([0, 1, 2, 3]))]
+        self.artist_tags[canonical] = [(t, rnd.randint(1, 30)) for t in rnd.sample(GENRES, rnd.choice([0, 1, 2, 3]))]
+        if _unit(self.seed, "artist-free-tag", canonical) < 0.35:  # a free tag as well ("seen live", "british")
+            free = _FREE_TAGS[int(len(_FREE_TAGS) * _unit(self.seed, "artist-free-tag-name", canonical))]
+            self.artist_tags[canonical].append((free, 1 + int(9 * _unit(self.seed, "artist-free-tag-count", canonical))))
         return canonical
 
     def mb_artist_name(self, name: str) -> str:
@@ -543,11 +563,55 @@ class _Builder:
             score=release.score, artist_credit_id=self.credit_id(credit), artist_names=[(n, j) for _, n, j in credit],
             isrcs=[f"US{''.join(rnd.choices('ABCDEFGHIJKLMNOPQRSTUVWXYZ', k=3))}{rnd.randint(0, 9999999):07d}"]
             if rnd.random() < 0.6 else [],
-            tags=[(t, rnd.randint(1, 12)) for t in rnd.sample(_GENRES, rnd.choice([0, 0, 1, 2, 3]))],
+            tags=[(t, rnd.randint(1, 12)) for t in rnd.sample(GENRES, rnd.choice([0, 0, 1, 2, 3]))],
             first_release_date=rnd.choice([f"{year}", f"{year}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"]))
+        self.first_release(rec, year, dated=release.year is not None)
         self.recordings[rec.mbid] = rec
         self.rows.append((rec.artist_credit_id, release.score, rec, release))
         return rec
+
+    def first_release(self, rec: WorldRecording, year: int, dated: bool) -> None:
+        """What MusicBrainz knows of the recording's first release (``recording_first_release_date``), drawn from
+        (seed, mbid) so the build's other draws stay as they were: for a song MSD has a year for, that year or a
+        year or three before; for one it has none for, most often a year, sometimes nothing. ListenBrainz serves
+        ``first_release_date`` only when year, month and day are all known (its query joins them with ``||``), so
+        a partial date gives none. Free tags (no genre id) are added to some recordings the same way."""
+        seed, mbid = self.seed, rec.mbid
+        if not dated and _unit(seed, "no-date", mbid) < NO_DATE_SHARE_OF_YEARLESS:
+            rec.first_release_year = rec.first_release_date = None
+        else:
+            if _unit(seed, "earlier", mbid) < EARLIER_RELEASE_SHARE:
+                year -= 1 + int(3 * _unit(seed, "earlier-by", mbid))
+            rec.first_release_year = year
+            if _unit(seed, "partial-date", mbid) < PARTIAL_DATE_SHARE:
+                rec.first_release_date = None
+            else:
+                drawn = rec.first_release_date or ""
+                month_day = drawn[4:] if len(drawn) == 10 and drawn.startswith(str(year)) else (
+                    f"-{1 + int(12 * _unit(seed, 'month', mbid)):02d}-{1 + int(28 * _unit(seed, 'day', mbid)):02d}")
+                rec.first_release_date = f"{year}{month_day}"
+        if _unit(seed, "free-tag", mbid) < 0.15:
+            free = _FREE_TAGS[int(len(_FREE_TAGS) * _unit(seed, "free-tag-name", mbid))]
+            rec.tags = [*rec.tags, (free, 1 + int(4 * _unit(seed, "free-tag-count", mbid)))]
+
+    def finish_releases(self) -> None:
+        """Releases MSD has no year for: MusicBrainz dates most of them today, never before the first release of a
+        recording on them (drawn from (seed, mbid), after the build's other draws). A release group's tags: the
+        first two tags of each of its recordings, their votes added up, three more votes for each."""
+        on: dict[str, list[WorldRecording]] = defaultdict(list)
+        for _, _, rec, rel in self.rows:
+            if rec.release_mbid == rel.mbid:
+                on[rel.mbid].append(rec)
+        for mbid, recs in on.items():
+            release = self.releases[mbid]
+            years = [r.first_release_year for r in recs if r.first_release_year]
+            if release.year is None and years and _unit(self.seed, "release-year", mbid) < DATED_RELEASE_SHARE_OF_YEARLESS:
+                release.year = max(years)
+            votes = dict(self.release_group_tags.get(release.release_group_mbid, []))
+            for rec in recs:
+                for tag, count in rec.tags[:2]:
+                    votes[tag] = votes.get(tag, 3) + count
+            self.release_group_tags[release.release_group_mbid] = list(votes.items())
 
     def appear_on(self, rec: WorldRecording, release: WorldRelease) -> None:
         self.rows.append((rec.artist_credit_id, release.score, rec, release))
@@ -682,6 +746,7 @@ class _Builder:
                 for t in song.tracks:
                     profiles[t["song_id"]] = profile_id
         self._foreign_rows()
+        self.finish_releases()
         return self._world(ordered, truth, merged, profiles, duplicates, never)
 
     def _mark(self, track_ids: list[str], pattern: str) -> None:
@@ -712,7 +777,7 @@ class _Builder:
             release_redirects=self.release_redirects, truth=truth, profiles=profiles, rows=rows, identities=ordered,
             patterns={tid: pats or ["plain"] for tid, pats in ((i["track_id"], self.patterns.get(i["track_id"], []))
                                                                for i in ordered)},
-            never_listened=never, artist_tags=self.artist_tags)
+            never_listened=never, artist_tags=self.artist_tags, release_group_tags=self.release_group_tags)
         for old, new in world.canonical_redirects.items():
             redirects.setdefault(old, new)
         lost = [rec for rec in truth.values() if rec and rec not in world.recordings]
