@@ -290,3 +290,158 @@ def test_a_429_storm_stops_in_one_line_and_the_rerun_pays_only_what_was_refused(
     assert "popularity_artist" not in first and again["popularity_artist"] == 1
     assert {k: v for k, v in again.items() if k.startswith("metadata")} == {
         k: v for k, v in first.items() if k.startswith("metadata")}
+
+
+# --- years and tags: from the metadata answers the length check already asks -------------------------
+
+
+def test_the_first_release_year_is_the_first_release_dates_else_the_canonical_releases():
+    from pipeline.sources.musicbrainz.resolve import first_release_year
+
+    assert first_release_year("1994-08-22", 1995) == 1994
+    assert first_release_year(None, 1995) == 1995  # only part of the date known: ListenBrainz gives no date
+    assert first_release_year(None, None) is None and first_release_year("", 0) is None
+
+
+def _served_year(world, mbid: str) -> int | None:
+    rec = world.recording(mbid)
+    year = world.releases[rec.release_mbid].year
+    return int(rec.first_release_date[:4]) if rec.first_release_date else year
+
+
+def _served_tags(world, mbid: str) -> dict[tuple[str, str], set]:
+    """(entity, mbid) → {(tag, count, is a genre)} as the sandbox's metadata answer tells them."""
+    from pipeline.standins.musicbrainz_world import GENRES
+
+    rec = world.recording(mbid)
+    served = {("recording", mbid): {(t, c, t in GENRES) for t, c in rec.tags}}
+    for artist in rec.artist_mbids:
+        served[("artist", artist)] = {(t, c, t in GENRES) for t, c in world.artist_tags.get(artist, [])}
+    group = world.releases[rec.release_mbid].release_group_mbid
+    served[("release_group", group)] = {(t, c, t in GENRES) for t, c in world.release_group_tags.get(group, [])}
+    return served
+
+
+def _check_years_and_tags(world) -> dict:
+    """Every matched song's year and tags as the sandbox served them; what was checked, counted."""
+    songs = query("SELECT e.track_id, e.year, e.mb_first_release_year, e.canonical_recording_mbid, s.year FROM "
+                  "enriched_songs e JOIN songs s ON s.track_id = e.track_id WHERE e.mb_status = 'matched'")
+    yearless = [r for r in songs if r[4] is None]
+    assert all(r[1] == r[4] for r in songs)  # MSD's own year stays as MSD has it
+    for _, _, year, mbid, _ in songs:
+        assert year == _served_year(world, mbid), mbid
+    served: dict[tuple[str, str], set] = {}
+    for mbid in {r[3] for r in songs}:
+        served.update(_served_tags(world, mbid))
+    loaded: dict[tuple[str, str], set] = {k: set() for k in query("SELECT entity, mbid FROM musicbrainz_tagged_entities")}
+    for entity, mbid, tag, count, genre in query("SELECT entity, mbid, tag, count, genre_mbid FROM musicbrainz_tags"):
+        loaded[(entity, mbid)].add((tag, count, genre is not None))
+    assert loaded == served
+    return {"yearless": len(yearless), "yearless_with_year": sum(1 for r in yearless if r[2] is not None),
+            "untagged": sum(1 for tags in loaded.values() if not tags), "tags": sum(len(t) for t in loaded.values())}
+
+
+def _stored_recordings(staging_root) -> list[dict]:
+    from tests.conftest import stored_answers
+
+    return [e for e in stored_answers(staging_root, "musicbrainz") if e["kind"] == "recording"]
+
+
+@pytest.mark.slow
+def test_a_song_msd_has_no_year_for_gets_the_year_the_sandbox_holds_its_tags_are_loaded_and_a_rerun_asks_nothing(
+        metabrainz_at, mb_world, local_pipeline):
+    server = metabrainz_at(sources="musicbrainz")
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    seen = _check_years_and_tags(mb_world)
+    # The sample has songs MSD knows no year for that MusicBrainz dates, tagged and untagged entities.
+    assert seen["yearless_with_year"] > 0 and seen["untagged"] > 0 and seen["tags"] > 0
+    assert query("SELECT count(*) FROM musicbrainz_tags WHERE genre_mbid IS NULL")[0][0] > 0  # free tags, no genre
+    sent = asked(server)
+    # Each id asked once, with its tags: as many ids asked as answers stored, and the details cost no request.
+    items = server.state.stats()["items"]["metadata_recording"]
+    assert items == len(_stored_recordings(local_pipeline))
+    assert sent["metadata_recording"] == 2  # the offline matches' length check, then the lookup answers'
+    fresh_process_view()
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    assert asked(server) == sent
+
+
+@pytest.mark.slow
+def test_answers_stored_before_tags_were_asked_are_asked_again_once_and_for_matched_recordings_only(
+        metabrainz_at, mb_world, local_pipeline, monkeypatch):
+    import orjson
+
+    from pipeline.sources.musicbrainz import resolve
+    from tests.conftest import answers_root_of
+
+    server = metabrainz_at(sources="musicbrainz")
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    # The store as the version before years and tags left it: answers asked with inc=artist release, kept without
+    # the release group, the first release date, the release's year and the tags.
+    old = ("mbid", "name", "length_ms", "artist_credit_name", "artist_mbids", "release_mbid", "release_name")
+    stored = _stored_recordings(local_pipeline)
+    for entry in stored:
+        if entry["obj"]:
+            entry["obj"] = {k: entry["obj"][k] for k in old}
+        store = os.path.join(answers_root_of(local_pipeline), "musicbrainz")
+        from pipeline.sources.answers import AnswerStore
+
+        with open(AnswerStore(store).path("recording", entry["key"]), "wb") as fh:
+            fh.write(orjson.dumps(entry))
+    matched = {r[0] for r in query("SELECT canonical_recording_mbid FROM musicbrainz_matches WHERE status = 'matched'")}
+    known = {e["key"] for e in stored if e["obj"]}
+    assert len(known) > len(matched & known) > 0  # candidates the length check turned down are stored too
+    before = server.state.stats()["items"].get("metadata_recording", 0)
+    sent = asked(server)
+
+    monkeypatch.setattr(resolve, "SCHEMA_VERSION", resolve.SCHEMA_VERSION + 1)  # as an upgrade resolves again
+    fresh_process_view()
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    again = asked(server)
+    assert again["metadata_recording"] == sent["metadata_recording"] + 1  # one request for them all
+    assert {k: v for k, v in again.items() if k != "metadata_recording"} == {
+        k: v for k, v in sent.items() if k != "metadata_recording"}  # no lookup asked again
+    # Only the matched recordings, not the candidates turned down, whose stored lengths still serve the check.
+    assert server.state.stats()["items"]["metadata_recording"] - before == len(matched & known)
+    _check_years_and_tags(mb_world)
+
+    monkeypatch.setattr(resolve, "SCHEMA_VERSION", resolve.SCHEMA_VERSION + 1)
+    fresh_process_view()
+    assert run_luigi([RunAll()]).status == luigi.LuigiStatusCode.SUCCESS
+    assert asked(server) == again  # asked once: stored with their details now
+
+
+def test_a_stored_answer_without_tags_is_asked_again_only_for_details_and_a_not_found_never(mb_world, tmp_path):
+    from pipeline.sources.answers import AnswerStore
+    from pipeline.sources.musicbrainz.gateway import INC, MusicBrainzGateway, compact_recording
+    from pipeline.standins.listenbrainz_sandbox import metadata
+
+    recs = [r for r in mb_world.recordings.values() if r.tags][:3]
+    bodies = []
+
+    class Client:
+        sent = Counter()
+
+        def post(self, path, body):
+            self.sent[path] += 1
+            bodies.append(body)
+            return {m: metadata(mb_world, mb_world.recording(m), body["inc"].split()) for m in body["recording_mbids"]
+                    if mb_world.recording(m)}
+
+    store = AnswerStore(str(tmp_path / "answers"))
+    old, current, unknown = recs[0].mbid, recs[1].mbid, "00000000-0000-4000-8000-000000000000"
+    kept = compact_recording(old, metadata(mb_world, recs[0], ["artist", "release"]))
+    store.record("recording", old, status=200, obj={k: v for k, v in kept.items() if k not in ("inc", "tags")})
+    store.record("recording", current, status=200, obj=compact_recording(current, metadata(mb_world, recs[1], INC.split())))
+    store.record("recording", unknown, status=404, obj=None)
+    gateway = MusicBrainzGateway(Client(), store)
+    ids = [old, current, unknown, recs[2].mbid]
+    assert set(gateway.recordings(ids, 1000)) == {old, current, recs[2].mbid}
+    assert [b["recording_mbids"] for b in bodies] == [[recs[2].mbid]]  # the length check: the new id alone
+    assert bodies[0]["inc"] == "artist release tag"
+    found = gateway.recordings(ids, 1000, details=True)
+    assert [b["recording_mbids"] for b in bodies[1:]] == [[old]]  # without tags: asked again; not found: never
+    assert found[old]["tags"]["recording"] and found[old]["first_release_date"] == recs[0].first_release_date
+    assert store.get("recording", old)["obj"]["inc"] == INC and gateway.without_details == 1
+    gateway.recordings(ids, 1000, details=True)
+    assert len(bodies) == 2  # replaced under the same key: never asked a third time

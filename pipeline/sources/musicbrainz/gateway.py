@@ -3,6 +3,14 @@
 A lookup answer is kept per song asked (``lookup`` + artist, title and release), a recording's metadata per MBID
 (``recording``), so a song or recording met by another run, partition or batch is never asked again, whichever
 other songs it was asked with.
+
+``metadata/recording`` is asked with ``inc=artist release tag`` (``INC``): besides the name, length, credit and
+canonical release the length check needs, the same answer carries the recording's first release date, its
+release's year and release group, and the MusicBrainz tags of the recording, its artists and that release group,
+all kept. The store's key stays the MBID alone, not the MBID and the ``inc``: an answer stored before tags were
+asked (no ``inc`` in it) still serves the length check, and is asked again, once, only when the details are
+wanted (``recordings(..., details=True)``: a song matched to it), then replaced under the same key. An id the
+service did not know ("not found") is known by no ``inc``: never asked again for it.
 """
 
 from __future__ import annotations
@@ -18,15 +26,48 @@ def _item_key(item: dict) -> str:
     return "\x1f".join((item["artist_name"], item["recording_name"], item.get("release_name", "")))
 
 
+INC = "artist release tag"
+TAG_ENTITIES = ("recording", "artist", "release_group")
+
+
+def _tags(found, entity: str) -> list[dict]:
+    """A tag list of the answer's ``tag`` object, each ``{tag, count, genre_mbid}`` (``artist_mbid`` for an artist's),
+    the entries that are not a tag with a count left out."""
+    out = []
+    for t in found if isinstance(found, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("tag"), str) and t["tag"] and isinstance(t.get("count"), int):
+            kept = {"tag": t["tag"], "count": t["count"], "genre_mbid": t.get("genre_mbid") or None}
+            if entity == "artist":
+                if not t.get("artist_mbid"):
+                    continue
+                kept["artist_mbid"] = t["artist_mbid"]
+            out.append(kept)
+    return out
+
+
 def compact_recording(mbid: str, meta: dict) -> dict:
-    """What the identity keeps of a ``metadata/recording`` answer."""
+    """What the identity keeps of a ``metadata/recording`` answer asked with ``INC``."""
     recording = meta.get("recording") or {}
     artist = meta.get("artist") or {}
     release = meta.get("release") or {}
+    tags = meta.get("tag") or {}
+    year = release.get("year")
     return {"mbid": mbid, "name": recording.get("name"), "length_ms": recording.get("length"),
             "artist_credit_name": artist.get("name"),
             "artist_mbids": [a.get("artist_mbid") for a in artist.get("artists") or [] if a.get("artist_mbid")],
-            "release_mbid": release.get("mbid"), "release_name": release.get("name")}
+            "release_mbid": release.get("mbid"), "release_name": release.get("name"),
+            "release_group_mbid": release.get("release_group_mbid"),
+            "first_release_date": recording.get("first_release_date") or None,
+            "release_year": year if isinstance(year, int) and year > 0 else None,
+            "tags": {entity: _tags(tags.get(entity) if isinstance(tags, dict) else None, entity)
+                     for entity in TAG_ENTITIES},
+            "inc": INC}
+
+
+def has_details(entry: dict) -> bool:
+    """Whether a stored ``recording`` answer holds what ``INC`` asks (a "not found" holds all there is)."""
+    obj = entry.get("obj")
+    return not obj or set(INC.split()) <= set((obj.get("inc") or "").split())
 
 
 class MusicBrainzGateway(StoredGateway):
@@ -34,6 +75,7 @@ class MusicBrainzGateway(StoredGateway):
 
     def __init__(self, client: ListenBrainzClient | Callable[[], ListenBrainzClient], store: AnswerStore):
         super().__init__("musicbrainz", client, store)
+        self.without_details = 0  # stored recording answers asked again for the details they lacked
 
     def lookup(self, items: list[dict], per_request: int) -> list[dict | None]:
         """``metadata/lookup`` of each item (artist, recording and release names): the answer, None for no match."""
@@ -51,10 +93,32 @@ class MusicBrainzGateway(StoredGateway):
         stored = self.asked_in_batches("lookup", list(by_key), per_request, ask)
         return [stored[_item_key(i)].get("obj") for i in items]
 
-    def recordings(self, mbids: list[str], per_request: int) -> dict[str, dict]:
-        """``metadata/recording`` of each MBID: name, length, artist credit and release; missing when unknown."""
+    def recordings(self, mbids: list[str], per_request: int, details: bool = False) -> dict[str, dict]:
+        """``metadata/recording`` of each MBID (``compact_recording``; missing when unknown): the stored answers,
+        those the store lacks asked ``per_request`` at a time. With ``details``, a stored answer without what
+        ``INC`` asks (stored before tags were asked) is asked again, in the same requests, and replaced."""
         def ask(ids: list[str]) -> dict[str, dict | None]:
-            answer = self.client.post("metadata/recording/", {"recording_mbids": ids, "inc": "artist release"})
+            answer = self.client.post("metadata/recording/", {"recording_mbids": ids, "inc": INC})
             return {mbid: compact_recording(mbid, meta) for mbid, meta in (answer or {}).items() if isinstance(meta, dict)}
-        stored = self.asked_in_batches("recording", mbids, per_request, ask)
-        return {mbid: e["obj"] for mbid, e in stored.items() if e.get("obj")}
+        stored: dict[str, dict] = {}
+        wanted = []
+        for mbid in dict.fromkeys(mbids):
+            entry = self.store.get("recording", mbid)
+            if entry is not None and (not details or has_details(entry)):
+                self.answered_from_store += 1
+                stored[mbid] = entry
+            else:
+                wanted.append(mbid)
+                self.without_details += entry is not None
+        # As StoredGateway.asked_in_batches asks (each answer stored under its own key), but with the answers stored
+        # without details among the keys it asks: that method would take them from the store.
+        for start in range(0, len(wanted), per_request):
+            batch = wanted[start:start + per_request]
+            self.requests["recording"] += 1
+            answered = ask(batch)
+            for mbid in batch:
+                obj = answered.get(mbid)
+                stored[mbid] = self.store.record("recording", mbid, status=200 if obj else 404, obj=obj or None)
+                if not obj:
+                    self.not_found["recording"] += 1
+        return {mbid: {**e["obj"], "answered_at": e.get("at")} for mbid, e in stored.items() if e.get("obj")}

@@ -14,6 +14,11 @@
 Every id found is mapped through ``canonical_recording_redirect`` (the id found and the canonical id are both
 kept): ListenBrainz keys its counts by canonical ids. MSD's ``artist_mbid`` is mapped to the id MusicBrainz uses
 now where the recording's credit names the same artist under another id (a merge).
+
+The ``metadata/recording`` answer a matched song was checked with also gives, at no further request, its
+recording's first release year (``first_release_year``) and the MusicBrainz tags of the recording, its artists and
+its release group (``details``). The canonical dump has neither dates nor tags: a run without requests
+(``[musicbrainz] lookup = false``) has none.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from pipeline.sources.listenbrainz.client import MAX_IDS, MAX_LOOKUP_CHARACTERS,
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the recording's release group, first release year and tags
 ECHO_NEST, DUMP, LOOKUP = "echo_nest", "canonical_dump", "lookup"
 ROUTES = (ECHO_NEST, DUMP, LOOKUP)
 # How sure each route is: the Echo Nest's own mapping; a dump key with the artist id agreeing; a dump key with
@@ -108,6 +113,24 @@ def _best(song: MsdSong, rows: list[dict]) -> dict:
                                     else 1 << 30, r["recording_mbid"]))
 
 
+def first_release_year(first_release_date: str | None, release_year: int | None) -> int | None:
+    """The first release year MusicBrainz knows of a recording: the year of its ``first_release_date`` (the earliest
+    release date of any release holding it, which ListenBrainz gives only when the whole date is known), else the
+    year of its canonical release's first release date (``release.year``: a release holding the recording, so the
+    recording was out by then; the canonical release is the original album more often than the earliest single)."""
+    if first_release_date and first_release_date[:4].isdigit() and int(first_release_date[:4]) > 0:
+        return int(first_release_date[:4])
+    return release_year if isinstance(release_year, int) and release_year > 0 else None
+
+
+def details(meta: dict) -> dict:
+    """What a matched recording gains from its ``metadata/recording`` answer (gateway.compact_recording)."""
+    return {"release_group_mbid": meta.get("release_group_mbid"), "first_release_date": meta.get("first_release_date"),
+            "release_year": meta.get("release_year"),
+            "first_release_year": first_release_year(meta.get("first_release_date"), meta.get("release_year")),
+            "tags": meta.get("tags"), "answered_at": meta.get("answered_at")}
+
+
 @dataclass
 class Resolution:
     status: str = NOT_FOUND
@@ -118,6 +141,7 @@ class Resolution:
     recording: dict | None = None  # name, artist credit, release, length as the route gave them
     canonical_artist_mbid: str | None = None
     note: str | None = None
+    metadata_mbid: str | None = None  # the id whose metadata/recording answer checked it: its details come from there
 
 
 class Resolver:
@@ -150,6 +174,7 @@ class Resolver:
                 before_lookup(len(left))
             self._from_lookup(left, out)
             self._canonical(out)
+            self._details(out)
         elif self.index is not None:
             for r in out.values():  # offline, an Echo Nest id the dump does not know cannot be checked: not taken
                 if r.method == ECHO_NEST and r.status == MATCHED and r.recording is None:
@@ -174,10 +199,21 @@ class Resolver:
                     _reject(r, f"MusicBrainz does not know {r.recording_mbid}, which the Echo Nest profile names")
                 continue
             r.recording = {**_named(meta), **(r.recording or {}), "length_ms": meta.get("length_ms")}
+            r.metadata_mbid = r.canonical_recording_mbid
             diff = _length_diff(song, meta)
             if diff is not None and diff > self.length_tolerance_s:
                 _reject(r, f"the recording {r.method.replace('_', ' ')} names is {diff:.0f} s longer or shorter "
                            f"than the song")
+
+    def _details(self, out: dict[str, Resolution]) -> None:
+        """Each match's first release year and tags, from the ``metadata/recording`` answer that checked it. Asked
+        with the details: a stored answer from before tags were asked is asked again here, for a match only."""
+        ids = sorted({r.metadata_mbid for r in out.values() if r.status == MATCHED and r.metadata_mbid})
+        metadata = self.gateway.recordings(ids, MAX_IDS, details=True) if ids else {}
+        for r in out.values():
+            meta = metadata.get(r.metadata_mbid) if r.status == MATCHED and r.metadata_mbid else None
+            if meta is not None:
+                r.recording = {**(r.recording or {}), **details(meta)}
 
     # --- the dump ----------------------------------------------------------------------------------
 
@@ -230,7 +266,8 @@ class Resolver:
                                                                         f"longer or shorter than the song")
             else:
                 out[song.track_id] = Resolution(MATCHED, LOOKUP, SCORES[LOOKUP], answer["recording_mbid"], recording={
-                    **_named(answer), **_named(meta), "length_ms": meta.get("length_ms")})
+                    **_named(answer), **_named(meta), "length_ms": meta.get("length_ms")},
+                    metadata_mbid=answer["recording_mbid"])
 
     # --- canonical ids -----------------------------------------------------------------------------
 
@@ -283,6 +320,7 @@ def _joined(sql: str, parquet: str, given: dict[str, list]) -> list[tuple]:
 def _reject(r: Resolution, note: str) -> None:
     r.status, r.score, r.recording_mbid, r.canonical_recording_mbid, r.recording, r.note = (NOT_FOUND, None, None, None,
                                                                                           None, note)
+    r.metadata_mbid = None
 
 
 def _named(meta: dict) -> dict:

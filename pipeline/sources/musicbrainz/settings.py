@@ -40,7 +40,9 @@ class musicbrainz(luigi.Config):  # noqa: N801
         description="a local folder for the dump's index (built once per dump version) and downloaded dumps")
     lookup = luigi.BoolParameter(
         default=True, description="ask ListenBrainz's metadata lookup for songs the profiles and the dump did not "
-                                  "resolve (needs LISTENBRAINZ_TOKEN)")
+                                  "resolve (needs LISTENBRAINZ_TOKEN), and check every match's length with "
+                                  "metadata/recording, whose answers give the first release years and tags; false: "
+                                  "no request at all, and no years or tags (the dump has neither)")
     lookup_url = EnvironmentParameter("MUSIC_ETL_MUSICBRAINZ_LOOKUP_URL", "https://api.listenbrainz.org",
                                       significant=False, description="the ListenBrainz API that answers metadata lookups")
     length_tolerance_s = luigi.FloatParameter(

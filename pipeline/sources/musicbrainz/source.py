@@ -23,6 +23,10 @@ class MusicBrainz(Source):
         Table("musicbrainz_matches", "musicbrainz", "matches.jsonl.gz", key=("track_id",), owned=True),
         Table("musicbrainz_recordings", "musicbrainz", "recordings.jsonl.gz", key=("canonical_recording_mbid",),
               replace_by="canonical_recording_mbid"),
+        # Every entity whose tags the partition's answers told, before its tags: they replace its earlier tags whole.
+        Table("musicbrainz_tagged_entities", "musicbrainz", "tagged_entities.jsonl.gz", key=("mbid",), replace_by="mbid"),
+        Table("musicbrainz_tags", "musicbrainz", "tags.jsonl.gz", key=("mbid", "tag"), replace_by="mbid",
+              replace_from="musicbrainz_tagged_entities"),
     )
     matches = True
     colour = "#BA478F"
@@ -76,7 +80,17 @@ class MusicBrainz(Source):
         return [("How each MSD song got its MusicBrainz recording id (CC0), and how many MusicBrainz merged since",
                  "SELECT status, method, count(*) AS songs, sum(CASE WHEN recording_mbid <> canonical_recording_mbid "
                  "THEN 1 ELSE 0 END) AS recording_merged, sum(CASE WHEN artist_mbid <> canonical_artist_mbid THEN 1 "
-                 "ELSE 0 END) AS artist_merged FROM musicbrainz_matches GROUP BY 1, 2 ORDER BY 3 DESC")]
+                 "ELSE 0 END) AS artist_merged FROM musicbrainz_matches GROUP BY 1, 2 ORDER BY 3 DESC"),
+                ("Songs MSD has no year for: the first release year MusicBrainz knows (MSD's own year stays null)",
+                 "SELECT count(*) AS songs_without_msd_year, count(mb_first_release_year) AS with_musicbrainz_year, "
+                 "min(mb_first_release_year) AS earliest, max(mb_first_release_year) AS latest FROM enriched_songs "
+                 "WHERE year IS NULL AND mb_status = 'matched'"),
+                ("The MusicBrainz genres most MSD songs' recordings and artists are tagged with (genre_mbid: a genre, "
+                 "not a free tag)",
+                 "SELECT t.tag, count(DISTINCT m.track_id) AS songs, count(DISTINCT CASE WHEN t.entity = 'recording' "
+                 "THEN m.track_id END) AS by_recording_tag FROM musicbrainz_matches m JOIN musicbrainz_tags t ON t.mbid IN "
+                 "(m.canonical_recording_mbid, m.canonical_artist_mbid) WHERE t.genre_mbid IS NOT NULL "
+                 "GROUP BY t.tag ORDER BY songs DESC, t.tag LIMIT 5")]
 
     @contextlib.contextmanager
     def sandbox(self, msd_root: str, day=None, **options):

@@ -128,13 +128,22 @@ class MusicBrainzResolve(BatchStep):
                 "recording": r.recording, "resolved_at": at})
         staging.write_jsonl_files(by_partition)
         statuses = Counter(r.status for r in resolved.values())
+        recordings = [r.recording or {} for r in resolved.values() if r.status == MATCHED]
         manifest = {"stage": "musicbrainz_resolve", "partitions": len(partitions), "songs": len(songs),
                     "statuses": dict(statuses), "routes": dict(sorted(resolver.routes.items())),
+                    "details": {"songs_with_details": sum(1 for r in recordings if "tags" in r),
+                                "songs_with_first_release_year": sum(1 for r in recordings if r.get("first_release_year")),
+                                "songs_with_tags": sum(1 for r in recordings if _tag_count(r)),
+                                "answers_asked_again_for_details": gateway.without_details if gateway else 0},
                     "canonical_dump": index.describe() if index else None,
                     "requests": gateway.request_counts() if gateway else {"sent_total": 0}, "completed_at": at}
         logger.info("MusicBrainz identities of %d songs in %d partitions: %s by route %s, %d requests sent",
                     len(songs), len(partitions), dict(statuses), dict(resolver.routes), manifest["requests"]["sent_total"])
         return manifest
+
+
+def _tag_count(recording: dict) -> int:
+    return sum(len(v or []) for v in (recording.get("tags") or {}).values())
 
 
 def _token_needed(songs: int) -> None:
@@ -183,7 +192,7 @@ class MusicBrainzIdentity(SourceStage):
         if not self.start():
             return
         rows = staging.read_jsonl_gz(staging.target(resolved_file(self.input()["resolve"].folder, self.partition)))
-        matches, recordings = [], {}
+        matches, recordings, tagged = [], {}, Tagged()
         for r in rows:
             recording = r.pop("recording") or {}
             at = r.pop("resolved_at")
@@ -193,11 +202,16 @@ class MusicBrainzIdentity(SourceStage):
                     "canonical_recording_mbid": r["canonical_recording_mbid"], "recording_name": recording.get("recording_name"),
                     "artist_credit_name": recording.get("artist_credit_name"), "artist_mbids": recording.get("artist_mbids"),
                     "release_mbid": recording.get("release_mbid"), "release_name": recording.get("release_name"),
-                    "length_ms": recording.get("length_ms"), "fetched_at": at}
+                    "release_group_mbid": recording.get("release_group_mbid"), "length_ms": recording.get("length_ms"),
+                    "first_release_date": recording.get("first_release_date"),
+                    "release_year": recording.get("release_year"),
+                    "mb_first_release_year": recording.get("first_release_year"), "fetched_at": at}
+                tagged.add(r["canonical_recording_mbid"], recording)
         counted = Counter(m["status"] for m in matches)
         statuses = {s: counted[s] for s in STATUSES}
         methods = dict(Counter(m["method"] for m in matches if m["status"] == MATCHED))
-        outputs = {"matches.jsonl.gz": matches, "recordings.jsonl.gz": [recordings[k] for k in sorted(recordings)]}
+        outputs = {"matches.jsonl.gz": matches, "recordings.jsonl.gz": [recordings[k] for k in sorted(recordings)],
+                   "tagged_entities.jsonl.gz": tagged.entities(), "tags.jsonl.gz": tagged.tags()}
         self.write_files(outputs)
         self.write_manifest({"partition": self.partition, "stage": "musicbrainz_identity", "songs": len(matches),
                              "statuses": statuses, "routes": methods, "rows": {name: len(rows) for name, rows in outputs.items()},
@@ -205,6 +219,56 @@ class MusicBrainzIdentity(SourceStage):
                              "requests": {"sent_total": 0, "this_run_total": 0, "sent": {}, "asked_in_batch": True},
                              "resolve_output": self.input()["resolve"].folder.rsplit("/", 1)[1],
                              "completed_at": utc_now()})
+
+
+TAG_SOURCE = "musicbrainz"  # MusicBrainz's folksonomy tags and genres, as ListenBrainz's metadata cache serves them
+
+
+class Tagged:
+    """A partition's tags: every recording, artist and release group a matched recording's ``metadata/recording``
+    answer told the tags of (with none too: its earlier tags go at the load), and their tags. An artist or release
+    group met in several answers takes the latest answer's."""
+
+    def __init__(self):
+        self._of: dict[str, tuple[str, str, list[dict]]] = {}  # mbid -> (entity, answered at, tags)
+
+    def _put(self, entity: str, mbid: str | None, at: str, tags: list[dict]) -> None:
+        if not mbid:
+            return
+        known = self._of.get(mbid)
+        if known is None or (entity != "recording" and at > known[1]):
+            self._of[mbid] = (entity, at, tags)
+
+    def add(self, canonical_recording_mbid: str, recording: dict) -> None:
+        tags = recording.get("tags")
+        if not isinstance(tags, dict):
+            return  # matched without a metadata answer (offline): nothing is known of its tags
+        at = recording.get("answered_at") or ""
+        self._put("recording", canonical_recording_mbid, at, tags.get("recording") or [])
+        by_artist: dict[str, list[dict]] = {a: [] for a in recording.get("artist_mbids") or []}
+        for tag in tags.get("artist") or []:
+            by_artist.setdefault(tag["artist_mbid"], []).append(tag)
+        for artist, artist_tags in by_artist.items():
+            self._put("artist", artist, at, artist_tags)
+        self._put("release_group", recording.get("release_group_mbid"), at, tags.get("release_group") or [])
+
+    def entities(self) -> list[dict]:
+        return [{"entity": entity, "mbid": mbid, "tag_count": len(_unique(tags)), "fetched_at": at or None}
+                for mbid, (entity, at, tags) in sorted(self._of.items())]
+
+    def tags(self) -> list[dict]:
+        return [{"entity": entity, "mbid": mbid, "tag": t["tag"], "count": t["count"], "genre_mbid": t.get("genre_mbid"),
+                 "source": TAG_SOURCE, "fetched_at": at or None}
+                for mbid, (entity, at, tags) in sorted(self._of.items()) for t in _unique(tags)]
+
+
+def _unique(tags: list[dict]) -> list[dict]:
+    """One entry per tag name (MusicBrainz has one per entity; a repeat keeps the highest count), by name."""
+    best: dict[str, dict] = {}
+    for t in tags:
+        if t["tag"] not in best or t["count"] > best[t["tag"]]["count"]:
+            best[t["tag"]] = t
+    return [best[name] for name in sorted(best)]
 
 
 def staged_identities(folder: str) -> list[dict]:
