@@ -6,6 +6,11 @@ setup(
     name="music-etl",
     version="0.1.0",
     description="Luigi pipeline that joins the Million Song Dataset to today's music catalogs (Spotify, Deezer, …)",
+    # GPL-3.0-or-later: the matcher and the MusicBrainz key import Unidecode (GPL-2.0-or-later), and the Apache-2.0
+    # dependencies (Luigi, boto3, pyarrow, requests) combine with GPLv3, not GPLv2 (README, "Licence").
+    license="GPL-3.0-or-later",
+    license_files=["LICENSE"],
+    classifiers=["License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)"],
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["pipeline", "pipeline.*"]),
