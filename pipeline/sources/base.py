@@ -18,8 +18,11 @@ here are what a source that leaves a part out gets. docs/ADDING_A_SOURCE.md walk
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import inspect
 import os
+import re
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -55,6 +58,9 @@ class Source:
     data_licence = ""
     licence_url = ""
     republishable = False
+    # The ids it gives the crosswalk (the ``song_ids`` view, pipeline/warehouse/crosswalk.py), each with its match's
+    # status and score; only a source that ``matches`` may give one.
+    crosswalk_ids: tuple[CrosswalkId, ...] = ()
 
     # --- what it owns -----------------------------------------------------------------------
 
@@ -151,9 +157,16 @@ class Source:
 
     def provenance(self) -> list[dict]:
         """The external data its stages use, as each stage's manifest records it and the report prints it: a dump
-        (``{"kind": "dump", "name": file name, "date": its date, "sha256": …, "location": where it was read}``) or a
-        service (``{"kind": "api", "host": "api.deezer.com"}``), from the settings in force."""
+        (``{"kind": "dump", "name": file name, "date": its date, "sha256": …, "location": where it was read}``,
+        ``dump_provenance``; ``"kind": "file"`` for a file or folder a setting names that no digest pins) or a
+        service (``{"kind": "api", "host": "api.deezer.com"}``, ``api_provenance``), from the settings in force.
+        ``pipeline/tasks/base.py`` writes it into every manifest of the source's stages."""
         return []
+
+    def table_terms(self, table: str) -> Terms | None:
+        """The terms one of its tables comes under when they are not the source's own (a service whose core data is
+        open and whose tags are not, say): the dictionary, the exports and ``--open-only`` follow them. None: its own."""
+        return None
 
     def example_queries(self) -> list[tuple[str, str]]:
         """(title, SQL) the demo runs to show what the source adds."""
@@ -256,6 +269,77 @@ def forecast_daily(limit: tuple[float | None, str], spent: dict) -> tuple[float 
         also = f"; the limit allows more: {limit_basis}" if daily_limit is not None else ""
         return round(pace * 86_400), f"the pace observed: {observed}{also}"
     return round(daily_limit), f"{limit_basis}; the pace observed is faster ({observed})"
+
+
+@dataclass(frozen=True)
+class CrosswalkId:
+    """An id a source gives the crosswalk (``song_ids``): ``column`` is the crosswalk's column (``isrc``,
+    ``<name>_track_id``: sources that give the same id share it, the first in pipeline order that has one for a song
+    wins) and ``value`` the SQL that reads it from the source's match table, alias ``m``, and the tables ``joins``
+    adds (``LEFT JOIN <name>_tracks t ON t.<name>_track_id = m.<name>_track_id``). Its status and score are the
+    match's (``m.status``, ``m.score``)."""
+
+    column: str
+    value: str
+    joins: str = ""
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What ``Source.table_terms`` gives for a table whose facts come under other terms than its source's."""
+
+    data_licence: str
+    licence_url: str
+    terms: str
+    republishable: bool
+
+
+# --- provenance: what a source's ``provenance()`` lists -------------------------------------------------
+
+
+def api_provenance(url: str) -> dict:
+    """A service a stage asks, by its host (and port, where not the scheme's own): never a path or a credential."""
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    host = parts.hostname or url
+    return {"kind": "api", "host": host if parts.port in (None, default) else f"{host}:{parts.port}"}
+
+
+_DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(\d\d)(\d\d)(?!\d)")
+
+
+def dump_provenance(location: str, sha256: str | None, kind: str = "dump") -> dict:
+    """A file a stage reads (a dump pinned by its SHA-256, a file given by a setting): its name, its date (the
+    ``YYYYMMDD`` its name carries, such as a dump's, else the file's modification day when it is local), its digest
+    and where it was read (a URL's query, which may sign it, left out)."""
+    from pipeline.redaction import redact_url
+
+    parts = urlsplit(location)
+    remote = parts.scheme in ("s3", "http", "https")
+    name = os.path.basename((parts.path if remote else location).rstrip("/")) or location
+    stamp = _DATE_IN_NAME.search(name)
+    date = f"{stamp[1]}-{stamp[2]}-{stamp[3]}" if stamp else None
+    if date is None and not remote and os.path.isfile(location):
+        date = datetime.fromtimestamp(os.path.getmtime(location), UTC).date().isoformat()
+    where = redact_url(parts._replace(query="", fragment="").geturl()) if remote else os.path.abspath(location)
+    return {"kind": kind, "name": name, "date": date, "sha256": sha256.lower() if sha256 else None, "location": where}
+
+
+def file_sha256(path: str) -> str | None:
+    """The SHA-256 of a local file (computed once per size and modification time); None for a folder or a URL."""
+    if not os.path.isfile(path):
+        return None
+    stat = os.stat(path)
+    return _file_sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass

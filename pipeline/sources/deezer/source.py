@@ -16,8 +16,10 @@ from pipeline.sources.base import (
     GONE,
     RELINKED,
     UNAVAILABLE,
+    CrosswalkId,
     Sandbox,
     Source,
+    api_provenance,
     snapshot_rows,
     store_for,
 )
@@ -48,6 +50,13 @@ class Deezer(Source):
     refreshes = True
     colour = "#A238FF"
     terms = "Deezer data comes from Deezer's API, whose terms restrict it to non-commercial use."
+    data_licence = ""  # no open licence: Deezer's API terms only (non-commercial; no caching of content)
+    licence_url = "https://developers.deezer.com/termsofuse"
+    republishable = False
+    crosswalk_ids = (
+        CrosswalkId("deezer_track_id", "m.deezer_track_id"),
+        CrosswalkId("isrc", "t.isrc", "LEFT JOIN deezer_tracks t ON t.deezer_track_id = m.deezer_track_id"),
+    )
 
     def settings(self):
         return settings_section()
@@ -64,6 +73,9 @@ class Deezer(Source):
 
     def endpoints(self) -> list[tuple[str, str]]:
         return [(self.settings().api_url, "[deezer] api_url, environment MUSIC_ETL_DEEZER_API_URL")]
+
+    def provenance(self) -> list[dict]:
+        return [api_provenance(self.settings().api_url)]
 
     def needs(self, partition: str) -> str | None:
         """The partition's Deezer enrichment replayed against the store, with the ISRCs Spotify staged."""

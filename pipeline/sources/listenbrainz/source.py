@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from pipeline.sources.base import AVAILABLE, GONE, Sandbox, Source
+from pipeline.sources.base import AVAILABLE, GONE, Sandbox, Source, api_provenance
 from pipeline.sources.listenbrainz.settings import listenbrainz as settings_section
 from pipeline.warehouse.table import Table
 
@@ -28,6 +28,9 @@ class ListenBrainz(Source):
     refreshes = True
     colour = "#EB743B"
     terms = "ListenBrainz data is CC0 (public domain): free to republish."
+    data_licence = "CC0-1.0"
+    licence_url = "https://creativecommons.org/publicdomain/zero/1.0/"
+    republishable = True
 
     def settings(self):
         return settings_section()
@@ -44,6 +47,9 @@ class ListenBrainz(Source):
 
     def endpoints(self) -> list[tuple[str, str]]:
         return [(self.settings().api_url, "[listenbrainz] api_url, environment MUSIC_ETL_LISTENBRAINZ_API_URL")]
+
+    def provenance(self) -> list[dict]:
+        return [api_provenance(self.settings().api_url)]
 
     def summary(self, manifests: list[dict]) -> list[str]:
         songs = sum(m.get("songs", 0) for m in manifests)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from pipeline.sources.base import Sandbox, Source
+from pipeline.sources.base import CrosswalkId, Sandbox, Source, Terms, api_provenance, dump_provenance, file_sha256
 from pipeline.sources.musicbrainz.settings import musicbrainz as settings_section
 from pipeline.warehouse.table import Table
 
@@ -31,6 +31,11 @@ class MusicBrainz(Source):
     matches = True
     colour = "#BA478F"
     terms = "MusicBrainz data is CC0 (public domain): free to republish."
+    data_licence = "CC0-1.0"
+    licence_url = "https://musicbrainz.org/doc/About/Data_License"
+    republishable = True
+    crosswalk_ids = (CrosswalkId("recording_mbid", "m.recording_mbid"),
+                     CrosswalkId("canonical_recording_mbid", "m.canonical_recording_mbid"))
 
     @property
     def track_table(self) -> str:
@@ -57,6 +62,20 @@ class MusicBrainz(Source):
         settings = self.settings()
         return ([(settings.lookup_url, "[musicbrainz] lookup_url, environment MUSIC_ETL_MUSICBRAINZ_LOOKUP_URL")]
                 if settings.lookup else [])
+
+    def provenance(self) -> list[dict]:
+        settings = self.settings()
+        used = [dump_provenance(settings.canonical_dump, settings.canonical_dump_sha256)] if settings.canonical_dump else []
+        if settings.echo_nest_profiles:  # Echo Nest data (the MSD's terms) naming recordings
+            used.append(dump_provenance(settings.echo_nest_profiles, file_sha256(settings.echo_nest_profiles), "file"))
+        return used + ([api_provenance(settings.lookup_url)] if settings.lookup else [])
+
+    def table_terms(self, table: str) -> Terms | None:
+        # Tags are MusicBrainz's "supplementary data" (user-submitted annotations, tags and ratings), not its CC0 core.
+        if table in ("musicbrainz_tags", "musicbrainz_tagged_entities"):
+            return Terms("CC-BY-NC-SA-3.0", self.licence_url, "MusicBrainz tags are supplementary data under CC BY-NC-SA "
+                         "3.0: shared non-commercially, with attribution, under the same licence; not in --open-only.", False)
+        return None
 
     def check_settings(self) -> None:
         from pipeline.sources.musicbrainz.tasks import check_settings

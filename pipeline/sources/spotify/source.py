@@ -17,9 +17,13 @@ from pipeline.sources.base import (
     AVAILABLE,
     GONE,
     RELINKED,
+    CrosswalkId,
     Sandbox,
     Source,
     UnansweredError,
+    api_provenance,
+    dump_provenance,
+    file_sha256,
     snapshot_rows,
     store_for,
 )
@@ -49,6 +53,13 @@ class Spotify(Source):
     colour = "#1DB954"
     terms = ("Spotify data comes from the Spotify Web API under Spotify's Developer Terms, which do not allow "
              "redistributing it.")
+    data_licence = ""  # no open licence: the Developer Terms only
+    licence_url = "https://developer.spotify.com/terms"
+    republishable = False
+    crosswalk_ids = (
+        CrosswalkId("spotify_track_id", "m.spotify_track_id"),
+        CrosswalkId("isrc", "t.isrc", "LEFT JOIN spotify_tracks t ON t.spotify_track_id = m.spotify_track_id"),
+    )
 
     def settings(self):
         return settings_section()
@@ -67,6 +78,13 @@ class Spotify(Source):
         settings = self.settings()
         return [(settings.api_url, "[spotify] api_url, environment MUSIC_ETL_SPOTIFY_API_URL"),
                 (settings.token_url, "[spotify] token_url, environment MUSIC_ETL_SPOTIFY_TOKEN_URL")]
+
+    def provenance(self) -> list[dict]:
+        settings = self.settings()
+        used = [api_provenance(settings.api_url), api_provenance(settings.token_url)]
+        if settings.crosswalk:
+            used.append(dump_provenance(settings.crosswalk, file_sha256(settings.crosswalk), kind="file"))
+        return used
 
     def check_settings(self) -> None:
         from pipeline.sources.spotify.crosswalk import load_crosswalk
