@@ -92,10 +92,18 @@ class StagedPartitionTask(luigi.Task):
         """Every data file, all or none (the manifest, written after, is what says the stage is done)."""
         staging.write_jsonl_files({f"{self.folder}/{name}": rows for name, rows in outputs.items()})
 
+    def origin(self):
+        """Whose external data the stage reads (a ``Source``, or the MSD's declaration): the source it is a stage of
+        (its ``source``), else None."""
+        return _origin(getattr(self, "source", None))
+
     def write_manifest(self, manifest: dict) -> None:
-        """Last step of a run: the manifest, with the settings the output was produced with."""
+        """Last step of a run: the manifest, with the settings the output was produced with and the external data
+        it used (``provenance``: the dumps, files and services its origin's settings name)."""
         settings = self.version_settings()
-        self.output().write({**manifest, "output_version": versioning.folder_name(settings), "settings": settings,
+        origin = self.origin()
+        self.output().write({**manifest, "provenance": origin.provenance() if origin is not None else [],
+                             "output_version": versioning.folder_name(settings), "settings": settings,
                              "written_at": datetime.now(UTC).isoformat()})
         self.release_lease()  # done: a command waiting for it finds the manifest
 
@@ -172,6 +180,14 @@ class SourceStage(StagedPartitionTask):
         return f"{type(self).__name__}-{self.partition.replace('/', '')}"
 
 
+def _origin(source: str | None):
+    if not source:
+        return None
+    from pipeline.sources import registry
+
+    return registry.get(source)
+
+
 BATCHES = "_batches"
 
 
@@ -221,7 +237,7 @@ class BatchStep(luigi.Task):
             if self.output().exists_now():  # the command that held the lease finished it
                 return
             manifest = self.ask()
-            self.output().write({**manifest, "settings": self.version_settings(),
-                                 "written_at": datetime.now(UTC).isoformat()})
+            self.output().write({**manifest, "provenance": _origin(self.source).provenance(),
+                                 "settings": self.version_settings(), "written_at": datetime.now(UTC).isoformat()})
         finally:
             lease.release()

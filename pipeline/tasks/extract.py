@@ -48,6 +48,11 @@ class ExtractPartition(StagedPartitionTask):
         return {"msd_root": _absolute_msd_root(config.msd().root), "reader_version": READER_VERSION,
                 "extract_schema_version": msd_extract.SCHEMA_VERSION, **versioning.significant_settings(config.extract())}
 
+    def origin(self):
+        from pipeline.msd.terms import MSD
+
+        return MSD
+
     def run(self):
         if not self.start():
             return
