@@ -6,6 +6,7 @@
 --   source_tables (in double braces below): every source's own tables (pipeline/sources/<name>/schema.sql),
 --                            in registry order
 --   source_columns, source_joins: every source's part of enriched_songs (pipeline/sources/<name>/view.sql)
+--   crosswalk:               the SELECT of song_ids, from every source's crosswalk_ids (pipeline/warehouse/crosswalk.py)
 -- Columns are one per line, `name TYPE [NOT NULL],`, and carry the staged JSON key's name, so
 -- Redshift's COPY … FORMAT AS JSON 'auto' maps them without a JSONPaths file.
 -- Every table and column is documented in DATA_DICTIONARY.md and each source's DICTIONARY.md (a test keeps
@@ -174,3 +175,10 @@ SELECT
     s.song_hotttnesss,
     s.msd_partition{{source_columns}}
 FROM songs s{{source_joins}};
+
+-- The crosswalk researchers cite: every MSD track with the ids the sources that match songs give it (track ids,
+-- recording MBIDs, ISRCs: each source declares its own), each with the status and score of its match and the
+-- source that gave it. Recreated with enriched_songs by FinalizeWarehouse.
+DROP VIEW IF EXISTS song_ids;
+CREATE OR REPLACE VIEW song_ids AS
+{{crosswalk}};

@@ -50,6 +50,7 @@ SNAPSHOT_TABLES = (
 )
 MARKER_TABLE = "etl_load_markers"
 VIEW = "enriched_songs"
+CROSSWALK = "song_ids"  # the crosswalk view (pipeline/warehouse/crosswalk.py)
 
 
 def _sources():
@@ -79,6 +80,10 @@ def row_order(name: str) -> tuple[str, ...]:
     for table in (*tables(), *SNAPSHOT_TABLES):
         if table.name == name:
             return table.key
+    if name == CROSSWALK:
+        from pipeline.warehouse import crosswalk
+
+        return crosswalk.KEY
     return ("track_id", "valid_from") if name in history_tables().values() else ("track_id",)
 
 
@@ -87,11 +92,34 @@ def source() -> str:
     return _composed(_sources())
 
 
+def view_column_sources() -> dict[str, str]:
+    """Each ``enriched_songs`` column → where it comes from: ``songs`` (the MSD's) or the name of the source whose
+    view.sql gives it."""
+    return dict(_view_parts(_sources())[0])
+
+
+def _core() -> str:
+    with open(SCHEMA_FILE, encoding="utf-8") as fh:
+        return fh.read()
+
+
 @functools.lru_cache(maxsize=8)
 def _composed(sources: tuple) -> str:
-    with open(SCHEMA_FILE, encoding="utf-8") as fh:
-        core = fh.read()
+    from pipeline.warehouse import crosswalk
+
+    core = _core()
     ddl = "\n".join(f"-- {s.title}: pipeline/sources/{s.name}/schema.sql\n{s.ddl().strip()}\n" for s in sources if s.ddl())
+    _, columns, joins = _view_parts(sources)
+    return (core.replace("{{source_tables}}", ddl.strip())
+            .replace("{{source_columns}}", "".join(f",\n    {c}" for c in columns))
+            .replace("{{source_joins}}", "".join(f"\n{j}" for j in joins))
+            .replace("{{crosswalk}}", crosswalk.select_sql(sources)))
+
+
+@functools.lru_cache(maxsize=8)
+def _view_parts(sources: tuple) -> tuple[tuple[tuple[str, str], ...], list[str], list[str]]:
+    """The view's column owners (column → ``songs`` or a source's name), and each source's columns and joins."""
+    core = _core()
     columns, joins = [], []
     names = {n: "songs" for n in _output_names(core[core.index("CREATE OR REPLACE VIEW"):].split("SELECT", 1)[1]
                                                .split("{{source_columns}}")[0])}
@@ -111,9 +139,7 @@ def _composed(sources: tuple) -> str:
         columns.append(match.group(1).strip())
         if match.group(2).strip():
             joins.append(match.group(2).strip())
-    return (core.replace("{{source_tables}}", ddl.strip())
-            .replace("{{source_columns}}", "".join(f",\n    {c}" for c in columns))
-            .replace("{{source_joins}}", "".join(f"\n{j}" for j in joins)))
+    return tuple(names.items()), columns, joins
 
 
 def _output_names(select_list: str) -> list[str]:
