@@ -63,6 +63,41 @@ def combined_text() -> str:
     return "\n".join(parts)
 
 
+def licensed_text() -> str:
+    """The whole dictionary with each warehouse column's source and licence in a last cell (its table's owner's,
+    pipeline/licences.py: nothing written per column), after a table of every origin's licence and terms: what an
+    export puts beside its files."""
+    from pipeline import licences
+
+    lines = ["# Sources and licences", "",
+             "Each warehouse column below ends with its source and licence: those of its table's owner (the MSD, a "
+             "source, or for a view column the source that gives it). `python -m pipeline export --open-only` writes "
+             "only what may be republished.", "",
+             "| source | licence | may be republished | terms |", "|---|---|---|---|"]
+    for o in licences.origins():
+        licence = f"[{o.licence}]({o.licence_url})" if o.licence_url else o.licence
+        lines.append(f"| {o.title} | {licence} | {'yes' if o.republishable else 'no'} | {o.terms} |")
+    lines.append("")
+    table = None
+    for line in combined_text().splitlines():
+        section = _SECTION.match(line)
+        if line.startswith("#"):
+            table = section.group(1) if section else None
+        elif table and line.startswith("| column |"):
+            line += " source and licence |"
+        elif table and line.startswith("|---"):
+            line += "---|"
+        elif table and (row := _ROW.match(line)):
+            try:
+                owners = licences.column_owners(table, [row.group(1)])[row.group(1)]
+            except KeyError:  # a section the schema does not have: the dictionary test says so
+                owners = None
+            if owners:
+                line += f" {licences.describe(owners, table)} |"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def warehouse_tables() -> dict[str, TableDoc]:
     """Every ``warehouse.<name>`` section of every dictionary file, in the order they list them."""
     return _warehouse_tables(tuple(files()))

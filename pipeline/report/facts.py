@@ -10,6 +10,7 @@ bins by ``floor``, ``log`` (base 10 in all three), ``%``; lists stored as JSON a
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -76,6 +77,10 @@ def gather(backend: Backend, progress=None) -> dict[str, ReportSection]:
     add(_guarded("spend", "Requests, quota and what is left", "requests and quota",
                  lambda s: _spend(sections["overview"].facts, s)))
     add(_guarded("capabilities", "What the apps could see", "capabilities", _capabilities))
+    provenance = ReportSection("provenance", "Sources, licences and provenance")  # licences whatever is loaded
+    _provenance(provenance, [] if why else [r[0] for r in backend.query(
+        "SELECT DISTINCT msd_partition FROM songs ORDER BY 1")])
+    add(provenance)
     return sections
 
 
@@ -254,3 +259,53 @@ def _capabilities(section: ReportSection) -> None:
             out[f"{source.name}.{name}"] = ({"available": entry.get("available"), "reason": entry.get("reason"),
                                              "at": entry.get("at")} if entry else None)
     section.facts = {"capabilities": out}
+
+
+def _provenance(section: ReportSection, partitions: list[str]) -> None:
+    """Per origin (the MSD, then each enabled source): its licence and terms as declared, and the external data its
+    stages used as the loaded partitions' manifests record it (``provenance``, pipeline/tasks/base.py): the
+    services asked, the dumps and files read. Where no manifest records any (staged before manifests did), what
+    the settings in force declare, said as such."""
+    from pipeline import licences
+    from pipeline.msd.terms import MSD
+    from pipeline.tasks.extract import ExtractPartition
+
+    stages = [(MSD, lambda p: ExtractPartition(partition=p))]
+    stages += [(source, source.loaded_stage) for source in registry.enabled()]
+    out, unreadable = [], ""
+    for declared, stage in stages:
+        recorded: dict[str, dict] = {}
+        manifests = 0
+        if not unreadable:
+            try:
+                for partition in partitions:
+                    target = stage(partition).output()
+                    if not target.exists():
+                        continue
+                    manifest = target.read()[0]
+                    if "provenance" in manifest:
+                        manifests += 1
+                        for entry in manifest["provenance"]:
+                            recorded.setdefault(json.dumps(entry, sort_keys=True), entry)
+            except Exception as exc:  # the staging root or the MSD root not readable from here
+                logger.warning("report: provenance not readable from %s: %s", staging.root(), exc)
+                unreadable = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if manifests:
+            entries = list(recorded.values())
+            basis = f"As {manifests} manifest{'' if manifests == 1 else 's'} of the loaded partitions record it"
+        else:
+            entries = declared.provenance()
+            why = (f"the staging root could not be read ({unreadable})" if unreadable
+                   else "no manifest of the loaded partitions records it (none loaded, or staged before manifests "
+                        "recorded it)")
+            basis = f"As the settings in force declare it: {why}"
+        o = licences.origin(declared)
+        other_terms = [(t.name, licences.origin(declared, t.name)) for t in getattr(declared, "tables", ())]
+        out.append({"name": o.name, "title": o.title, "licence": o.licence, "licence_url": o.licence_url,
+                    "republishable": o.republishable, "terms": o.terms, "basis": basis,
+                    "tables": [{"table": name, "licence": t.licence, "republishable": t.republishable, "terms": t.terms}
+                               for name, t in other_terms if t != o],
+                    "hosts": sorted({e["host"] for e in entries if e.get("kind") == "api"}),
+                    "files": sorted((e for e in entries if e.get("kind") != "api"),
+                                    key=lambda e: (e.get("kind") or "", e.get("name") or "", e.get("location") or ""))})
+    section.facts = {"origins": out, "partitions": len(partitions)}
