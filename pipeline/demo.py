@@ -124,7 +124,22 @@ def main(argv: list[str] | None = None) -> int:
     _print_queries(url, sources)
     print(f"report: {write_report(report_path(url))} (open it in a browser; `python -m pipeline report` writes it "
           f"again; `make refresh-demo` adds a day of snapshots)")
+    print_exports(url)
     return 0
+
+
+def print_exports(url: str) -> None:
+    """The crosswalk (song_ids as Parquet and CSV) and the open-data export, beside the warehouse, and where."""
+    from pipeline.export import export
+
+    folder = os.path.dirname(DuckDBBackend(url).path) or "."
+    crosswalk, open_data = os.path.join(folder, "crosswalk"), os.path.join(folder, "export-open")
+    rows = export(crosswalk, only_crosswalk=True)["song_ids"]
+    tables = export(open_data, open_only=True)
+    print(f"crosswalk: {crosswalk} (song_ids.parquet and .csv: {rows} songs, their ids in every source with each "
+          f"match's status, score and source; `python -m pipeline export --crosswalk`)")
+    print(f"open data: {open_data} ({len(tables)} files of what may be republished, CC0 and the MSD's ids to join; "
+          f"`python -m pipeline export --open-only`)")
 
 
 if __name__ == "__main__":

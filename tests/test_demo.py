@@ -116,6 +116,22 @@ def test_demo_runs_everything_then_a_rerun_changes_nothing(demo):
             "fig-lb-artist-listens"} <= set(drawn)  # all four sources' figures
     for source in ("MusicBrainz", "ListenBrainz"):
         assert f"requests the {source} sandbox received this run, every one: 0" not in first
+    # And the crosswalk and the open-data export beside it, read back by pandas and DuckDB.
+    import duckdb
+    import pandas as pd
+
+    songs = demo.query("SELECT count(*) FROM songs")[0][0]
+    assert f"crosswalk: {os.path.join(demo.root, 'crosswalk')} (song_ids.parquet and .csv: {songs} songs" in first
+    for name in ("song_ids.parquet", "song_ids.csv"):
+        path = os.path.join(demo.root, "crosswalk", name)
+        frame = pd.read_parquet(path) if name.endswith("parquet") else pd.read_csv(path)
+        assert len(frame) == duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0] == songs
+        assert frame["recording_mbid"].notna().sum() == demo.query(
+            "SELECT count(*) FROM song_ids WHERE recording_mbid IS NOT NULL")[0][0] > 0
+    view = os.path.join(demo.root, "export-open", "enriched_songs.parquet")
+    columns = [r[0] for r in duckdb.sql(f"DESCRIBE SELECT * FROM '{view}'").fetchall()]
+    assert "lb_listen_count" in columns and not [c for c in columns if c.startswith(("spotify", "deezer"))]
+    assert len(pd.read_parquet(view)) == songs
     again = succeeded(demo, "demo again")
     assert "partitions loaded this run: 0, already loaded: 2, failed: 0" in again
     assert "songs enriched this run: 0" in again and "done    " not in again  # no task ran
