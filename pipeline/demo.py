@@ -18,7 +18,7 @@ import time
 from datetime import date
 
 from pipeline import config
-from pipeline.cli import PlainParser, status
+from pipeline.cli import PlainParser, guarded, status
 from pipeline.cli.run import build
 from pipeline.errors import TerminalError
 from pipeline.report.render import write_report
@@ -143,4 +143,4 @@ def print_exports(url: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

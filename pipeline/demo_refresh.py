@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import luigi
 
 from pipeline import config
+from pipeline.cli import guarded
 from pipeline.demo import demo_parser, demo_sources, demo_warehouse, print_received, report_path, sandboxes
 from pipeline.errors import TerminalError
 from pipeline.report.render import write_report
@@ -173,4 +174,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

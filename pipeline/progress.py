@@ -42,6 +42,14 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    command_pid = os.getpid()
+
+    @luigi.Task.event_handler(luigi.Event.START)
+    def _started(task):
+        if os.getpid() != command_pid:
+            # A task process (--workers N): Ctrl-C reaches it too, but stopping is the command's to do (Luigi sends
+            # its task processes SIGTERM, on which each writes its ledger line); here it would print a traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     @luigi.Task.event_handler(luigi.Event.SUCCESS)
     def _done(task):
@@ -57,10 +65,11 @@ def install() -> None:
     def _failed(task, exception):
         from pipeline.cli import console
 
-        console.record_failure(_describe(task), exception)
-        # The first line whole: a cause that names its fix is no use cut before the fix.
+        new = console.record_failure(_describe(task), exception)
+        # The first line whole: a cause that names its fix is no use cut before the fix. Said once per command.
         lines = console.masked(console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
-        print(f"  FAILED  {_describe(task)}: {lines[0]}", file=sys.stderr, flush=True)
+        print(f"  FAILED  {_describe(task)}: {lines[0] if new else 'the same cause as above'}", file=sys.stderr,
+              flush=True)
 
     @luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
     def _broken(task, exception):

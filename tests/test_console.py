@@ -76,13 +76,17 @@ def test_a_run_shows_its_tasks_and_summary_and_keeps_luigis_log_in_a_file(tmp_pa
 @pytest.mark.slow
 def test_an_unreachable_source_is_the_last_line_naming_its_address_setting(tmp_path, sandboxed):
     port = free_port()
-    failed = _command(sandboxed | {"MUSIC_ETL_DEEZER_API_URL": f"http://127.0.0.1:{port}/"}, "run", "--partitions",
-                      "A/A")
+    failed = _command(sandboxed | {"MUSIC_ETL_DEEZER_API_URL": f"http://127.0.0.1:{port}/"}, "run", "--workers", "2")
     assert failed.returncode == 1
     lines = failed.stderr.strip().splitlines()
-    assert lines[-1] == (f"error: DeezerEnrich(A/A): Deezer: nothing answered at http://127.0.0.1:{port}/ (connection "
-                         f"refused). Check [deezer] api_url (environment MUSIC_ETL_DEEZER_API_URL); if it is right, the "
-                         f"service is down: rerun later (every answer received so far is stored).")
+    cause = (f"Deezer: nothing answered at http://127.0.0.1:{port}/ (connection refused). Check [deezer] api_url "
+             f"(environment MUSIC_ETL_DEEZER_API_URL); if it is right, the service is down: rerun later (every answer "
+             f"received so far is stored).")
+    assert lines[-1] == f"error: DeezerEnrich(A/A) and 2 other tasks: {cause}"
+    # Each partition's task failed the same way: the cause is said once as it happens, then referred to.
+    failed_lines = [line for line in failed.stderr.splitlines() if line.startswith("  FAILED  DeezerEnrich(")]
+    assert len(failed_lines) == 3 and sum(line.endswith(cause) for line in failed_lines) == 1
+    assert sum(line.endswith(": the same cause as above") for line in failed_lines) == 2
     assert lines[-2] == f"log: {_logs(tmp_path, 'run')[0]}" and "Traceback" not in failed.stderr
     assert "Traceback" in open(_logs(tmp_path, "run")[0], encoding="utf-8").read()  # kept where it helps
 
@@ -270,3 +274,17 @@ def test_a_terminal_error_says_its_fix_and_exits_2(tmp_path, sample_root):
     result = _command(_env(tmp_path, sample_root), "refresh", "--now", "2026-12-07T10:00:00")
     assert result.returncode == 2 and result.stderr.startswith("error: refresh --now 2026-12-07T10:00:00 has no UTC")
     assert issubclass(ServiceUnreachableError, TransientError) and not issubclass(ServiceUnreachableError, TerminalError)
+
+
+def test_ctrl_c_anywhere_in_a_guarded_command_is_one_line_and_a_closed_pipe_is_no_traceback(tmp_path, sample_root):
+    code = ("import os, signal, sys; from pipeline.cli import guarded; "
+            "sys.exit(guarded(lambda: os.kill(os.getpid(), signal.SIGINT) or 0))")
+    env = _env(tmp_path, sample_root)
+    interrupted = subprocess.run([PYTHON, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                                 timeout=60)
+    assert interrupted.returncode == 130
+    assert interrupted.stderr.strip().splitlines() == ["interrupted; 0 requests counted; rerun to continue"]
+    # `status | head -1`: the reader goes away after one line.
+    piped = subprocess.run(f"{PYTHON} -m pipeline status | head -1", shell=True, cwd=PROJECT_ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert len(piped.stdout.splitlines()) == 1 and "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr

@@ -131,7 +131,7 @@ def test_a_missed_day_is_backfilled_by_range_daily(daily, luigi_config):
     fresh_process_view()
     # RangeDaily's clock, injected: "now" is the third day's noon (UTC), so the range ends with it.
     now = int(datetime.combine(DAY + timedelta(days=2), datetime.min.time(), tzinfo=UTC).timestamp()) + 12 * 3600
-    assert run_luigi([luigi.tools.range.RangeDaily(of=DailyRefresh, start=DAY, now=now)]).status == \
+    assert run_luigi([luigi.tools.range.RangeDaily(of=DailyRefresh, param_name="date", start=DAY, now=now)]).status == \
         luigi.LuigiStatusCode.SUCCESS
     dates = [r[0] for r in query("SELECT DISTINCT snapshot_date FROM track_popularity_daily ORDER BY 1")]
     assert dates == [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
@@ -141,7 +141,7 @@ def test_a_missed_day_is_backfilled_by_range_daily(daily, luigi_config):
     # Nothing left: the same range again schedules nothing new and asks nothing.
     sent = sum(deezer.state.requests.values())
     fresh_process_view()
-    result = run_luigi([luigi.tools.range.RangeDaily(of=DailyRefresh, start=DAY, now=now)])
+    result = run_luigi([luigi.tools.range.RangeDaily(of=DailyRefresh, param_name="date", start=DAY, now=now)])
     assert result.status == luigi.LuigiStatusCode.SUCCESS and sum(deezer.state.requests.values()) == sent
 
 

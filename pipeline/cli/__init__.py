@@ -20,8 +20,10 @@ import argparse
 import importlib
 import logging
 import multiprocessing
+import os
 import sys
 import time
+from collections.abc import Callable
 
 from pipeline.cli import console
 from pipeline.errors import TerminalError
@@ -84,21 +86,40 @@ def requests_counted(wait_s: float = 30.0) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
+
+    def command() -> int:
         console.start(args.command, verbose=args.verbose)
         return _module(args.command).command(args)
+    return guarded(command)
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """``command()``'s exit code, or one line for how it ended otherwise: a bad setting or input (2), Ctrl-C (130),
+    a reader that stopped reading (``status | head``), a failure the project knows (2), any other exception (1,
+    its traceback kept in the command's log: a bug to report)."""
+    try:
+        return command()
     except TerminalError as exc:  # bad input or configuration: one line naming it and the fix
         print(f"error: {console.masked(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted; {requests_counted()} requests counted; rerun to continue", file=sys.stderr)
         return INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`status | head -3`): nothing more can be shown, and nothing is wrong.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command ended by SIGPIPE
     except Exception as exc:
         explained = console.explain(exc)
-        if explained is None:
-            raise
-        logging.getLogger(__name__).exception("%s", explained)
-        print(f"error: {explained}", file=sys.stderr)
-        return 2
+        logging.getLogger(__name__).exception("%s", explained or "unexpected failure")
+        if explained is not None:
+            print(f"error: {explained}", file=sys.stderr)
+            return 2
+        where = console.log_path()
+        if where is None or not os.path.exists(where):
+            raise  # no log to keep the traceback in: show it
+        print(f"error: {type(exc).__name__}: {console.masked(' '.join(str(exc).split()))} (not a failure this project "
+              f"knows: the traceback is in {where}; please report it)", file=sys.stderr)
+        return 1
     finally:
         console.stop()

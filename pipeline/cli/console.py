@@ -105,13 +105,16 @@ class Failure:
         return f"{self.kind}: {text} (not a failure this project knows{where}; rerun to retry)"
 
 
-def record_failure(task: str, exception: BaseException) -> None:
-    """Append a task's failure to this command's failures file (from whichever process ran the task)."""
+def record_failure(task: str, exception: BaseException) -> bool:
+    """Append a task's failure to this command's failures file (from whichever process ran the task); whether its
+    cause is new to this command (the screen says a repeated cause once)."""
     path = failures_path()
     if path is None:
-        return
+        return True
     explained = explain(exception)
-    line = orjson.dumps({"task": task, "kind": type(exception).__name__, "message": masked(explained or str(exception)),
+    message = masked(explained or str(exception))
+    new = all(f.message != message for f in failures())
+    line = orjson.dumps({"task": task, "kind": type(exception).__name__, "message": message,
                          "terminal": isinstance(exception, TerminalError) or explained is not None,
                          "transient": isinstance(exception, TransientError)})
     # One write of one line per failure: appends from several processes do not interleave.
@@ -122,6 +125,7 @@ def record_failure(task: str, exception: BaseException) -> None:
         os.close(fd)
     logging.getLogger("pipeline.failures").error("%s failed:\n%s", task,
                                                  "".join(traceback.format_exception(exception)).rstrip())
+    return new
 
 
 def masked(text: str) -> str:
