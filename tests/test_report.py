@@ -99,7 +99,8 @@ def test_the_report_shows_every_figure_and_the_warehouses_own_numbers(loaded_war
     # This process ran the only command that asked: what it sent is all that was sent.
     assert shown["spotify_sent_this_command"] == shown["spotify_sent"] and shown["deezer_sent_this_command"] == shown["deezer_sent"]
     assert shown["capability_spotify.audio_features"] == "no" and shown["capability_deezer.track_isrc"] == "yes"
-    assert "holds no snapshot with a popularity yet" in page  # that section says why it is empty (test_refresh.py fills it)
+    # That section says why it is empty (test_refresh.py fills it).
+    assert "holds no snapshot with a popularity or a listen count yet" in page
 
 
 def test_on_an_empty_warehouse_every_section_says_why(local_pipeline, luigi_config, tmp_path):
@@ -332,3 +333,24 @@ def test_a_postgresql_warehouse_without_tables_is_one_line_and_no_file(local_pip
     code, lines = _report_command(capsys, tmp_path / "report.html")
     assert code == 2 and len(lines) == 1 and "holds none of the pipeline's tables" in lines[0], lines
     assert "[warehouse] url" in lines[0] and not (tmp_path / "report.html").exists()
+
+
+def test_movers_are_the_biggest_moves_for_their_size_drawn_as_a_change_since_the_first_snapshot():
+    from datetime import date
+
+    from pipeline.report.facts import biggest_movers, relative_change
+
+    days = [date(2026, 12, 1), date(2026, 12, 2)]
+    series = {"big": [(days[0], 900_000), (days[1], 905_000)], "small": [(days[0], 50_000), (days[1], 52_500)],
+              "still": [(days[0], 10), (days[1], 10)], "tie": [(days[0], 50_000), (days[1], 47_500)]}
+    # 5,000 on 900,000 is a smaller move than 2,500 on 50,000; equal shares go by id.
+    assert biggest_movers(series, 3) == ["small", "tie", "big"]
+    assert relative_change(series["tie"]) == [(days[0], 0.0), (days[1], -5.0)]
+
+
+def test_the_demo_sandboxes_move_each_track_at_a_pace_of_its_own():
+    from pipeline.standins.deezer_sandbox import moved_on
+
+    moves = [moved_on(500_000, track_id, 1, 1000) - 500_000 for track_id in range(1, 1001)]
+    assert len(set(moves)) > 50 and max(moves) > 0 > min(moves)  # not a few equal steps every track ties on
+    assert all(moved_on(500_000, t, 0, 1000) == 500_000 for t in range(1, 100))  # day 0: the catalog as built

@@ -162,29 +162,52 @@ def _snapshots(backend: Backend, tables: set[str]) -> ReportSection:
         return ReportSection("snapshots", title, available=False,
                              why=f"no dated popularity snapshots yet (table {SNAPSHOT_TABLE}): a daily refresh writes "
                                  f"them; until then popularity is the one reading each load took")
-    rows = backend.query(f"SELECT source, snapshot_date, source_track_id, popularity FROM {SNAPSHOT_TABLE} "
-                         f"WHERE popularity IS NOT NULL ORDER BY snapshot_date")
+    rows = backend.query(f"SELECT source, snapshot_date, source_track_id, popularity, listen_count FROM "
+                         f"{SNAPSHOT_TABLE} WHERE popularity IS NOT NULL OR listen_count IS NOT NULL "
+                         f"ORDER BY snapshot_date")
     if not rows:
         return ReportSection("snapshots", title, available=False,
-                             why=f"{SNAPSHOT_TABLE} holds no snapshot with a popularity yet")
+                             why=f"{SNAPSHOT_TABLE} holds no snapshot with a popularity or a listen count yet")
     section = ReportSection("snapshots", title)
     per_source: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
-    for source, day, track, popularity in rows:
-        per_source[source][track].append((day, popularity))
+    measures: dict[str, str] = {}
+    for source, day, track, popularity, listens in rows:
+        # A source snapshots a popularity (Spotify's, Deezer's rank) or listens (ListenBrainz), not both.
+        per_source[source][track].append((day, popularity if popularity is not None else listens))
+        measures.setdefault(source, "popularity" if popularity is not None else "listen count")
     section.facts = {"sources": {}}
     for name, series in per_source.items():
         source = registry.get(name)
-        movers = sorted(series, key=lambda t: (-abs(series[t][-1][1] - series[t][0][1]), t))[:MOVERS]
+        movers = biggest_movers(series, MOVERS)
         labels = _track_labels(backend, name, movers, source.title)
-        section.facts["sources"][name] = {"title": source.title, "dates": len({d for points in series.values()
-                                                                               for d, _ in points}),
+        measure = measures[name]
+        section.facts["sources"][name] = {"title": source.title, "measure": measure,
+                                          "dates": len({d for points in series.values() for d, _ in points}),
                                           "movers": {t: labels[t] for t in movers}}
         section.figures.append(FigureSpec(
             f"fig-movers-{name}", f"Biggest movers on {source.title}",
-            f"The {len(movers)} tracks whose {source.title} popularity changed most between their first and last "
-            f"snapshot, named by the MSD song they matched (title – artist).",
-            "movers", {"series": {labels[t]: series[t] for t in movers}, "ylabel": f"{source.title} popularity"}))
+            f"The {len(movers)} tracks whose {source.title} {measure} changed most, as a share of their first "
+            f"snapshot, between their first and last snapshot; each line is its change since that first snapshot. "
+            f"Named by the MSD song they matched (title – artist).",
+            "movers", {"series": {labels[t]: relative_change(series[t]) for t in movers},
+                       "ylabel": f"{source.title} {measure}, % change"}))
     return section
+
+
+def relative_change(points: list[tuple]) -> list[tuple]:
+    """(date, value) → (date, % change since the first value): tracks of every size on one axis, so a move of 5,000
+    on a rank of 900,000 does not look flat beside one of a rank of 50,000."""
+    first = points[0][1]
+    return [(day, 100.0 * (value - first) / max(abs(first), 1)) for day, value in points]
+
+
+def biggest_movers(series: dict[str, list[tuple]], count: int) -> list[str]:
+    """The ``count`` tracks whose value changed most between their first and last snapshot as a share of the first
+    (ties: the larger move, then the id, so the same warehouse draws the same figure)."""
+    def move(track: str) -> tuple:
+        first, last = series[track][0][1], series[track][-1][1]
+        return -abs(last - first) / max(abs(first), 1), -abs(last - first), track
+    return sorted(series, key=move)[:count]
 
 
 def shorten(text: str, width: int) -> str:

@@ -163,8 +163,8 @@ def bars(items: list[tuple[str, int]], colour: str, xlabel: str) -> str:
 
 
 def movers(series: dict[str, list[tuple]], ylabel: str) -> str:
-    """Each track's popularity by snapshot date (name → [(date, popularity)]): a date tick per day (every few days
-    when there are many), the names right of the plot."""
+    """Each track's change by snapshot date (name → [(date, % change since its first snapshot)]): a date tick per
+    day (every few days when there are many), the names right of the plot."""
     fig, ax = plt.subplots(figsize=(6, 3))
     for track, points in series.items():
         ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=track)
@@ -175,7 +175,8 @@ def movers(series: dict[str, list[tuple]], ylabel: str) -> str:
     if span == 1:  # one day: a day either side, so the one tick has room
         ax.set_xlim(days[0] - ONE_DAY, days[0] + ONE_DAY)
     ax.set_ylabel(ylabel)
-    _counts(ax.yaxis)
+    ax.axhline(0, color="#999999", linewidth=0.6)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:+,.0f} %" if v else "0")
     _legend_outside(ax, fontsize=7)
     fig.autofmt_xdate()
     return _svg(fig)

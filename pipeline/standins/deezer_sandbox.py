@@ -92,9 +92,14 @@ class DeezerState:
 
 
 def moved_on(value: int, item_id: int, day: int, step: int) -> int:
-    """``value`` ``day`` days on: each item drifts at a pace of its own (some rise, some fall, some
-    stay), the same on every run, so tests know what each day must read."""
-    return max(0, value + day * ((item_id % 11) - 5) * step)
+    """``value`` ``day`` days on: each item drifts at a pace of its own, a share of its value a day between -4 % and
+    +4 % (in 81 steps: some rise, some fall, a few stay) and at least ``step`` when it moves, the same on every
+    run, so tests know what each day must read and the report's movers are not a tie of equal moves."""
+    pace = ((item_id * 7919) % 81 - 40) / 1000
+    if not pace:
+        return value
+    move = max(abs(value * pace), step) * (1 if pace > 0 else -1)
+    return max(0, round(value + day * move))
 
 
 class _Handler(BaseHTTPRequestHandler):
