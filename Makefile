@@ -141,16 +141,20 @@ refresh-prod: setup-env
 download-msd-subset: setup-env
 	$(BIN)/python -m pipeline.msd.download --dest $(DATA) $(if $(MSD_SUBSET_SHA256),--sha256 $(MSD_SUBSET_SHA256))
 
+# After `make demo`, the settings its sources ran with (data/demo.env: the four sources, the stand-in dumps), so
+# that status, report and export see the demo's data as it made it.
+DEMO_SETTINGS = set -a; [ ! -f $(DATA)/demo.env ] || . $(DATA)/demo.env; set +a;
+
 status: setup-env
-	$(BIN)/python -m pipeline status
+	$(DEMO_SETTINGS) $(BIN)/python -m pipeline status
 
 # The run report (one HTML page) and the warehouse as files, for the configured warehouse.
 report: setup-env
-	$(BIN)/python -m pipeline report --out $(DATA)/report.html
+	$(DEMO_SETTINGS) $(BIN)/python -m pipeline report --out $(DATA)/report.html
 
 EXPORT_FORMAT ?= parquet
 export: setup-env
-	$(BIN)/python -m pipeline export --format $(EXPORT_FORMAT) --out $(DATA)/export
+	$(DEMO_SETTINGS) $(BIN)/python -m pipeline export --format $(EXPORT_FORMAT) --out $(DATA)/export
 
 # The commands BENCHMARKS.md reports (several minutes each; PostgreSQL on 127.0.0.1:5432 for bench/load.py).
 bench: setup-env
@@ -173,7 +177,7 @@ clean-data:
 		find $(DATA)/staging -type f -not -path '*/journal/*' -not -path '$(DATA)/staging/answers/*' -delete; \
 		find $(DATA)/staging -mindepth 1 -type d -empty -delete; \
 	fi
-	rm -f $(DATA)/warehouse.duckdb $(DATA)/warehouse.duckdb.wal
+	rm -f $(DATA)/warehouse.duckdb $(DATA)/warehouse.duckdb.wal $(DATA)/demo.env
 	@echo "removed staged files and $(DATA)/warehouse.duckdb; kept every source's answers under $(DATA)/answers/ (and $(DATA)/staging/answers/ of earlier versions; make forget-answers SOURCE=<name> removes one source's)"
 
 # Only by name: answers cost quota or hours of a source's rate to get again.

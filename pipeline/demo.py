@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sys
 import time
 from datetime import date
@@ -61,7 +62,28 @@ def sandboxes(sources, msd_root: str, mode: str, latency_ms: float = 0.0, day: d
             if sandbox is not None:
                 started[source] = sandbox
                 print(sandbox.description, flush=True)
+        write_settings(settings_path())
         yield started
+
+
+def settings_path() -> str:
+    """``demo.env`` beside the demo's warehouse (``data/demo.env``)."""
+    return os.path.join(os.path.dirname(DuckDBBackend(config.warehouse().url).path) or ".", "demo.env")
+
+
+def write_settings(path: str) -> dict[str, str]:
+    """The settings the demo runs with that outlive its sandboxes (its MSD root, staging and warehouse, the sources
+    enabled, the stand-in dumps and profiles on disk; not a sandbox's loopback address), as a shell file: the everyday commands read them so
+    that, after the demo, they see its data as it made it (`set -a; . data/demo.env; set +a`; the Makefile's
+    status, report and export do so)."""
+    kept = {k: v for k, v in sorted(os.environ.items())
+            if k.startswith("MUSIC_ETL_") and not v.startswith(("http://127.0.0.1", "http://localhost"))}
+    lines = ["# Written by `make demo` / `make refresh-demo`: the settings the demo's sources ran with that outlive its",
+             "# sandboxes. Commands on the demo's data read them with:  set -a; . data/demo.env; set +a",
+             *(f"{key}={shlex.quote(value)}" for key, value in kept.items())]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return kept
 
 
 def print_received(received: dict, what: str) -> None:

@@ -71,7 +71,20 @@ def make_demo(root: str) -> dict:
     after = sha256(warehouse) if os.path.exists(warehouse) else ""
     runs["refresh-demo"] = run(REFRESH_DEMO, env)
     runs["refresh-demo again"] = run(REFRESH_DEMO, env)
+    # The everyday commands on the demo's data, with the settings it left in demo.env (as README says to).
+    settings = demo_settings(os.path.join(root, "demo.env"))
+    runs["run with demo.env"] = run([sys.executable, "-m", "pipeline", "run"], env | settings)
+    runs["status with demo.env"] = run([sys.executable, "-m", "pipeline", "status"], env | settings)
     return {"root": root, "env": env, "runs": runs, "digests": [before, after]}
+
+
+def demo_settings(path: str) -> dict[str, str]:
+    """The variables of a demo.env, read as `set -a; . data/demo.env` reads them."""
+    import shlex
+
+    with open(path, encoding="utf-8") as fh:
+        pairs = [shlex.split(line)[0].split("=", 1) for line in fh if line.strip() and not line.startswith("#")]
+    return dict(pairs)
 
 
 @pytest.fixture(scope="session")
@@ -273,3 +286,15 @@ def test_refresh_demo_takes_the_day_after_the_last_up_to_today():
     assert next_day([first, today - timedelta(days=1)], today) == today
     assert next_day([first, today], today) is None  # no snapshot of a day to come
     assert next_day([today - timedelta(days=40)], today) == first  # a month away: the week before today again
+
+
+@pytest.mark.slow
+def test_after_the_demo_the_everyday_commands_see_its_data_as_it_made_it(demo):
+    settings = demo_settings(os.path.join(demo.root, "demo.env"))
+    assert {s.strip() for s in settings["MUSIC_ETL_SOURCES_ENABLED"].split(",")} >= {"spotify", "deezer", "musicbrainz",
+                                                                                     "listenbrainz"}
+    assert not [v for v in settings.values() if "127.0.0.1" in v]  # no sandbox address: they end with the demo
+    ran = succeeded(demo, "run with demo.env")
+    assert "partitions loaded this run: 0, already loaded: 2, failed: 0" in ran
+    assert demo.runs["run with demo.env"]["stderr"] == ""
+    assert "2/2 partitions loaded" in succeeded(demo, "status with demo.env")
