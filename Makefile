@@ -27,9 +27,11 @@ $(INSTALLED): setup.py
 	@echo "installing the project's packages into $(VENV) (once; a minute or more, longer where pip must download them)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@# pip's own lines (one per package) are the progress of this minute; no progress bars in logs.
-	set -o pipefail; $(BIN)/python -m pip install --progress-bar off -e '.[dev]' \
-		| { grep --line-buffered -E '^(Collecting|Installing|Successfully)' || true; }
+	@# pip's own lines (one per package) are the progress of this minute; no progress bars in logs. Its warnings
+	@# (a machine's index settings, setuptools' notes on editable installs) go to a file, shown if the install fails.
+	set -o pipefail; $(BIN)/python -m pip install --progress-bar off -e '.[dev]' 2>$(VENV)/pip-install.log \
+		| { grep --line-buffered -E '^(Collecting|Installing|Successfully)' || true; } \
+		|| { cat $(VENV)/pip-install.log >&2; echo "pip install failed: its messages are above and in $(VENV)/pip-install.log" >&2; exit 1; }
 	touch $@
 
 # checkov (terraform/ policy checks) lives in its own environment: its pins clash with the project's.
