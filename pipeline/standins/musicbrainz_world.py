@@ -607,6 +607,9 @@ class _Builder:
             years = [r.first_release_year for r in recs if r.first_release_year]
             if release.year is None and years and _unit(self.seed, "release-year", mbid) < DATED_RELEASE_SHARE_OF_YEARLESS:
                 release.year = max(years)
+                for rec in recs:  # on a dated release, so out by then: a date known to the year alone
+                    if rec.first_release_year is None:
+                        rec.first_release_year = release.year
             votes = dict(self.release_group_tags.get(release.release_group_mbid, []))
             for rec in recs:
                 for tag, count in rec.tags[:2]:
