@@ -442,6 +442,6 @@ def test_a_stored_answer_without_tags_is_asked_again_only_for_details_and_a_not_
     found = gateway.recordings(ids, 1000, details=True)
     assert [b["recording_mbids"] for b in bodies[1:]] == [[old]]  # without tags: asked again; not found: never
     assert found[old]["tags"]["recording"] and found[old]["first_release_date"] == recs[0].first_release_date
-    assert store.get("recording", old)["obj"]["inc"] == INC and gateway.without_details == 1
+    assert store.get("recording", old)["obj"]["inc"] == INC and gateway.asked_again == 1
     gateway.recordings(ids, 1000, details=True)
     assert len(bodies) == 2  # replaced under the same key: never asked a third time

@@ -409,6 +409,7 @@ class StoredGateway:
         self.source, self._client, self.store = source, client, store
         self.requests: Counter[str] = Counter()  # calls made by this gateway, by kind
         self.answered_from_store = 0
+        self.asked_again = 0  # stored answers asked again because the question grew (``asked_in_batches``)
         self.no_data_named: Counter[str] = Counter()  # "no data" for a named id, by kind (asked or stored)
         self.not_found: Counter[str] = Counter()  # legitimate "not found" answers used, by kind (asked or stored)
         self.ask_again: set[tuple[str, str]] = set()  # those a later command asks again
@@ -479,16 +480,20 @@ class StoredGateway:
         return entry
 
     def asked_in_batches(self, kind: str, keys: list[str], per_request: int,
-                         ask: Callable[[list[str]], dict[str, dict | None]]) -> dict[str, dict]:
+                         ask: Callable[[list[str]], dict[str, dict | None]],
+                         current: Callable[[dict], bool] | None = None) -> dict[str, dict]:
         """Stored answers of many keys, those the store lacks asked ``per_request`` at a time (an endpoint that takes
         50 or 1,000 ids): ``ask(keys)`` gives each key's ``obj``, missing or None for "not found" (status 404). Each
-        answer is stored under its own key, so a key met again beside other keys is never asked again."""
+        answer is stored under its own key, so a key met again beside other keys is never asked again. ``current``:
+        whether a stored answer holds what is asked now (one stored before the question grew is asked again, in the
+        same requests, and replaced; ``asked_again`` counts them)."""
         out: dict[str, dict] = {}
         missing = []
         for key in dict.fromkeys(keys):
             entry = self.store.get(kind, key)
-            if entry is None:
+            if entry is None or (current is not None and not current(entry)):
                 missing.append(key)
+                self.asked_again += entry is not None
             else:
                 self.answered_from_store += 1
                 out[key] = entry

@@ -75,7 +75,6 @@ class MusicBrainzGateway(StoredGateway):
 
     def __init__(self, client: ListenBrainzClient | Callable[[], ListenBrainzClient], store: AnswerStore):
         super().__init__("musicbrainz", client, store)
-        self.without_details = 0  # stored recording answers asked again for the details they lacked
 
     def lookup(self, items: list[dict], per_request: int) -> list[dict | None]:
         """``metadata/lookup`` of each item (artist, recording and release names): the answer, None for no match."""
@@ -100,25 +99,5 @@ class MusicBrainzGateway(StoredGateway):
         def ask(ids: list[str]) -> dict[str, dict | None]:
             answer = self.client.post("metadata/recording/", {"recording_mbids": ids, "inc": INC})
             return {mbid: compact_recording(mbid, meta) for mbid, meta in (answer or {}).items() if isinstance(meta, dict)}
-        stored: dict[str, dict] = {}
-        wanted = []
-        for mbid in dict.fromkeys(mbids):
-            entry = self.store.get("recording", mbid)
-            if entry is not None and (not details or has_details(entry)):
-                self.answered_from_store += 1
-                stored[mbid] = entry
-            else:
-                wanted.append(mbid)
-                self.without_details += entry is not None
-        # As StoredGateway.asked_in_batches asks (each answer stored under its own key), but with the answers stored
-        # without details among the keys it asks: that method would take them from the store.
-        for start in range(0, len(wanted), per_request):
-            batch = wanted[start:start + per_request]
-            self.requests["recording"] += 1
-            answered = ask(batch)
-            for mbid in batch:
-                obj = answered.get(mbid)
-                stored[mbid] = self.store.record("recording", mbid, status=200 if obj else 404, obj=obj or None)
-                if not obj:
-                    self.not_found["recording"] += 1
+        stored = self.asked_in_batches("recording", mbids, per_request, ask, current=has_details if details else None)
         return {mbid: {**e["obj"], "answered_at": e.get("at")} for mbid, e in stored.items() if e.get("obj")}

@@ -134,7 +134,7 @@ class MusicBrainzResolve(BatchStep):
                     "details": {"songs_with_details": sum(1 for r in recordings if "tags" in r),
                                 "songs_with_first_release_year": sum(1 for r in recordings if r.get("first_release_year")),
                                 "songs_with_tags": sum(1 for r in recordings if _tag_count(r)),
-                                "answers_asked_again_for_details": gateway.without_details if gateway else 0},
+                                "answers_asked_again_for_details": gateway.asked_again if gateway else 0},
                     "canonical_dump": index.describe() if index else None,
                     "requests": gateway.request_counts() if gateway else {"sent_total": 0}, "completed_at": at}
         logger.info("MusicBrainz identities of %d songs in %d partitions: %s by route %s, %d requests sent",
