@@ -20,6 +20,7 @@ BUILTIN = {
     "deezer": "pipeline.sources.deezer.source",
     "musicbrainz": "pipeline.sources.musicbrainz.source",
     "listenbrainz": "pipeline.sources.listenbrainz.source",
+    "acousticbrainz": "pipeline.sources.acousticbrainz.source",
 }
 
 
