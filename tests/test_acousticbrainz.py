@@ -335,3 +335,17 @@ def test_a_dump_that_is_not_the_published_csv_is_one_line_naming_the_setting(tmp
     with pytest.raises(dump.DumpLayoutError, match="danceability") as refused:
         dump.ensure_index("rhythm", path, dump.file_sha256(path), str(tmp_path / "index"))
     assert "\n" not in str(refused.value)
+
+
+def test_its_provenance_is_both_dumps_as_pinned_and_where_they_are_read(ab_dumps, luigi_config):
+    from pipeline.sources.acousticbrainz.source import SOURCE
+
+    assert (SOURCE.data_licence, SOURCE.republishable) == ("CC0-1.0", True)
+    url = "https://etl:hunter2@dumps.example.org/ab/acousticbrainz-lowlevel-features-20220623-tonal.tar.zst?X-Amz-Signature=s3cr3t"
+    luigi_config.set("acousticbrainz", rhythm_dump=ab_dumps["rhythm"][0], rhythm_dump_sha256=ab_dumps["rhythm"][1],
+                     tonal_dump=url, tonal_dump_sha256=ab_dumps["tonal"][1].upper())
+    rhythm, tonal = SOURCE.provenance()
+    assert rhythm == {"kind": "dump", "name": os.path.basename(ab_dumps["rhythm"][0]), "date": "2022-06-23",
+                      "sha256": ab_dumps["rhythm"][1], "location": ab_dumps["rhythm"][0]}
+    assert tonal["sha256"] == ab_dumps["tonal"][1] and tonal["name"].endswith("-tonal.tar.zst")
+    assert "hunter2" not in str(tonal) and "s3cr3t" not in str(tonal) and "dumps.example.org/ab/" in tonal["location"]

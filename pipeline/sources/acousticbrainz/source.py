@@ -12,11 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from urllib.parse import urlsplit
 
-from pipeline.redaction import redact_url
 from pipeline.sources.acousticbrainz.settings import acousticbrainz as settings_section
-from pipeline.sources.base import Sandbox, Source
+from pipeline.sources.base import Sandbox, Source, dump_provenance
 from pipeline.warehouse.table import Table
 
 
@@ -46,20 +44,10 @@ class AcousticBrainz(Source):
         check_settings()
 
     def provenance(self) -> list[dict]:
-        """Each dump as the settings pin it: file name, date (the one its name carries), SHA-256 and where it is
-        read (a local path made absolute; a URL without its query, which may sign it, and its password masked)."""
+        """Each dump as the settings pin it: file name, date (the one its name carries), SHA-256 and where it is read."""
         from pipeline.sources.acousticbrainz.tasks import configured_dumps
 
-        out = []
-        for location, sha256 in configured_dumps().values():
-            parts = urlsplit(location)
-            remote = parts.scheme in ("s3", "http", "https")
-            name = os.path.basename(parts.path if remote else location) or location
-            date = next((f"{p[:4]}-{p[4:6]}-{p[6:]}" for p in name.split("-") if len(p) == 8 and p.isdigit()), None)
-            where = (redact_url(parts._replace(query="", fragment="").geturl()) if remote
-                     else os.path.abspath(location))
-            out.append({"kind": "dump", "name": name, "date": date, "sha256": sha256.lower() or None, "location": where})
-        return out
+        return [dump_provenance(location, sha256 or None) for location, sha256 in configured_dumps().values()]
 
     def summary(self, manifests: list[dict]) -> list[str]:
         songs = sum(m.get("songs", 0) for m in manifests)
