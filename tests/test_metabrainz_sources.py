@@ -190,7 +190,7 @@ def test_four_sources_give_every_song_an_identity_counts_and_two_days_of_snapsho
     from pipeline.report.render import write_report
     from pipeline.sources import registry
 
-    for source in registry.registered():  # what make demo prints runs on what it loads
+    for source in registry.enabled():  # what make demo prints runs on what it loads (test_demo: every source)
         for _, sql in source.example_queries():
             assert query(sql), sql
 
