@@ -325,6 +325,47 @@ def dump_provenance(location: str, sha256: str | None, kind: str = "dump") -> di
     return {"kind": kind, "name": name, "date": date, "sha256": sha256.lower() if sha256 else None, "location": where}
 
 
+def local_dump_copy(dump: str, sha256: str, index_dir: str, setting: str, default_name: str) -> str:
+    """A local file of a pinned dump: the path itself, or a download from ``s3://`` or ``https://`` kept under
+    ``<index_dir>/downloads/`` (dumps are deleted upstream within weeks; the copy is what the pin names). A local
+    path that is not a file is a one-line TerminalError naming ``setting``; a failed download a TransientError."""
+    import shutil
+
+    from pipeline.redaction import redact_text, redact_url
+
+    scheme = urlsplit(dump).scheme
+    if scheme not in ("s3", "http", "https"):
+        if not os.path.isfile(dump):
+            raise TerminalError(f"{setting} `{dump}` is not a file; point it at the .tar.zst (local, s3:// or https://)")
+        return dump
+    name = os.path.basename(urlsplit(dump).path) or default_name
+    path = os.path.join(index_dir, "downloads", sha256[:16], name)
+    if os.path.exists(path) and file_sha256(path) == sha256:
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = path + ".partial"
+    try:
+        if scheme == "s3":
+            from pipeline.staging.paths import s3_client, split_s3_path
+
+            bucket, key = split_s3_path(dump)
+            s3_client().s3.meta.client.download_file(bucket, key, partial)
+        else:
+            import requests
+
+            with requests.get(dump, stream=True, timeout=60) as response:
+                response.raise_for_status()
+                with open(partial, "wb") as fh:
+                    shutil.copyfileobj(response.raw, fh, 1 << 20)
+    except Exception as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial)
+        raise TransientError(f"{setting} `{redact_url(dump)}` could not be downloaded ({type(exc).__name__}: "
+                             f"{redact_text(str(exc), dump)}); check the address and rerun") from None
+    os.replace(partial, path)
+    return path
+
+
 def file_sha256(path: str) -> str | None:
     """The SHA-256 of a local file (computed once per size and modification time); None for a folder or a URL."""
     if not os.path.isfile(path):

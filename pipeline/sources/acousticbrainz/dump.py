@@ -17,21 +17,19 @@ together, exactly (pipeline/sources/acousticbrainz/features.py).
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 import shutil
 import tarfile
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import orjson
 
-from pipeline.errors import TerminalError, TransientError
-from pipeline.redaction import redact_text, redact_url
+from pipeline.errors import TerminalError
+from pipeline.redaction import redact_url
+from pipeline.sources.base import file_sha256, local_dump_copy
 
 logger = logging.getLogger(__name__)
 
@@ -137,56 +135,11 @@ def ensure_index(kind: str, dump: str, sha256: str, index_dir: str, memory_limit
         done = built(index_dir, kind, sha256)
         if done is not None:
             return done
-        path = _local_copy(kind, dump, sha256, index_dir)
+        path = local_dump_copy(dump, sha256, index_dir, setting(kind), f"acousticbrainz-{kind}.tar.zst")
         actual = file_sha256(path)
         if actual != sha256:
             raise DumpDigestError(kind, dump, actual, sha256)
         return _build(kind, path, sha256, os.path.join(index_dir, sha256), memory_limit)
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _local_copy(kind: str, dump: str, sha256: str, index_dir: str) -> str:
-    """A local file of the dump: the path itself, or a download kept under ``<index_dir>/downloads/`` (the copy is
-    what the pin names)."""
-    scheme = urlsplit(dump).scheme
-    if scheme not in ("s3", "http", "https"):
-        if not os.path.isfile(dump):
-            raise TerminalError(f"{setting(kind)} `{dump}` is not a file; point it at the .tar.zst (local, s3:// or "
-                                f"https://)")
-        return dump
-    name = os.path.basename(urlsplit(dump).path) or f"acousticbrainz-{kind}.tar.zst"
-    path = os.path.join(index_dir, "downloads", sha256[:16], name)
-    if os.path.exists(path) and file_sha256(path) == sha256:
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = path + ".partial"
-    try:
-        if scheme == "s3":
-            from pipeline.staging.paths import s3_client, split_s3_path
-
-            bucket, key = split_s3_path(dump)
-            s3_client().s3.meta.client.download_file(bucket, key, partial)
-        else:
-            import requests
-
-            with requests.get(dump, stream=True, timeout=60) as response:
-                response.raise_for_status()
-                with open(partial, "wb") as fh:
-                    shutil.copyfileobj(response.raw, fh, 1 << 20)
-    except Exception as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(partial)
-        raise TransientError(f"{setting(kind)} `{redact_url(dump)}` could not be downloaded ({type(exc).__name__}: "
-                             f"{redact_text(str(exc), dump)}); check the address and rerun") from None
-    os.replace(partial, path)
-    return path
 
 
 def _csv_member(kind: str, name: str) -> str | None:

@@ -10,19 +10,17 @@ another run reads no dump again. ``index.json``, written last, says the index is
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 import shutil
 import tarfile
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import orjson
 
-from pipeline.errors import TerminalError, TransientError
+from pipeline.errors import TerminalError
+from pipeline.sources.base import file_sha256, local_dump_copy
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +91,7 @@ def ensure_index(dump: str, sha256: str, index_dir: str) -> CanonicalIndex:
         built = _built(folder)
         if built is not None:
             return built
-        path = _local_copy(dump, sha256, index_dir)
+        path = local_dump_copy(dump, sha256, index_dir, SETTING, "canonical-dump.tar.zst")
         actual = file_sha256(path)
         if actual != sha256:
             raise DumpDigestError(dump, actual, sha256)
@@ -109,50 +107,6 @@ def _built(folder: str) -> CanonicalIndex | None:
     if meta.get("index_version") != INDEX_VERSION:
         return None
     return CanonicalIndex(folder, meta["sha256"], meta["dump"], meta["rows"])
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _local_copy(dump: str, sha256: str, index_dir: str) -> str:
-    """A local file of the dump: the path itself, or a download kept under ``<index_dir>/downloads/`` (the dump
-    is deleted upstream within a month; the copy is what the pin names)."""
-    scheme = urlsplit(dump).scheme
-    if scheme not in ("s3", "http", "https"):
-        if not os.path.isfile(dump):
-            raise TerminalError(f"{SETTING} `{dump}` is not a file; point it at the .tar.zst (local, s3:// or https://)")
-        return dump
-    name = os.path.basename(urlsplit(dump).path) or "canonical-dump.tar.zst"
-    path = os.path.join(index_dir, "downloads", sha256[:16], name)
-    if os.path.exists(path) and file_sha256(path) == sha256:
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = path + ".partial"
-    try:
-        if scheme == "s3":
-            from pipeline.staging.paths import s3_client, split_s3_path
-
-            bucket, key = split_s3_path(dump)
-            s3_client().s3.meta.client.download_file(bucket, key, partial)
-        else:
-            import requests
-
-            with requests.get(dump, stream=True, timeout=60) as response:
-                response.raise_for_status()
-                with open(partial, "wb") as fh:
-                    shutil.copyfileobj(response.raw, fh, 1 << 20)
-    except Exception as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(partial)
-        raise TransientError(f"{SETTING} `{dump}` could not be downloaded ({type(exc).__name__}: {exc}); check the "
-                             f"address and rerun") from None
-    os.replace(partial, path)
-    return path
 
 
 def _build(path: str, sha256: str, folder: str) -> CanonicalIndex:
