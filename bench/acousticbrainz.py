@@ -278,23 +278,11 @@ def coverage_of(root: str, partitions: list[str], songs: int, seed: int, label: 
     import luigi
 
     from bench.daily import configure
+    from bench.metabrainz import stand_ins
     from pipeline.standins import acousticbrainz_dumps
-    from pipeline.standins.canonical_dump import write_canonical_dump
     from pipeline.standins.listenbrainz_sandbox import SANDBOX_TOKEN, ListenBrainzSandboxServer, ListenBrainzState
-    from pipeline.standins.msd_sample import generate_sample
-    from pipeline.standins.musicbrainz_world import build_world, write_echo_nest_profiles
-    from pipeline.standins.spotify_catalog import load_identities
 
-    if not os.path.exists(os.path.join(root, "AdditionalFiles", "sample_manifest.json")):
-        generate_sample(root, songs=songs, seed=seed, partitions=partitions, names="real")
-    world = build_world(load_identities(root))
-    stand_ins = os.path.join(root, "AdditionalFiles", "musicbrainz-bench")
-    dump = os.path.join(stand_ins, "musicbrainz-canonical-dump-20261201-000000.tar.zst")
-    if not os.path.exists(dump + ".sha256"):
-        dump = write_canonical_dump(world, stand_ins, stamp="20261201-000000")
-    profiles = os.path.join(stand_ins, "profiles")
-    if not os.path.isdir(profiles):
-        write_echo_nest_profiles(world, profiles)
+    world, dump, profiles = stand_ins(root, songs, seed, partitions)
     submissions = acousticbrainz_dumps.world_submissions(world, acousticbrainz_dumps.msd_analysis(root, world.truth))
     ab_folder = os.path.join(root, "AdditionalFiles", "acousticbrainz-bench")
     paths = acousticbrainz_dumps.write_dumps(submissions, ab_folder)

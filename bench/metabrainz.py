@@ -145,6 +145,23 @@ def as_before_tags(folder: str) -> int:
     return n
 
 
+def stand_ins(root: str, songs: int, seed: int, partitions: list[str]):
+    """The sample of real subset names under ``root`` (made once), its MusicBrainz world, and the canonical dump and
+    Echo Nest profiles the world writes (once): (world, dump path, profiles folder)."""
+
+    if not os.path.exists(os.path.join(root, "AdditionalFiles", "sample_manifest.json")):
+        generate_sample(root, songs=songs, seed=seed, partitions=partitions, names="real")
+    world = build_world(load_identities(root))
+    folder = os.path.join(root, "AdditionalFiles", "musicbrainz-bench")
+    dump = os.path.join(folder, "musicbrainz-canonical-dump-20261201-000000.tar.zst")
+    if not os.path.exists(dump + ".sha256"):
+        dump = write_canonical_dump(world, folder, stamp="20261201-000000")
+    profiles = os.path.join(folder, "profiles")
+    if not os.path.isdir(profiles):
+        write_echo_nest_profiles(world, profiles)
+    return world, dump, profiles
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--songs", type=int, default=9715)
@@ -158,16 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     partitions = all_partitions(args.partitions)
     root = os.path.join(PROJECT, "var", "bench", f"metabrainz-msd-{args.songs}-{args.seed}-{args.partitions}")
-    if not os.path.exists(os.path.join(root, "AdditionalFiles", "sample_manifest.json")):
-        generate_sample(root, songs=args.songs, seed=args.seed, partitions=partitions, names="real")
-    world = build_world(load_identities(root))
-    stand_ins = os.path.join(root, "AdditionalFiles", "musicbrainz-bench")
-    dump = os.path.join(stand_ins, "musicbrainz-canonical-dump-20261201-000000.tar.zst")
-    if not os.path.exists(dump + ".sha256"):
-        dump = write_canonical_dump(world, stand_ins, stamp="20261201-000000")
-    profiles = os.path.join(stand_ins, "profiles")
-    if not os.path.isdir(profiles):
-        write_echo_nest_profiles(world, profiles)
+    world, dump, profiles = stand_ins(root, args.songs, args.seed, partitions)
     sha256 = open(dump + ".sha256", encoding="ascii").read().split()[0]
     truth = world.truth
     songs = len(truth)
