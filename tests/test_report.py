@@ -354,3 +354,15 @@ def test_the_demo_sandboxes_move_each_track_at_a_pace_of_its_own():
     moves = [moved_on(500_000, track_id, 1, 1000) - 500_000 for track_id in range(1, 1001)]
     assert len(set(moves)) > 50 and max(moves) > 0 > min(moves)  # not a few equal steps every track ties on
     assert all(moved_on(500_000, t, 0, 1000) == 500_000 for t in range(1, 100))  # day 0: the catalog as built
+
+
+def test_names_with_dollar_signs_are_drawn_as_text():
+    from datetime import date
+
+    from pipeline.report import figures
+
+    # A real MSD artist ("Jack Orsen & Taktlo$$"): matplotlib would read "$…$" as math and fail to parse it.
+    days = [date(2026, 12, 1), date(2026, 12, 2)]
+    svg = figures.movers({"Sex Objekt – Jack Orsen & Taktlo$$": [(days[0], 0.0), (days[1], 2.0)],
+                          "$5 – A $ign": [(days[0], 0.0), (days[1], -1.0)]}, "Deezer popularity, % change")
+    assert "Taktlo$$" in svg and "$5 – A $ign" in svg

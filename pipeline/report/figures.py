@@ -19,8 +19,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # no
 
 # Text stays text in the SVG (smaller, searchable), and ids and the date are fixed so the same
 # warehouse draws the same page.
+# Labels are song and artist names: "$" in them is text ("Taktlo$$"), never matplotlib's math markup.
 matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "music-etl", "font.size": 9,
-                            "axes.spines.top": False, "axes.spines.right": False})
+                            "axes.spines.top": False, "axes.spines.right": False, "text.parse_math": False})
 
 MANY_PARTITIONS = 40  # above this, partitions are shown as a distribution of rates, not one bar each
 MANY_DAYS = 14  # above this, a date tick every few days, not every day
