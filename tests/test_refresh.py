@@ -63,13 +63,13 @@ def test_three_days_give_three_snapshots_per_track_with_each_days_rank(daily, tm
     catalog = deezer.state.catalog.tracks
     for msd_track, day, popularity, availability in rows:
         track = catalog[int(matched[msd_track])]
-        assert popularity == moved_on(track.rank, track.id, (day - DAY).days, 1000)  # what the sandbox served that day
+        assert popularity == moved_on(track.rank, track.id, (day - DAY).days)  # what the sandbox served that day
         assert availability == "available"
     fans = query("SELECT source_artist_id, snapshot_date, followers FROM artist_popularity_daily WHERE source = 'deezer'")
     assert len(fans) == 3 * len({r[0] for r in fans})
     for artist_id, day, followers in fans:
         artist = deezer.state.catalog.artists[int(artist_id)]
-        assert followers == moved_on(artist.nb_fan, artist.id, (day - DAY).days, 100)
+        assert followers == moved_on(artist.nb_fan, artist.id, (day - DAY).days)
     # A Development-Mode app: availability is checked, popularity is not visible, no artist request is spent.
     spotify_rows = query("SELECT count(*), count(popularity), count(DISTINCT snapshot_date) FROM track_popularity_daily "
                          "WHERE source = 'spotify'")[0]
@@ -422,7 +422,7 @@ def test_the_readme_queries_answer_from_the_snapshots(daily):
     assert {r[2:4] for r in rows} == set(query(f"SELECT title, artist_name FROM songs WHERE track_id = '{song}'"))
 
     catalog = deezer.state.catalog.tracks
-    gains = sorted((moved_on(catalog[int(t)].rank, int(t), 2, 1000) - moved_on(catalog[int(t)].rank, int(t), 0, 1000))
+    gains = sorted((moved_on(catalog[int(t)].rank, int(t), 2) - moved_on(catalog[int(t)].rank, int(t), 0))
                    for m, t in matched.items() if m != gone_msd)
     shown = [r[2] for r in query(rose_most)]
     assert shown == sorted(gains, reverse=True)[:20] and shown[0] > 0

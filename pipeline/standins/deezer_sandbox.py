@@ -91,15 +91,14 @@ class DeezerState:
             return {"requests": dict(self.requests), "errors": dict(self.errors)}
 
 
-def moved_on(value: int, item_id: int, day: int, step: int) -> int:
+def moved_on(value: int, item_id: int, day: int) -> int:
     """``value`` ``day`` days on: each item drifts at a pace of its own, a share of its value a day between -4 % and
-    +4 % (in 81 steps: some rise, some fall, a few stay) and at least ``step`` when it moves, the same on every
+    +4 % (in 81 steps: some rise, some fall, a few stay), compounded, so no value falls to 0; the same on every
     run, so tests know what each day must read and the report's movers are not a tie of equal moves."""
     pace = ((item_id * 7919) % 81 - 40) / 1000
-    if not pace:
+    if not pace or not value:
         return value
-    move = max(abs(value * pace), step) * (1 if pace > 0 else -1)
-    return max(0, round(value + day * move))
+    return max(1, round(value * (1 + pace) ** day))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -261,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
                "type": "artist"}
         if full:
             out.update(share=f"https://www.deezer.com/artist/{a.id}", nb_album=a.nb_album,
-                       nb_fan=moved_on(a.nb_fan, a.id, self.state.day, 100), radio=True)
+                       nb_fan=moved_on(a.nb_fan, a.id, self.state.day), radio=True)
         return out
 
     def _album_ref(self, album_id: int) -> dict:
@@ -284,7 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _search_hit(self, t: DeezerTrack) -> dict:
         return {"id": t.id, "readable": True, "title": t.title, "title_short": t.title_short,
                 "title_version": t.title_version, "link": f"https://www.deezer.com/track/{t.id}", "duration": t.duration,
-                "rank": moved_on(t.rank, t.id, self.state.day, 1000), "explicit_lyrics": t.explicit_lyrics,
+                "rank": moved_on(t.rank, t.id, self.state.day), "explicit_lyrics": t.explicit_lyrics,
                 "explicit_content_lyrics": int(t.explicit_lyrics),
                 "explicit_content_cover": 0, "preview": f"{self.base}/preview/{t.id}.mp3", "md5_image": f"{t.album_id:032x}",
                 "artist": self._artist(t.artist_id), "album": self._album_ref(t.album_id), "type": "track"}
