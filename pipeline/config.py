@@ -99,15 +99,20 @@ def configured(settings: type[luigi.Config], name: str):
     """Setting ``name`` of a settings class as the configuration files and the environment give it, not as a
     stand-in overrode it in this process (``overridden``)."""
     section = settings.get_task_family()
+    parser = luigi.configuration.get_config()
     with _OVERRIDES_LOCK:
         if (section, name) not in _OVERRIDES:
             return getattr(settings(), name)
-        raw = _OVERRIDES[(section, name)]
-    param = dict(settings.get_params())[name]
-    if raw is not None:
-        return param.normalize(param.parse(raw))
-    default = getattr(param, "_default", None)
-    return param.normalize(default) if default is not None and default is not luigi.parameter._no_value else None
+        # Luigi reads a setting from the parser: the configured value is put back for this one read.
+        overriding, configured_raw = parser.get(section, name, raw=True), _OVERRIDES[(section, name)]
+        if configured_raw is None:
+            parser.remove_option(section, name)
+        else:
+            parser.set(section, name, configured_raw)
+        try:
+            return getattr(settings(), name)
+        finally:
+            parser.set(section, name, overriding)
 
 
 # [s3] is read by luigi.contrib.s3 itself (every key goes to boto3); these two also come from the environment.
