@@ -63,23 +63,13 @@ def install() -> None:
 
     @luigi.Task.event_handler(luigi.Event.FAILURE)
     def _failed(task, exception):
-        from pipeline.cli import console
-
-        new = console.record_failure(_describe(task), exception)
-        # The first line whole: a cause that names its fix is no use cut before the fix. Said once per command.
-        lines = console.masked(console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
-        print(f"  FAILED  {_describe(task)}: {lines[0] if new else 'the same cause as above'}", file=sys.stderr,
-              flush=True)
+        _say_failed(task, exception)
 
     @luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
     def _broken(task, exception):
-        from pipeline.cli import console
-
         # Its requires() raised while the graph was being built: the task and those downstream of it can never
         # run, and a worker kept alive ([worker] keep_alive) would wait for them for ever.
-        console.record_failure(_describe(task), exception)
-        lines = console.masked(console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
-        print(f"  FAILED  {_describe(task)}: {lines[0]}", file=sys.stderr, flush=True)
+        _say_failed(task, exception)
         _stop_asking_for_work()
 
     @luigi.Task.event_handler(luigi.Event.DEPENDENCY_MISSING)
@@ -90,23 +80,29 @@ def install() -> None:
             return  # data that is not there yet, as Luigi means it
         # Not external: its complete() raised (Luigi logged the traceback); the same wait as above follows.
         where = f" (the traceback is in {console.log_path()})" if console.log_path() else ""
-        console.record_failure(_describe(task), TaskCheckError(f"checking whether it is complete failed{where}"))
-        print(f"  FAILED  {_describe(task)}: checking whether it is complete failed{where}", file=sys.stderr, flush=True)
+        _say_failed(task, TaskCheckError(f"checking whether it is complete failed{where}"))
         _stop_asking_for_work()
 
     @luigi.Task.event_handler(luigi.Event.TIMEOUT)
     @luigi.Task.event_handler(luigi.Event.PROCESS_FAILURE)
     def _died(task, error_message):
-        from pipeline.cli import console
-
         # The task's process died (killed, out of memory) or hit [worker] timeout: no exception to show.
-        console.record_failure(_describe(task), TaskProcessDiedError(error_message))
-        print(f"  FAILED  {_describe(task)}: {error_message}", file=sys.stderr, flush=True)
+        _say_failed(task, TaskProcessDiedError(error_message))
 
     @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
     def _timed(task, seconds):
         if seconds >= 5:
             print(f"          {_describe(task)} took {seconds:.0f} s", flush=True)
+
+
+def _say_failed(task: luigi.Task, exception: BaseException) -> None:
+    """Record a task's failure for the command's last lines and print its FAILED line: the cause's first line whole
+    (a cause that names its fix is no use cut before the fix), once per command."""
+    from pipeline.cli import console
+
+    new = console.record_failure(_describe(task), exception)
+    lines = console.masked(console.explain(exception) or str(exception)).splitlines() or [type(exception).__name__]
+    print(f"  FAILED  {_describe(task)}: {lines[0] if new else 'the same cause as above'}", file=sys.stderr, flush=True)
 
 
 def _stop_asking_for_work() -> None:

@@ -28,6 +28,7 @@ from pipeline.errors import PipelineError, TerminalError, TransientError
 LOG_FORMAT = "%(asctime)s %(name)s[%(process)d] %(levelname)s: %(message)s"
 _log_path: str | None = None
 _handlers: list[logging.Handler] = []
+_urls: list[str] = []  # the configured URLs a line is masked with, read when the command starts
 
 
 def add_verbose(parser) -> None:
@@ -69,6 +70,7 @@ def start(command: str, verbose: bool = False) -> str:
     luigi.configuration.get_config().set("core", "no_configure_logging", "true")
     logging.captureWarnings(True)  # a library's warning is the log's business, not the screen's
     _log_path = path
+    _urls[:] = configured_urls()  # read once: every log line is masked with them (workers inherit them)
     return path
 
 
@@ -132,7 +134,11 @@ def masked(text: str) -> str:
     """``text`` without a password any configured URL, or any URL it quotes, carries (drivers quote DSNs)."""
     from pipeline.redaction import redact_text
 
-    return redact_text(text, config.warehouse().url, config.staging().root, config.answers().root)
+    return redact_text(text, *(_urls or configured_urls()))
+
+
+def configured_urls() -> tuple[str, ...]:
+    return config.warehouse().url, config.staging().root, config.answers().root
 
 
 def failures() -> list[Failure]:
